@@ -1,0 +1,146 @@
+// Starts the sandbox's long-running processes detached (so they outlive
+// `sandbox:up`), records each in .sandbox/pids, and stops them again: also
+// what a crashed earlier run left behind. Nothing here kills a process the
+// sandbox did not start: a recorded pid is only signalled while its
+// /proc/<pid>/cmdline still names the recorded binary.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface ProcessRecord {
+  readonly name: string;
+  readonly pid: number;
+  readonly binary: string;
+}
+
+export interface StartOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export class Processes {
+  readonly #pidDir: string;
+  readonly #logDir: string;
+
+  constructor(stateDir: string) {
+    this.#pidDir = join(stateDir, "pids");
+    this.#logDir = join(stateDir, "logs");
+  }
+
+  logPath(name: string): string {
+    return join(this.#logDir, `${name}.log`);
+  }
+
+  /** Starts `binary args` in its own process group, output to .sandbox/logs/<name>.log. */
+  start(name: string, binary: string, args: readonly string[], options: StartOptions = {}): ProcessRecord {
+    mkdirSync(this.#pidDir, { recursive: true });
+    mkdirSync(this.#logDir, { recursive: true });
+    const out = openSync(this.logPath(name), "w");
+    const child = spawn(binary, args, {
+      detached: true,
+      stdio: ["ignore", out, out],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${name} (${binary})`);
+    child.unref();
+    const record: ProcessRecord = { name, pid: child.pid, binary };
+    writeFileSync(join(this.#pidDir, `${name}.json`), JSON.stringify(record));
+    return record;
+  }
+
+  /** Every process recorded, alive or not. */
+  records(): ProcessRecord[] {
+    if (!existsSync(this.#pidDir)) return [];
+    return readdirSync(this.#pidDir)
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => JSON.parse(readFileSync(join(this.#pidDir, f), "utf8")) as ProcessRecord);
+  }
+
+  /** Recorded processes still running as the binary they were started as. */
+  alive(): ProcessRecord[] {
+    return this.records().filter(isRunning);
+  }
+
+  /** Throws with the log's tail when a recorded process has exited. */
+  assertRunning(name: string): void {
+    const record = this.records().find((r) => r.name === name);
+    if (record && !isRunning(record)) {
+      throw new Error(`${name} exited; the end of ${this.logPath(name)}:\n${tail(this.logPath(name), 20)}`);
+    }
+  }
+
+  /** SIGTERM to every recorded process group, SIGKILL after `graceMs`, then forget them. */
+  async stopAll(graceMs = 10_000): Promise<void> {
+    const running = this.alive();
+    for (const r of running) signal(r, "SIGTERM");
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && running.some(isRunning)) await sleep(100);
+    for (const r of running.filter(isRunning)) signal(r, "SIGKILL");
+    while (running.some(isRunning)) await sleep(50);
+    rmSync(this.#pidDir, { recursive: true, force: true });
+  }
+}
+
+function isRunning(record: ProcessRecord): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, "utf8");
+    const stat = readFileSync(`/proc/${record.pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && cmdline.split("\0").includes(record.binary);
+  } catch {
+    return false;
+  }
+}
+
+function signal(record: ProcessRecord, sig: NodeJS.Signals): void {
+  for (const target of [-record.pid, record.pid]) {
+    try {
+      process.kill(target, sig);
+    } catch {
+      // already gone, or not a group leader
+    }
+  }
+}
+
+export function tail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** TCP ports some process on this machine listens on (IPv4 and IPv6). */
+export function listeningPorts(): Set<number> {
+  const ports = new Set<number>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === "0A") ports.add(Number.parseInt(cols[1]?.split(":").pop() ?? "0", 16));
+    }
+  }
+  return ports;
+}
+
+/** Polls `check` until it returns a value, or throws `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? `: ${lastError.message}` : "";
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${why}`);
+    }
+    await sleep(200);
+  }
+}

@@ -1,0 +1,53 @@
+// What integration tests use to reach the running sandbox (npm run sandbox:up):
+// API clients for each cluster and polling that fails with what it last saw.
+
+import { existsSync } from "node:fs";
+import { BatchV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { kubeConfigFor, kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
+
+export type SandboxCluster = "hub" | "aws-sim" | "azure-sim";
+
+export interface ClusterClients {
+  readonly kubeConfig: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly batch: BatchV1Api;
+}
+
+export function clients(cluster: SandboxCluster): ClusterClients {
+  if (!existsSync(kubeconfigPath(cluster))) {
+    throw new Error(`${kubeconfigPath(cluster)} is missing: start the sandbox first (npm run sandbox:up)`);
+  }
+  const kubeConfig = kubeConfigFor(cluster);
+  return { kubeConfig, core: kubeConfig.makeApiClient(CoreV1Api), batch: kubeConfig.makeApiClient(BatchV1Api) };
+}
+
+/**
+ * Polls `probe` until `done(value)` holds; on timeout fails with the last value
+ * seen, so a failure says what state things were stuck in.
+ */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (done(last)) return last;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const seen = last === undefined ? String(lastError) : JSON.stringify(last, null, 1).slice(0, 2000);
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${seen}`);
+}
+
+/** A namespace name unique to one test run. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e4)}`;
+}
