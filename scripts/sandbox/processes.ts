@@ -72,8 +72,12 @@ export class Processes {
     }
   }
 
-  /** SIGTERM to every recorded process group, SIGKILL after `graceMs`, then forget them. */
-  async stopAll(graceMs = 10_000): Promise<void> {
+  /**
+   * SIGTERM to every recorded process group, SIGKILL after `graceMs`, then
+   * forget them. The grace is short: the sandbox's state is thrown away at the
+   * next up, and kube-apiserver and Azurite take many seconds to drain.
+   */
+  async stopAll(graceMs = 3_000): Promise<void> {
     const running = this.alive();
     for (const r of running) signal(r, "SIGTERM");
     const deadline = Date.now() + graceMs;

@@ -72,7 +72,7 @@ export async function up(topology: Topology = defaultTopology()): Promise<void> 
     "kwok",
     "versitygw",
   ]);
-  for (const dir of ["etcd", "s3", "s3-meta", "azurite"])
+  for (const dir of ["etcd", "s3-data", "s3-sidecar", "azurite"])
     rmSync(join(STATE_DIR, dir), { recursive: true, force: true });
   mkdirSync(STATE_DIR, { recursive: true });
   const pki = ensurePki(join(STATE_DIR, "pki"));
@@ -119,8 +119,8 @@ function startEtcd(processes: Processes, binary: string, t: Topology): void {
 }
 
 function startStores(processes: Processes, versitygw: string, t: Topology): void {
-  const data = join(STATE_DIR, "s3");
-  const meta = join(STATE_DIR, "s3-meta");
+  const data = join(STATE_DIR, "s3-data");
+  const meta = join(STATE_DIR, "s3-sidecar");
   mkdirSync(data, { recursive: true });
   mkdirSync(meta, { recursive: true });
   processes.start("s3", versitygw, [
@@ -130,6 +130,7 @@ function startStores(processes: Processes, versitygw: string, t: Topology): void
     S3_SECRET_KEY,
     "--port",
     `127.0.0.1:${t.s3Port}`,
+    "--quiet",
     "posix",
     "--sidecar",
     meta,

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
@@ -23,18 +23,17 @@ const sandbox = (...args: string[]) =>
     stdio: ["ignore", "pipe", "pipe"],
   });
 
+/** Any process on the machine, recorded or not, whose arguments name this sandbox's state directory. */
 function sandboxProcessesOnMachine(): string[] {
-  // Any process still running a binary from the sandbox's cache or Azurite.
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .map((pid) => {
-      try {
-        return spawnSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" }).stdout.replaceAll("\0", " ");
-      } catch {
-        return "";
-      }
-    })
-    .filter((cmd) => /crosscloud-operator\/bin\/|azurite\/dist\/src\/blob/.test(cmd) && !cmd.includes("cli.ts"));
+  const commands: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      commands.push(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return commands.filter((cmd) => cmd.includes(STATE_DIR) && !cmd.includes("cli.ts"));
 }
 
 describe("sandbox lifecycle", { timeout: 600_000 }, () => {
