@@ -10,7 +10,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const STATE_DIR = join(REPO_ROOT, ".sandbox");
+/** The sandbox's state; SANDBOX_STATE_DIR (with SANDBOX_PORT_BASE) runs a second sandbox beside the first. */
+export const STATE_DIR = process.env.SANDBOX_STATE_DIR ?? join(REPO_ROOT, ".sandbox");
 export const CACHE_DIR = process.env.CROSSCLOUD_CACHE ?? join(homedir(), ".cache", "crosscloud-operator");
 
 /** Versions built when no binary is supplied; build-binaries.sh reads the same variables. */
