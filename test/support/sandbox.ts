@@ -1,8 +1,11 @@
 // What integration tests use to reach the running sandbox (npm run sandbox:up):
 // API clients for each cluster and polling that fails with what it last saw.
 
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { REPO_ROOT, resolveBinaries } from "../../scripts/sandbox/paths.ts";
 import { kubeConfigFor, kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
 
 export type SandboxCluster = "hub" | "aws-sim" | "azure-sim";
@@ -50,4 +53,26 @@ export async function eventually<T>(
 /** A namespace name unique to one test run. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e4)}`;
+}
+
+/** The sandbox's kubectl (the version the sandbox runs), against one cluster. */
+export function kubectl(cluster: SandboxCluster, args: readonly string[], input?: string) {
+  const bin = resolveBinaries(["kubectl"]).kubectl;
+  const result = spawnSync(bin, ["--kubeconfig", kubeconfigPath(cluster), ...args], {
+    encoding: "utf8",
+    input,
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Installs the CRDs of crds/ on the hub with kubectl and waits until they are Established. */
+export function installCrds(): void {
+  for (const args of [
+    ["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds")],
+    ["wait", "--for", "condition=Established", "crd", "--all", "--timeout=60s"],
+  ]) {
+    const r = kubectl("hub", args);
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${r.stderr}`);
+  }
 }

@@ -1,0 +1,55 @@
+// Pieces both kinds share: the API group, conditions as the Kubernetes API
+// conventions define them, and the accelerator and cloud vocabularies.
+
+import type { AcceleratorType, Cloud } from "../catalog/instance-types.ts";
+import { array, enumOf, integer, object, string } from "./schema.ts";
+
+export const GROUP = "training.crosscloud.dev";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const CLOUDS: readonly Cloud[] = ["aws", "azure"];
+export const ACCELERATOR_TYPES: readonly AcceleratorType[] = [
+  "trainium1",
+  "trainium2",
+  "nvidia-h100",
+  "nvidia-h200",
+  "nvidia-a100",
+  "nvidia-a10g",
+  "nvidia-l40s",
+];
+
+export const conditionSchema = object(
+  "A condition of the object, following the Kubernetes API conventions.",
+  {
+    type: string("The kind of condition, e.g. Ready or Placed.", { maxLength: 316 }),
+    status: enumOf("Whether the condition holds: True, False or Unknown.", ["True", "False", "Unknown"]),
+    reason: string("A CamelCase word saying why the condition last changed, for machines and alerts.", {
+      maxLength: 1024,
+    }),
+    message: string("Why the condition last changed, in words a person can act on.", { maxLength: 32768 }),
+    lastTransitionTime: string("When the status last changed (not when the message or reason did).", {
+      format: "date-time",
+    }),
+    observedGeneration: integer("The metadata.generation the condition was computed from.", {
+      minimum: 0,
+      format: "int64",
+    }),
+  },
+  { required: ["type", "status", "lastTransitionTime", "reason", "message"] },
+);
+
+export const conditionsSchema = array("The object's current conditions; one per type.", conditionSchema, {
+  listType: "map",
+  listMapKeys: ["type"],
+  maxItems: 16,
+});
+
+export const cloudSchema = (description: string) => enumOf(description, CLOUDS);
+export const acceleratorTypeSchema = (description: string) => enumOf(description, ACCELERATOR_TYPES);
+
+/** Decimal USD amounts as strings, e.g. "21.50" (no float drift in YAML round trips). */
+export const PRICE_PATTERN = "^[0-9]+(\\.[0-9]{1,4})?$";
+export const price = (description: string) => string(description, { pattern: PRICE_PATTERN });
+
+export const timestamp = (description: string) => string(description, { format: "date-time" });

@@ -1,0 +1,334 @@
+// The TrainingJob kind (namespaced, short name tj): what a user applies to run
+// one distributed training job across clouds. Field names are fixed by API.md.
+
+import type { V1EnvVar, V1ObjectMeta, V1PodTemplateSpec } from "@kubernetes/client-node";
+import {
+  acceleratorTypeSchema,
+  cloudSchema,
+  conditionsSchema,
+  type GROUP,
+  price,
+  timestamp,
+  type VERSION,
+} from "./common.ts";
+import { array, boolean, duration, enumOf, type Infer, integer, object, raw, string } from "./schema.ts";
+
+export const TRAINING_JOB_PHASES = [
+  "Pending",
+  "Placing",
+  "Scaling",
+  "Starting",
+  "Running",
+  "FailingOver",
+  "Suspended",
+  "Succeeded",
+  "Failed",
+] as const;
+export type TrainingJobPhase = (typeof TRAINING_JOB_PHASES)[number];
+
+/** Longest TrainingJob name: the worker Job is <name>-e<epoch>, its pods' hostnames <job>-<index>, all <= 63. */
+export const MAX_TRAINING_JOB_NAME = 48;
+
+const envVar = raw<V1EnvVar>("An environment variable, as in a container's env (name plus value or valueFrom).", {
+  type: "object",
+  required: ["name"],
+  properties: { name: { type: "string", description: "The variable's name.", minLength: 1 } },
+  "x-kubernetes-preserve-unknown-fields": true,
+});
+
+const acceleratorOption = object(
+  "One acceptable accelerator for the job: the type, the devices each replica uses, and optionally the image and env to use with it.",
+  {
+    type: acceleratorTypeSchema(
+      "The accelerator type: trainium1, trainium2, nvidia-h100, nvidia-h200, nvidia-a100, nvidia-a10g or nvidia-l40s.",
+    ),
+    perReplica: integer(
+      "Devices per replica (pod): Neuron devices on Trainium, GPUs on NVIDIA. Each replica gets a whole node, so this must not exceed the devices of the node type the job lands on.",
+      { minimum: 1, maximum: 64 },
+    ),
+    image: string(
+      "Replaces the trainer container's image when this option is chosen (a Neuron image differs from a CUDA image). Absent: the template's image.",
+      { minLength: 1 },
+    ),
+    env: array(
+      "Extra env for the trainer container when this option is chosen, added after the template's own.",
+      envVar,
+      {
+        maxItems: 128,
+      },
+    ),
+  },
+  { required: ["type", "perReplica"] },
+);
+
+const template = raw<V1PodTemplateSpec>(
+  'The pod template of each replica (a PodTemplateSpec). The container named "trainer" (or the only container) receives the devices and the env of the chosen accelerator; the operator adds node selectors, tolerations and /dev/shm.',
+  {
+    type: "object",
+    required: ["spec"],
+    "x-kubernetes-preserve-unknown-fields": true,
+    properties: {
+      metadata: {
+        type: "object",
+        description: "Labels and annotations for the replicas' pods.",
+        "x-kubernetes-preserve-unknown-fields": true,
+      },
+      spec: {
+        type: "object",
+        description: "The pod spec of each replica.",
+        required: ["containers"],
+        "x-kubernetes-preserve-unknown-fields": true,
+        "x-kubernetes-validations": [
+          {
+            rule: "size(self.containers) == 1 || self.containers.exists(c, c.name == 'trainer')",
+            message:
+              'with more than one container, one must be named "trainer": it receives the accelerator devices and the training env',
+            fieldPath: ".containers",
+          },
+        ],
+        properties: {
+          containers: {
+            type: "array",
+            description: "The pod's containers; at least one.",
+            minItems: 1,
+            items: {
+              type: "object",
+              description: "A container, as in a pod spec.",
+              required: ["name"],
+              "x-kubernetes-preserve-unknown-fields": true,
+              properties: { name: { type: "string", description: "The container's name.", minLength: 1 } },
+            },
+          },
+        },
+      },
+    },
+  },
+);
+
+const placementSpec = object(
+  "Limits on where the job may run and how the operator chooses among what fits.",
+  {
+    clouds: array("Clouds the job may run on. Default: all (aws and azure).", cloudSchema("A cloud: aws or azure."), {
+      minItems: 1,
+      listType: "set",
+      default: ["aws", "azure"],
+    }),
+    clusters: array(
+      "An allow-list of ComputeCluster names. Empty: every ComputeCluster of the allowed clouds.",
+      string("A ComputeCluster's name.", { minLength: 1, maxLength: 63 }),
+      { listType: "set", maxItems: 64 },
+    ),
+    capacityType: enumOf(
+      "Which capacity the job may use: OnDemand, Spot (cheaper, can be reclaimed; failover moves the job), or Any.",
+      ["OnDemand", "Spot", "Any"],
+      { default: "OnDemand" },
+    ),
+    strategy: enumOf(
+      "How to choose among options that fit: LowestCost (cheapest whole-job price per hour, then preference order) or Preference (the accelerators' order first, then cost).",
+      ["LowestCost", "Preference"],
+      { default: "LowestCost" },
+    ),
+  },
+  { default: {} },
+);
+
+const checkpointSpec = object(
+  "Where the job's checkpoints go in each cluster's store, and how many are kept.",
+  {
+    prefix: string(
+      "The path inside each store under which steps are written (step-<N>/). Default: <namespace>/<name>.",
+      { pattern: "^[A-Za-z0-9][A-Za-z0-9._/-]*$", maxLength: 512 },
+    ),
+    keep: integer("Committed steps kept per store; older ones are pruned. The newest committed step is never pruned.", {
+      minimum: 1,
+      maximum: 1000,
+      default: 3,
+    }),
+  },
+  { default: {} },
+);
+
+const failoverSpec = object(
+  "When and how often the job moves to another cluster when its cluster fails or loses capacity.",
+  {
+    enabled: boolean("Move the job to another cluster when its cluster is lost or out of capacity.", {
+      default: true,
+    }),
+    maxFailovers: integer("How many times the job may move before it is marked Failed.", {
+      minimum: 0,
+      maximum: 100,
+      default: 3,
+    }),
+    clusterLostTimeout: duration(
+      "How long the job's cluster may stay unreachable before the job moves, as a duration such as 90s, 15m or 2h.",
+      { default: "60s" },
+    ),
+  },
+  { default: {} },
+);
+
+const runPolicySpec = object(
+  "Retries, deadline and cleanup of the job's pods.",
+  {
+    backoffLimit: integer("Retries of failed pods within one placement before the job is Failed.", {
+      minimum: 0,
+      maximum: 1000,
+      default: 3,
+    }),
+    activeDeadlineSeconds: integer(
+      "Seconds the job may run in all (across placements) before it is stopped and marked Failed.",
+      { minimum: 1, format: "int64" },
+    ),
+    ttlSecondsAfterFinished: integer(
+      "Seconds after the job finishes before its worker resources are removed. Absent: they are kept.",
+      { minimum: 0, format: "int64" },
+    ),
+  },
+  { default: {} },
+);
+
+export const trainingJobSpec = object(
+  "What to run, on which accelerators, and the policies for placement, checkpoints and failover.",
+  {
+    replicas: integer("Worker pods, one per node.", { minimum: 1, maximum: 1024 }),
+    suspend: boolean(
+      "True: no pods run. The operator removes the pods; setting it back to false starts them again from the newest checkpoint.",
+      { default: false },
+    ),
+    accelerators: array(
+      "The acceptable accelerators, most preferred first; each type at most once.",
+      acceleratorOption,
+      {
+        minItems: 1,
+        maxItems: 8,
+        rules: [
+          {
+            rule: "self.all(a, self.exists_one(b, b.type == a.type))",
+            message: "accelerator types must be unique: list each type once, most preferred first",
+          },
+        ],
+      },
+    ),
+    template,
+    placement: placementSpec,
+    checkpoint: checkpointSpec,
+    failover: failoverSpec,
+    runPolicy: runPolicySpec,
+  },
+  { required: ["replicas", "accelerators", "template"] },
+);
+
+const placementStatus = object("Where the current placement runs and why it was chosen.", {
+  cluster: string("The ComputeCluster the job runs on."),
+  cloud: cloudSchema("The cloud of that cluster."),
+  accelerator: acceleratorTypeSchema("The accelerator option chosen."),
+  instanceType: string("The instance type of the node group."),
+  nodeGroup: string("The EKS node group or AKS agent pool."),
+  capacityType: enumOf("OnDemand or Spot.", ["OnDemand", "Spot"]),
+  pricePerHour: price("The whole job's price per hour in USD (catalog or ComputeCluster override, times nodes)."),
+  reason: string("Why this option won, and why the others lost, in words."),
+  placedAt: timestamp("When the placement was made."),
+});
+
+const replicasStatus = object("Counts of the current placement's pods.", {
+  desired: integer("Pods the job wants.", { minimum: 0 }),
+  running: integer("Pods running and ready.", { minimum: 0 }),
+  succeeded: integer("Pods finished successfully.", { minimum: 0 }),
+  failed: integer("Pods failed in this placement.", { minimum: 0 }),
+});
+
+const storeStatus = object("The newest committed step in one cluster's checkpoint store.", {
+  cluster: string("The ComputeCluster the store belongs to."),
+  uri: string("The store URI with the job's prefix (s3://... or https://<account>.blob.core.windows.net/...)."),
+  latestStep: integer("The newest committed (manifest written) step in this store.", { minimum: 0, format: "int64" }),
+  committedAt: timestamp("When that step was committed in this store."),
+});
+
+const failoverRecord = object("One move of the job from a cluster to another.", {
+  epoch: integer("The epoch of the new placement.", { minimum: 1 }),
+  from: string("The cluster the job left."),
+  to: string("The cluster the job moved to."),
+  reason: string("Why: ClusterLost, CapacityLost, Unschedulable, or PodFailure (when the policy allows)."),
+  at: timestamp("When the failover started."),
+  resumedFromStep: integer("The checkpoint step the new placement resumed from; absent: started from scratch.", {
+    minimum: 0,
+    format: "int64",
+  }),
+  stepsLost: integer(
+    "Training steps redone: the newest step committed before the failure minus the step resumed from.",
+    { minimum: 0, format: "int64" },
+  ),
+});
+
+export const trainingJobStatus = object("The job's observed state, written by the operator.", {
+  phase: enumOf(
+    "Pending, Placing, Scaling, Starting, Running, FailingOver, Suspended, Succeeded or Failed.",
+    TRAINING_JOB_PHASES,
+  ),
+  observedGeneration: integer("The metadata.generation this status describes.", { minimum: 0, format: "int64" }),
+  conditions: conditionsSchema,
+  epoch: integer("The placement's epoch: 1 for the first placement, one more after each failover.", { minimum: 0 }),
+  placement: placementStatus,
+  replicas: replicasStatus,
+  readyReplicas: string('Running replicas over desired, as kubectl shows them (e.g. "3/4").'),
+  checkpoint: object("The newest committed checkpoint, overall and per store.", {
+    latestStep: integer("The newest step committed in any store.", { minimum: 0, format: "int64" }),
+    stores: array("Per store, the newest committed step.", storeStatus, { maxItems: 64 }),
+  }),
+  failovers: array("Every failover of the job, oldest first.", failoverRecord, { maxItems: 128 }),
+  startTime: timestamp("When the job's pods first started."),
+  completionTime: timestamp("When the job Succeeded or Failed."),
+});
+
+/** Immutable while placed: changing these would need a new placement. */
+function immutableWhilePlaced(field: "replicas" | "accelerators") {
+  return {
+    rule: `!has(oldSelf.status) || !has(oldSelf.status.placement) || (has(oldSelf.status.phase) && oldSelf.status.phase in ['Suspended', 'Succeeded', 'Failed']) || self.spec.${field} == oldSelf.spec.${field}`,
+    message: `spec.${field} cannot change while the job is placed: set spec.suspend to true first; the job is placed anew when it resumes`,
+    fieldPath: `.spec.${field}`,
+  } as const;
+}
+
+export const trainingJobName = {
+  maxLength: MAX_TRAINING_JOB_NAME,
+  message: `must be at most ${MAX_TRAINING_JOB_NAME} characters: the worker Job and its pods' hostnames are derived from it and Kubernetes limits them to 63`,
+};
+
+export const trainingJobRules = [immutableWhilePlaced("replicas"), immutableWhilePlaced("accelerators")];
+
+export type TrainingJobSpec = Infer<typeof trainingJobSpec>;
+export type TrainingJobStatus = Infer<typeof trainingJobStatus>;
+export type AcceleratorOption = TrainingJobSpec["accelerators"][number];
+
+export interface TrainingJob {
+  apiVersion: `${typeof GROUP}/${typeof VERSION}`;
+  kind: "TrainingJob";
+  metadata: V1ObjectMeta;
+  spec: TrainingJobSpec;
+  status?: TrainingJobStatus;
+}
+
+export const trainingJobPrinterColumns = [
+  { name: "Phase", type: "string", jsonPath: ".status.phase", description: "The job's phase." },
+  { name: "Cloud", type: "string", jsonPath: ".status.placement.cloud", description: "The cloud it runs on." },
+  {
+    name: "Cluster",
+    type: "string",
+    jsonPath: ".status.placement.cluster",
+    description: "The ComputeCluster it runs on.",
+  },
+  {
+    name: "Accelerator",
+    type: "string",
+    jsonPath: ".status.placement.accelerator",
+    description: "The accelerator chosen.",
+  },
+  { name: "Ready", type: "string", jsonPath: ".status.readyReplicas", description: "Running replicas over desired." },
+  {
+    name: "Step",
+    type: "integer",
+    jsonPath: ".status.checkpoint.latestStep",
+    description: "The newest committed checkpoint step.",
+  },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+] as const;
