@@ -51,11 +51,9 @@ export function renderApiDocs(): string {
       `Scope: ${def.scope}. Short name: \`${def.shortNames.join(", ")}\`.`,
       "",
     );
-    if (def.rules.length > 0) {
-      out.push("Rules across fields:", "");
-      for (const r of def.rules) out.push(`- ${r.message}`);
-      out.push("");
-    }
+    out.push("Rules across fields:", "", `- metadata.name ${def.name.message}`);
+    for (const r of def.rules) out.push(`- ${r.message}`);
+    out.push("");
     out.push("| field | type | required | default and limits | description |", "|---|---|---|---|---|");
     rows("spec", def.spec, true, out);
     rows("status", def.status, false, out);
