@@ -82,7 +82,7 @@ export function customResourceDefinition(def: KindDefinition): Record<string, un
             "x-kubernetes-validations": [{ rule: `size(self) <= ${def.name.maxLength}`, message: def.name.message }],
           },
         },
-      } as OpenAPISchema,
+      },
       spec: def.spec,
       status: def.status,
     },

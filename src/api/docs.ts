@@ -25,7 +25,7 @@ function limits(s: OpenAPISchema): string {
 }
 
 function rows(path: string, s: OpenAPISchema, required: boolean, out: string[]): void {
-  const desc = s.description.replaceAll("|", "\\|").replaceAll("\n", " ");
+  const desc = (s.description ?? "").replaceAll("|", "\\|").replaceAll("\n", " ");
   out.push(`| \`${path}\` | ${typeOf(s)} | ${required ? "yes" : ""} | ${limits(s)} | ${desc} |`);
   const child = s.type === "array" ? s.items : s;
   const childPath = s.type === "array" ? `${path}[]` : path;

@@ -15,7 +15,8 @@ export interface Rule {
 /** The plain OpenAPI v3 schema object a CRD carries. */
 export interface OpenAPISchema {
   type?: "string" | "integer" | "number" | "boolean" | "object" | "array";
-  description: string;
+  /** Required by every builder; only metadata, which the API server restricts, has none. */
+  description?: string;
   format?: string;
   enum?: readonly (string | number)[];
   pattern?: string;
