@@ -1,0 +1,141 @@
+// Renders the worker-side workload of one placement: an Indexed Job (one pod
+// per node, rank = completion index) and the headless Service that gives its
+// pods stable DNS names. Pure: the same inputs give the same objects.
+
+import type { V1Container, V1EnvVar, V1Job, V1PodSpec, V1Service, V1Volume } from "@kubernetes/client-node";
+import type { AcceleratorOption, TrainingJob } from "../api/trainingjob.ts";
+import type { InstanceType } from "../catalog/instance-types.ts";
+import { type EnvInput, MASTER_PORT, trainerEnv } from "./env.ts";
+import { type JobRef, LABEL_EPOCH, LABEL_JOB_UID, workloadLabels, workloadName } from "./names.ts";
+import { type NodeGroupTarget, nodeSelectorFor, tolerationsFor } from "./scheduling.ts";
+
+export const TRAINER_CONTAINER = "trainer";
+const SHM_VOLUME = "crosscloud-dshm";
+
+export interface RenderInput {
+  readonly job: TrainingJob;
+  readonly epoch: number;
+  readonly option: AcceleratorOption;
+  readonly target: NodeGroupTarget & { readonly cluster: string; readonly namespace: string };
+  readonly checkpointUri: string;
+  readonly resume?: EnvInput["resume"];
+}
+
+export interface Workload {
+  readonly job: V1Job;
+  readonly service: V1Service;
+}
+
+function jobRef(job: TrainingJob): JobRef {
+  const { namespace, name, uid } = job.metadata;
+  if (!namespace || !name || !uid)
+    throw new Error("a TrainingJob read from the API server has a namespace, name and uid");
+  return { namespace, name, uid };
+}
+
+/** The container that receives the devices and env: "trainer", or the only one. */
+export function trainerIndex(containers: readonly V1Container[]): number {
+  const named = containers.findIndex((c) => c.name === TRAINER_CONTAINER);
+  if (named >= 0) return named;
+  if (containers.length === 1) return 0;
+  throw new Error('spec.template.spec.containers: with more than one container, one must be named "trainer"');
+}
+
+/** Devices and fabric interfaces of a whole node: one replica per node. */
+function deviceResources(type: InstanceType, perReplica: number): Record<string, string> {
+  const resources: Record<string, string> = { [type.deviceResource]: String(perReplica) };
+  if (type.fabric) resources[type.fabric.resource] = String(type.fabric.count);
+  return resources;
+}
+
+function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[]): V1Container {
+  const devices = deviceResources(input.target.instanceType, input.option.perReplica);
+  return {
+    ...c,
+    image: input.option.image ?? c.image,
+    env: [...(c.env ?? []), ...(input.option.env ?? []), ...env],
+    resources: {
+      ...c.resources,
+      requests: { ...c.resources?.requests, ...devices },
+      limits: { ...c.resources?.limits, ...devices },
+    },
+    volumeMounts: [...(c.volumeMounts ?? []), { name: SHM_VOLUME, mountPath: "/dev/shm" }],
+  };
+}
+
+function podSpec(input: RenderInput, name: string, labels: Record<string, string>): V1PodSpec {
+  const spec = input.job.spec.template.spec ?? { containers: [] };
+  const index = trainerIndex(spec.containers);
+  const env = trainerEnv({
+    replicas: input.job.spec.replicas,
+    perReplica: input.option.perReplica,
+    instanceType: input.target.instanceType,
+    masterAddr: `${name}-0.${name}`,
+    epoch: input.epoch,
+    cloud: input.target.cloud,
+    cluster: input.target.cluster,
+    accelerator: input.option.type,
+    checkpointUri: input.checkpointUri,
+    resume: input.resume,
+  });
+  const shm: V1Volume = { name: SHM_VOLUME, emptyDir: { medium: "Memory" } };
+  return {
+    ...spec,
+    restartPolicy: "Never",
+    subdomain: name,
+    containers: spec.containers.map((c, i) => (i === index ? trainerContainer(c, input, env) : c)),
+    volumes: [...(spec.volumes ?? []), shm],
+    nodeSelector: { ...spec.nodeSelector, ...nodeSelectorFor(input.target) },
+    tolerations: [...(spec.tolerations ?? []), ...tolerationsFor(input.target)],
+    affinity: {
+      ...spec.affinity,
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          {
+            labelSelector: {
+              matchLabels: { [LABEL_JOB_UID]: labels[LABEL_JOB_UID] ?? "", [LABEL_EPOCH]: String(input.epoch) },
+            },
+            topologyKey: "kubernetes.io/hostname",
+          },
+        ],
+      },
+    },
+  };
+}
+
+export function renderWorkload(input: RenderInput): Workload {
+  const ref = jobRef(input.job);
+  const name = workloadName(ref, input.epoch);
+  const labels = workloadLabels(ref, input.epoch);
+  const meta = { name, namespace: input.target.namespace, labels };
+  const template = input.job.spec.template;
+  const { replicas, runPolicy, suspend } = input.job.spec;
+  const job: V1Job = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: meta,
+    spec: {
+      completionMode: "Indexed",
+      completions: replicas,
+      parallelism: replicas,
+      backoffLimit: runPolicy.backoffLimit,
+      suspend,
+      template: {
+        metadata: { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } },
+        spec: podSpec(input, name, labels),
+      },
+    },
+  };
+  const service: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta,
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: { [LABEL_JOB_UID]: ref.uid, [LABEL_EPOCH]: String(input.epoch) },
+      ports: [{ name: "rendezvous", port: MASTER_PORT, targetPort: MASTER_PORT }],
+    },
+  };
+  return { job, service };
+}

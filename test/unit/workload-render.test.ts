@@ -1,0 +1,246 @@
+// renderWorkload: the Indexed Job and headless Service of a placement, for
+// Trainium and NVIDIA on EKS and AKS (table tests).
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { V1EnvVar } from "@kubernetes/client-node";
+import type { TrainingJob } from "../../src/api/trainingjob.ts";
+import { instanceType } from "../../src/catalog/instance-types.ts";
+import { processesPerNode } from "../../src/workload/env.ts";
+import { renderWorkload, trainerIndex } from "../../src/workload/render.ts";
+import { aTrainingJob } from "../support/trainingjob.ts";
+
+const optionOf = (job: TrainingJob) => {
+  const option = job.spec.accelerators[0];
+  assert.ok(option, "the job has an accelerator option");
+  return option;
+};
+const envOf = (env: V1EnvVar[] | undefined) =>
+  Object.fromEntries((env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+
+const trn1 = {
+  cluster: "aws-sim",
+  namespace: "ml",
+  cloud: "aws",
+  nodeGroup: "trn1",
+  instanceType: instanceType("trn1.32xlarge"),
+  capacityType: "OnDemand",
+} as const;
+const p5 = { ...trn1, nodeGroup: "p5", instanceType: instanceType("p5.48xlarge") } as const;
+const ndh100spot = {
+  cluster: "azure-sim",
+  namespace: "jobs",
+  cloud: "azure",
+  nodeGroup: "ndh100spot",
+  instanceType: instanceType("Standard_ND96isr_H100_v5"),
+  capacityType: "Spot",
+} as const;
+
+describe("renderWorkload", () => {
+  const cases = [
+    {
+      name: "Trainium on EKS: Neuron devices, EFA, NeuronCores per node, Neuron and EFA env, the option's image",
+      job: aTrainingJob("llama")
+        .replicas(4)
+        .accelerator("trainium1", 16, {
+          image: "example.com/train:neuron",
+          env: [{ name: "NEURON_CC_FLAGS", value: "--O1" }],
+        })
+        .obj(),
+      target: trn1,
+      want: {
+        image: "example.com/train:neuron",
+        resources: { "aws.amazon.com/neuron": "16", "vpc.amazonaws.com/efa": "8" },
+        nodeSelector: { "node.kubernetes.io/instance-type": "trn1.32xlarge", "eks.amazonaws.com/nodegroup": "trn1" },
+        tolerations: [{ key: "aws.amazon.com/neuron", operator: "Exists", effect: "NoSchedule" }],
+        env: {
+          MASTER_ADDR: "llama-e1-0.llama-e1",
+          WORLD_SIZE: "128",
+          PET_NNODES: "4",
+          PET_NPROC_PER_NODE: "32",
+          NEURON_RT_ROOT_COMM_ID: "llama-e1-0.llama-e1:62182",
+          FI_PROVIDER: "efa",
+          FI_EFA_USE_DEVICE_RDMA: "1",
+          FI_EFA_FORK_SAFE: "1",
+          CCOM_SOCKET_IFNAME: "eth0",
+          NEURON_CC_FLAGS: "--O1",
+          CROSSCLOUD_ACCELERATOR: "trainium1",
+          CROSSCLOUD_CLOUD: "aws",
+        },
+      },
+    },
+    {
+      name: "H100 on EKS p5: GPUs, 32 EFA, GPU taint, template image",
+      job: aTrainingJob("gpt").replicas(2).accelerator("nvidia-h100", 8).obj(),
+      target: p5,
+      want: {
+        image: "example.com/train:cuda",
+        resources: { "nvidia.com/gpu": "8", "vpc.amazonaws.com/efa": "32" },
+        nodeSelector: { "node.kubernetes.io/instance-type": "p5.48xlarge", "eks.amazonaws.com/nodegroup": "p5" },
+        tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+        env: { WORLD_SIZE: "16", PET_NPROC_PER_NODE: "8", MASTER_PORT: "29500", CROSSCLOUD_EPOCH: "1" },
+      },
+    },
+    {
+      name: "H100 on the AKS spot pool: InfiniBand, sku and spot tolerations, the worker namespace",
+      job: aTrainingJob("sft").replicas(3).accelerator("nvidia-h100", 8).obj(),
+      target: ndh100spot,
+      want: {
+        image: "example.com/train:cuda",
+        resources: { "nvidia.com/gpu": "8", "rdma/ib": "8" },
+        nodeSelector: {
+          "node.kubernetes.io/instance-type": "Standard_ND96isr_H100_v5",
+          "kubernetes.azure.com/agentpool": "ndh100spot",
+        },
+        tolerations: [
+          { key: "sku", operator: "Equal", value: "gpu", effect: "NoSchedule" },
+          { key: "kubernetes.azure.com/scalesetpriority", operator: "Equal", value: "spot", effect: "NoSchedule" },
+        ],
+        env: { WORLD_SIZE: "24", CROSSCLOUD_CLUSTER: "azure-sim" },
+      },
+    },
+  ];
+
+  for (const tc of cases) {
+    it(tc.name, () => {
+      const { job, service } = renderWorkload({
+        job: tc.job,
+        epoch: 1,
+        option: optionOf(tc.job),
+        target: tc.target,
+        checkpointUri: "s3://b/ml/x",
+      });
+      const pod = job.spec?.template.spec;
+      const trainer = pod?.containers[0];
+      assert.equal(trainer?.image, tc.want.image);
+      for (const [k, v] of Object.entries(tc.want.resources)) {
+        assert.equal(trainer?.resources?.limits?.[k], v, `limit ${k}`);
+        assert.equal(trainer?.resources?.requests?.[k], v, `request ${k}`);
+      }
+      assert.deepEqual(pod?.nodeSelector, tc.want.nodeSelector);
+      assert.deepEqual(pod?.tolerations, tc.want.tolerations);
+      const env = envOf(trainer?.env);
+      for (const [k, v] of Object.entries(tc.want.env)) assert.equal(env[k], v, `env ${k}`);
+      assert.deepEqual(env.PET_NODE_RANK, {
+        fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" },
+      });
+      assert.equal(job.metadata?.namespace, tc.target.namespace);
+      assert.equal(job.spec?.completionMode, "Indexed");
+      assert.equal(job.spec?.completions, tc.job.spec.replicas);
+      assert.equal(job.spec?.parallelism, tc.job.spec.replicas);
+      assert.equal(pod?.restartPolicy, "Never");
+      assert.equal(pod?.subdomain, service.metadata?.name);
+      assert.equal(service.spec?.clusterIP, "None");
+      assert.deepEqual(pod?.volumes?.at(-1), { name: "crosscloud-dshm", emptyDir: { medium: "Memory" } });
+      assert.deepEqual(trainer?.volumeMounts?.at(-1), { name: "crosscloud-dshm", mountPath: "/dev/shm" });
+      assert.equal(
+        pod?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey,
+        "kubernetes.io/hostname",
+        "one replica per node",
+      );
+    });
+  }
+
+  it("names and labels objects deterministically from the job and epoch", () => {
+    const job = aTrainingJob("llama").accelerator("trainium1", 16).obj();
+    const a = renderWorkload({
+      job,
+      epoch: 3,
+      option: optionOf(job),
+      target: trn1,
+      checkpointUri: "s3://b/p",
+    });
+    const b = renderWorkload({
+      job,
+      epoch: 3,
+      option: optionOf(job),
+      target: trn1,
+      checkpointUri: "s3://b/p",
+    });
+    assert.deepEqual(a, b);
+    assert.equal(a.job.metadata?.name, "llama-e3");
+    assert.deepEqual(a.job.metadata?.labels, {
+      "training.crosscloud.dev/job-uid": "uid-llama",
+      "training.crosscloud.dev/job-name": "llama",
+      "training.crosscloud.dev/job-namespace": "ml",
+      "training.crosscloud.dev/epoch": "3",
+      "app.kubernetes.io/managed-by": "crosscloud-operator",
+    });
+    assert.deepEqual(a.service.spec?.selector, {
+      "training.crosscloud.dev/job-uid": "uid-llama",
+      "training.crosscloud.dev/epoch": "3",
+    });
+  });
+
+  it("passes resume env only when there is a step to resume from, and suspend and backoffLimit through", () => {
+    const job = aTrainingJob("x")
+      .accelerator("nvidia-h100", 8)
+      .suspend()
+      .with((j) => {
+        j.spec.runPolicy.backoffLimit = 7;
+      })
+      .obj();
+    const fresh = renderWorkload({
+      job,
+      epoch: 1,
+      option: optionOf(job),
+      target: p5,
+      checkpointUri: "s3://b/x",
+    });
+    assert.equal(envOf(fresh.job.spec?.template.spec?.containers[0]?.env).CROSSCLOUD_RESUME_STEP, undefined);
+    assert.equal(fresh.job.spec?.suspend, true);
+    assert.equal(fresh.job.spec?.backoffLimit, 7);
+    const resumed = renderWorkload({
+      job,
+      epoch: 2,
+      option: optionOf(job),
+      target: p5,
+      checkpointUri: "s3://b/x",
+      resume: { step: 1200, uri: "s3://b/x/step-1200" },
+    });
+    const env = envOf(resumed.job.spec?.template.spec?.containers[0]?.env);
+    assert.equal(env.CROSSCLOUD_RESUME_STEP, "1200");
+    assert.equal(env.CROSSCLOUD_RESUME_URI, "s3://b/x/step-1200");
+    assert.equal(env.CROSSCLOUD_CHECKPOINT_URI, "s3://b/x");
+  });
+
+  it("gives the devices to the container named trainer and leaves sidecars alone", () => {
+    const job = aTrainingJob("x")
+      .accelerator("nvidia-h100", 4)
+      .containers({ name: "sidecar", image: "s" }, { name: "trainer", image: "t" })
+      .obj();
+    const pod = renderWorkload({
+      job,
+      epoch: 1,
+      option: optionOf(job),
+      target: p5,
+      checkpointUri: "s3://b/x",
+    }).job.spec?.template.spec;
+    assert.equal(pod?.containers[0]?.resources, undefined);
+    assert.equal(pod?.containers[1]?.resources?.limits?.["nvidia.com/gpu"], "4");
+  });
+
+  const indexCases = [
+    { containers: [{ name: "main" }], want: 0 },
+    { containers: [{ name: "a" }, { name: "trainer" }], want: 1 },
+  ];
+  for (const tc of indexCases) {
+    it(`finds the trainer among ${tc.containers.map((c) => c.name).join(",")}`, () =>
+      assert.equal(trainerIndex(tc.containers), tc.want));
+  }
+  it("refuses two containers without a trainer", () => {
+    assert.throws(() => trainerIndex([{ name: "a" }, { name: "b" }]), /one must be named "trainer"/);
+  });
+
+  const procs = [
+    { type: "trn1.32xlarge", perReplica: 16, want: 32 },
+    { type: "trn1.32xlarge", perReplica: 8, want: 16 },
+    { type: "trn2.48xlarge", perReplica: 16, want: 128 },
+    { type: "p5.48xlarge", perReplica: 8, want: 8 },
+  ];
+  for (const tc of procs) {
+    it(`runs ${tc.want} processes per ${tc.type} node with ${tc.perReplica} devices`, () => {
+      assert.equal(processesPerNode(instanceType(tc.type), tc.perReplica), tc.want);
+    });
+  }
+});
