@@ -148,7 +148,7 @@ export function object<P extends Props, const O extends ObjectOptions<keyof P & 
   properties: P,
   options: O = {} as O,
 ) {
-  type R = O extends ObjectOptions<infer K> ? K & keyof P : never;
+  type R = O extends { readonly required: readonly (infer K)[] } ? K & keyof P : never;
   const openapi: Omit<OpenAPISchema, "description"> = {
     type: "object",
     properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, v.openapi])),
