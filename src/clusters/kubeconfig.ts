@@ -1,0 +1,55 @@
+// Turns a ComputeCluster into a KubeConfig for its API server: the kubeconfig
+// in its Secret, or the operator's own cluster when it names none.
+
+import { type CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import type { ComputeCluster } from "../api/computecluster.ts";
+
+export type KubeconfigSource =
+  | { readonly ok: true; readonly kubeConfig: KubeConfig; readonly version: string }
+  | { readonly ok: false; readonly reason: "SecretNotFound" | "InvalidKubeconfig"; readonly message: string };
+
+/** Reads the ComputeCluster's kubeconfig; `version` changes when the Secret does. */
+export async function kubeconfigFor(cc: ComputeCluster, hub: KubeConfig, core: CoreV1Api): Promise<KubeconfigSource> {
+  const ref = cc.spec.kubeconfigSecretRef;
+  if (!ref) return { ok: true, kubeConfig: hub, version: "in-cluster" };
+  const where = `Secret ${ref.namespace}/${ref.name}`;
+  const secret = await core
+    .readNamespacedSecret({ namespace: ref.namespace, name: ref.name })
+    .catch((err: { code?: number }) => {
+      if (err.code === 404) return undefined;
+      throw err;
+    });
+  if (!secret) {
+    return {
+      ok: false,
+      reason: "SecretNotFound",
+      message: `${where} (spec.kubeconfigSecretRef) does not exist: create it with the worker's kubeconfig under key ${ref.key}`,
+    };
+  }
+  const data = secret.data?.[ref.key];
+  if (!data) {
+    return {
+      ok: false,
+      reason: "InvalidKubeconfig",
+      message: `${where} has no key "${ref.key}" (spec.kubeconfigSecretRef.key); its keys: ${Object.keys(secret.data ?? {}).join(", ") || "none"}`,
+    };
+  }
+  const kubeConfig = new KubeConfig();
+  try {
+    kubeConfig.loadFromString(Buffer.from(data, "base64").toString("utf8"));
+  } catch (err) {
+    return {
+      ok: false,
+      reason: "InvalidKubeconfig",
+      message: `${where} key "${ref.key}" is not a kubeconfig: ${(err as Error).message}`,
+    };
+  }
+  if (!kubeConfig.getCurrentCluster()) {
+    return {
+      ok: false,
+      reason: "InvalidKubeconfig",
+      message: `${where} key "${ref.key}" has no current cluster: set current-context`,
+    };
+  }
+  return { ok: true, kubeConfig, version: secret.metadata?.resourceVersion ?? "" };
+}

@@ -1,0 +1,52 @@
+// Removes a TrainingJob's workloads from worker clusters and confirms they are
+// gone (the Job with its pods, then the Service), so the finalizer is dropped
+// only once every worker has answered that nothing is left.
+
+import type { V1Job } from "@kubernetes/client-node";
+import type { WorkerCluster } from "../../clusters/registry.ts";
+import { LABEL_JOB_UID } from "../../workload/names.ts";
+
+export type CleanupResult = { readonly done: true } | { readonly done: false; readonly waitingFor: string };
+
+async function gone<T>(read: () => Promise<T>): Promise<boolean> {
+  try {
+    await read();
+    return false;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return true;
+    throw err;
+  }
+}
+
+async function removeIgnoringMissing(remove: () => Promise<unknown>): Promise<void> {
+  await remove().catch((err: { code?: number }) => {
+    if (err.code !== 404) throw err;
+  });
+}
+
+/** Deletes every workload of the job (any epoch) on `worker`; done when none is left. */
+export async function cleanupWorker(worker: WorkerCluster, jobUid: string): Promise<CleanupResult> {
+  const selector = `${LABEL_JOB_UID}=${jobUid}`;
+  const jobs = await worker.batch.listJobForAllNamespaces({ labelSelector: selector });
+  const services = await worker.core.listServiceForAllNamespaces({ labelSelector: selector });
+  for (const job of jobs.items) await deleteJob(worker, job);
+  for (const svc of services.items) {
+    const { name = "", namespace = "" } = svc.metadata ?? {};
+    await removeIgnoringMissing(() => worker.core.deleteNamespacedService({ name, namespace }));
+  }
+  for (const job of jobs.items) {
+    const { name = "", namespace = "" } = job.metadata ?? {};
+    if (!(await gone(() => worker.batch.readNamespacedJob({ name, namespace })))) {
+      return { done: false, waitingFor: `Job ${namespace}/${name} on ${worker.name} (its pods are being deleted)` };
+    }
+  }
+  return { done: true };
+}
+
+/** Foreground deletion: the Job disappears only after its pods have. */
+export async function deleteJob(worker: WorkerCluster, job: V1Job): Promise<void> {
+  const { name = "", namespace = "" } = job.metadata ?? {};
+  await removeIgnoringMissing(() =>
+    worker.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Foreground" }),
+  );
+}

@@ -1,0 +1,62 @@
+// The TrainingJob status a reconcile pass builds in memory, written once at
+// the end, and the events it will send after that write succeeds.
+
+import type { TrainingJob, TrainingJobPhase, TrainingJobStatus } from "../../api/trainingjob.ts";
+import { type Condition, type ConditionInput, setCondition } from "../conditions.ts";
+import type { PendingEvent } from "../events.ts";
+
+/** Condition types of a TrainingJob (API.md). */
+export const CONDITION = {
+  Placed: "Placed",
+  Running: "Running",
+  CheckpointReplicated: "CheckpointReplicated",
+  Succeeded: "Succeeded",
+  Failed: "Failed",
+  Suspended: "Suspended",
+} as const;
+
+export class StatusBuilder {
+  readonly #job: TrainingJob;
+  readonly #now: Date;
+  status: TrainingJobStatus;
+  readonly events: PendingEvent[] = [];
+
+  constructor(job: TrainingJob, now: Date) {
+    this.#job = job;
+    this.#now = now;
+    this.status = structuredClone(job.status ?? {});
+    this.status.observedGeneration = job.metadata.generation;
+  }
+
+  get now(): Date {
+    return this.#now;
+  }
+
+  get phase(): TrainingJobPhase {
+    return this.status.phase ?? "Pending";
+  }
+
+  /** Sets the phase, with an event when it changes. */
+  setPhase(phase: TrainingJobPhase, event?: PendingEvent): void {
+    if (this.status.phase !== phase && event) this.events.push(event);
+    this.status.phase = phase;
+  }
+
+  condition(input: ConditionInput): void {
+    this.status.conditions = setCondition(
+      this.status.conditions as Condition[] | undefined,
+      input,
+      this.#job.metadata.generation,
+      this.#now,
+    );
+  }
+
+  event(e: PendingEvent): void {
+    this.events.push(e);
+  }
+
+  /** True when the status differs from what the API server holds. */
+  changed(): boolean {
+    return JSON.stringify(this.status) !== JSON.stringify(this.#job.status ?? {});
+  }
+}

@@ -1,0 +1,83 @@
+// The operator's entry point: wiring only. Reads its settings from the
+// environment, connects to the hub (KUBECONFIG, or in-cluster), serves health
+// and metrics, and runs the controllers while it holds the leader Lease.
+//
+// Env: KUBECONFIG; HEALTH_PORT (8081; 0 = any); LEADER_ELECTION (true);
+// LEADER_ELECTION_NAMESPACE (POD_NAMESPACE or crosscloud-system);
+// POD_NAME (identity; default host-pid); LOG_LEVEL (info); WORKERS (8);
+// CATALOG_FILE (optional instance-type overrides).
+
+import { hostname } from "node:os";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Catalog, loadCatalogFile } from "./catalog/index.ts";
+import { Operator } from "./operator.ts";
+import { startHealthServer } from "./runtime/health.ts";
+import { LeaderElector } from "./runtime/leader.ts";
+import { makeLogger } from "./runtime/logger.ts";
+import { makeRuntimeMetrics } from "./runtime/metrics.ts";
+import { onShutdown } from "./runtime/shutdown.ts";
+
+const env = process.env;
+const logger = makeLogger({ level: env.LOG_LEVEL ?? "info" });
+const identity = env.POD_NAME ?? `${hostname()}-${process.pid}`;
+
+async function main(): Promise<void> {
+  const hub = new KubeConfig();
+  hub.loadFromDefault();
+  const catalog = env.CATALOG_FILE ? await loadCatalogFile(env.CATALOG_FILE) : Catalog.builtIn();
+  const metrics = makeRuntimeMetrics();
+  const operator = new Operator({ hub, catalog, logger, metrics, identity, workers: Number(env.WORKERS ?? 8) });
+  let leading = false;
+  const health = await startHealthServer({
+    port: Number(env.HEALTH_PORT ?? 8081),
+    registry: metrics.registry,
+    ready: () => !leading || operator.synced,
+    notReadyReason: () => "leading, but the hub's informers have not synced",
+  });
+  logger.info("crosscloud-operator starting", {
+    identity,
+    healthPort: health.port,
+    server: hub.getCurrentCluster()?.server,
+  });
+  const running: Promise<void>[] = [];
+  const shutdown = onShutdown(async () => {
+    logger.info("shutting down");
+    await Promise.allSettled(running);
+    await health.close();
+  });
+  const lead = (signal: AbortSignal) => {
+    leading = true;
+    logger.info("leading");
+    const run = operator.run(signal);
+    running.push(run);
+    return run;
+  };
+  if (env.LEADER_ELECTION === "false") {
+    await lead(shutdown.signal);
+    return;
+  }
+  const elector = new LeaderElector({
+    kubeConfig: hub,
+    namespace: env.LEADER_ELECTION_NAMESPACE ?? env.POD_NAMESPACE ?? "crosscloud-system",
+    name: "crosscloud-operator-leader",
+    identity,
+    logger,
+  });
+  await elector.run(
+    {
+      onStartedLeading: lead,
+      onStoppedLeading: () => {
+        if (shutdown.signal.aborted) return;
+        // Lost the Lease while running: exit so that a fresh start cannot act on stale state.
+        logger.error("lost leadership; exiting");
+        process.exit(1);
+      },
+    },
+    shutdown.signal,
+  );
+}
+
+main().catch((err: unknown) => {
+  logger.error("crosscloud-operator failed", { error: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});

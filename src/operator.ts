@@ -1,0 +1,145 @@
+// The operator as one object: the hub's informers, the worker registry, and
+// the TrainingJob and ComputeCluster controllers wired to each other's events.
+// `run` works while the given signal lives (while this replica leads).
+
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { GROUP, VERSION } from "./api/common.ts";
+import type { ComputeCluster } from "./api/computecluster.ts";
+import { TRAINING_JOB_PHASES, type TrainingJob } from "./api/trainingjob.ts";
+import type { Catalog } from "./catalog/index.ts";
+import { ClusterRegistry } from "./clusters/registry.ts";
+import { ComputeClusterReconciler } from "./controller/computecluster/reconciler.ts";
+import { EventRecorder } from "./controller/events.ts";
+import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
+import { Controller } from "./runtime/controller.ts";
+import { Informer } from "./runtime/informer.ts";
+import type { Logger } from "./runtime/logger.ts";
+import type { RuntimeMetrics } from "./runtime/metrics.ts";
+import { trainingJobKeyOf } from "./workload/names.ts";
+
+export interface OperatorOptions {
+  readonly hub: KubeConfig;
+  readonly catalog: Catalog;
+  readonly logger: Logger;
+  readonly metrics: RuntimeMetrics;
+  /** Who records events (the replica's identity). */
+  readonly identity: string;
+  /** Concurrent TrainingJob reconciles. Default 8. */
+  readonly workers?: number;
+  /** ComputeCluster heartbeat interval. Default 10 s. */
+  readonly heartbeatMs?: number;
+}
+
+export class Operator {
+  readonly #o: OperatorOptions;
+  #synced = false;
+
+  constructor(options: OperatorOptions) {
+    this.#o = options;
+  }
+
+  /** True once the hub's informers have synced. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { hub, logger, metrics } = this.#o;
+    const custom = hub.makeApiClient(CustomObjectsApi);
+    const core = hub.makeApiClient(CoreV1Api);
+    const jobs = new Informer<TrainingJob>({
+      kubeConfig: hub,
+      name: "hub/trainingjobs",
+      path: `/apis/${GROUP}/${VERSION}/trainingjobs`,
+      list: () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "trainingjobs" }) as never,
+      logger,
+    });
+    const clusters = new Informer<ComputeCluster>({
+      kubeConfig: hub,
+      name: "hub/computeclusters",
+      path: `/apis/${GROUP}/${VERSION}/computeclusters`,
+      list: () =>
+        custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "computeclusters" }) as never,
+      logger,
+    });
+    let tjController: Controller | undefined;
+    let ccController: Controller | undefined;
+    const registry = new ClusterRegistry({
+      logger,
+      onChange: (cluster, kind, obj) => {
+        const key = trainingJobKeyOf(obj.metadata?.labels);
+        if (key) tjController?.enqueue(key);
+        if (kind !== "job") ccController?.enqueueAfter(cluster, 1_000);
+      },
+    });
+    const events = new EventRecorder(core, logger, "crosscloud-operator", this.#o.identity);
+    const tjReconciler = new TrainingJobReconciler({
+      custom,
+      jobs,
+      clusters,
+      registry,
+      catalog: this.#o.catalog,
+      events,
+      logger,
+    });
+    const ccReconciler = new ComputeClusterReconciler({
+      hub,
+      core,
+      custom,
+      clusters,
+      registry,
+      catalog: this.#o.catalog,
+      logger,
+      heartbeatMs: this.#o.heartbeatMs,
+    });
+    tjController = new Controller({
+      name: "trainingjob",
+      workers: this.#o.workers ?? 8,
+      logger,
+      metrics,
+      reconcile: async (key) => {
+        const result = await tjReconciler.reconcile(key);
+        countPhases(metrics, jobs.list());
+        return result;
+      },
+    });
+    ccController = new Controller({
+      name: "computecluster",
+      workers: 2,
+      logger,
+      metrics,
+      reconcile: (name) => ccReconciler.reconcile(name),
+    });
+    const tj = tjController;
+    const cc = ccController;
+    const keyOf = (o: TrainingJob) => `${o.metadata.namespace}/${o.metadata.name}`;
+    for (const e of ["add", "update", "delete"] as const) {
+      jobs.on(e, (o) => tj.enqueue(keyOf(o)));
+      clusters.on(e, (o) => {
+        cc.enqueue(o.metadata.name ?? "");
+        // Capacity or readiness changed: jobs waiting for a placement try again.
+        for (const j of jobs.list()) if (!j.status?.placement) tj.enqueue(keyOf(j));
+      });
+    }
+    await Promise.all([jobs.start(signal), clusters.start(signal)]);
+    this.#synced = true;
+    logger.info("hub informers synced", { trainingJobs: jobs.list().length, computeClusters: clusters.list().length });
+    try {
+      await Promise.all([tj.run(signal), cc.run(signal)]);
+    } finally {
+      jobs.stop();
+      clusters.stop();
+      registry.disconnectAll();
+      this.#synced = false;
+    }
+  }
+}
+
+function countPhases(metrics: RuntimeMetrics, jobs: readonly TrainingJob[]): void {
+  const counts = new Map<string, number>(TRAINING_JOB_PHASES.map((p) => [p, 0]));
+  for (const j of jobs) {
+    const phase = j.status?.phase ?? "Pending";
+    counts.set(phase, (counts.get(phase) ?? 0) + 1);
+  }
+  for (const [phase, n] of counts) metrics.jobsByPhase.set({ phase }, n);
+}
