@@ -175,6 +175,9 @@ function startApiServer(processes: Processes, binary: string, pki: Pki, t: Topol
     "--profiling=false",
     "--max-requests-inflight=800",
     "--max-mutating-requests-inflight=400",
+    // The hub serves ConfigMap watches from etcd, not the watch cache, so a test can make a watch
+    // outlive an etcd compaction and see the 410 Gone a real outage brings.
+    ...(c.cloud ? [] : ["--watch-cache-sizes=configmaps#0"]),
   ]);
 }
 

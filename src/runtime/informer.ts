@@ -1,0 +1,258 @@
+// A cache of one kind of Kubernetes object on one cluster, built on
+// @kubernetes/client-node's ListWatch: it lists, then watches; relists after
+// 410 Gone (the watch's resourceVersion was compacted away), restarts after any
+// list or watch error with exponential backoff, and runs until it is stopped.
+
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from "@kubernetes/client-node";
+import { type Clock, realClock } from "./clock.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+
+export interface InformerOptions<T extends KubernetesObject> {
+  readonly kubeConfig: KubeConfig;
+  /** The collection's URL path, e.g. "/api/v1/pods" or "/apis/batch/v1/namespaces/x/jobs". */
+  readonly path: string;
+  /** Lists the collection (with the same label selector); its resourceVersion starts the watch. */
+  readonly list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+  /** Only objects matching this selector. Default all. */
+  readonly labelSelector?: string;
+  /** Names the informer in logs, e.g. "aws-sim/jobs". */
+  readonly name: string;
+  /** Delay before restarting after an error: doubles from initialMs (default 500) up to maxMs (default 30_000). */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Time source for the backoff and ListWatch's reconnect delays. Default the wall clock. */
+  readonly clock?: Clock;
+  /** Default a silent logger. */
+  readonly logger?: Logger;
+}
+
+type EventName = "add" | "update" | "delete";
+type WatchCallback = (phase: string, obj: unknown, watchObj?: unknown) => void;
+type WatchQuery = Record<string, string | number | boolean | undefined>;
+
+/** Status 410 on a failed request or in a watch ERROR event: the resourceVersion is too old. */
+function isGone(value: unknown): boolean {
+  const v = value as { statusCode?: unknown; code?: unknown } | null | undefined;
+  return v?.statusCode === 410 || v?.code === 410;
+}
+
+/** A Watch that reports what ListWatch does with it, and refuses to start once stopped. */
+class ObservedWatch extends Watch {
+  readonly #hooks: WatchHooks;
+
+  constructor(kubeConfig: KubeConfig, hooks: WatchHooks) {
+    super(kubeConfig);
+    this.#hooks = hooks;
+  }
+
+  override async watch(path: string, query: WatchQuery, callback: WatchCallback, done: (err: unknown) => void) {
+    this.#hooks.beforeWatch();
+    if (this.#hooks.stopped()) return new AbortController();
+    const onEvent: WatchCallback = (phase, obj, watchObj) => {
+      this.#hooks.onEvent(phase, obj);
+      callback(phase, obj, watchObj);
+    };
+    const onDone = (err: unknown) => {
+      this.#hooks.onDone(err);
+      done(err);
+    };
+    try {
+      return await super.watch(path, query, onEvent, onDone);
+    } catch (err) {
+      onDone(err);
+      return new AbortController();
+    }
+  }
+}
+
+interface WatchHooks {
+  stopped(): boolean;
+  beforeWatch(): void;
+  onEvent(phase: string, obj: unknown): void;
+  onDone(err: unknown): void;
+}
+
+export class Informer<T extends KubernetesObject> {
+  readonly name: string;
+  readonly #o: InformerOptions<T>;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #lw: ListWatch<T>;
+  readonly #stop = new AbortController();
+  readonly #resyncHandlers: Array<() => void> = [];
+  readonly #syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  #started = false;
+  #synced = false;
+  #listInFlight = false;
+  #lists = 0;
+  #restarts = 0;
+  #gone = 0;
+  #backoffMs: number;
+
+  constructor(o: InformerOptions<T>) {
+    this.name = o.name;
+    this.#o = o;
+    this.#clock = o.clock ?? realClock;
+    this.#log = (o.logger ?? silentLogger()).child({ informer: o.name });
+    this.#backoffMs = this.#initialBackoff;
+    const watch = new ObservedWatch(o.kubeConfig, {
+      stopped: () => this.#stop.signal.aborted,
+      beforeWatch: () => this.#afterList(),
+      onEvent: (phase, obj) => this.#onEvent(phase, obj),
+      onDone: (err) => this.#onDone(err),
+    });
+    const list = () => this.#list();
+    const delayFn = (ms: number) => this.#delay(ms);
+    this.#lw = new ListWatch<T>(o.path, watch, list, false, o.labelSelector, undefined, { delayFn });
+    this.#lw.on("error", (err?: unknown) => this.#onError(err));
+  }
+
+  /** Calls `handler` for each object added, updated or deleted (deletes a relist discovers included). */
+  on(event: EventName, handler: (obj: T) => void): void {
+    this.#lw.on(event, (obj: T) => {
+      try {
+        handler(obj);
+      } catch (err) {
+        this.#log.error("informer event handler threw", { event, error: err });
+      }
+    });
+  }
+
+  /** Calls `handler` after every list (the first and every relist), once the cache matches it. */
+  onResync(handler: () => void): void {
+    this.#resyncHandlers.push(handler);
+  }
+
+  /** Starts listing and watching; resolves once the first list is in the cache, rejects if stopped first. */
+  start(signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.#stop.signal.aborted)
+      return Promise.reject(new Error(`informer ${this.name} is stopped`));
+    signal.addEventListener("abort", () => this.stop(), { once: true });
+    const synced = this.#synced
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          this.#syncWaiters.push({ resolve, reject });
+        });
+    if (!this.#started) {
+      this.#started = true;
+      this.#log.info("informer starting", { path: this.#o.path });
+      this.#restart();
+    }
+    return synced;
+  }
+
+  /** True once the first list is in the cache. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.#lw.get(name, namespace);
+  }
+
+  list(namespace?: string): T[] {
+    return [...this.#lw.list(namespace)];
+  }
+
+  /** Stops watching for good. */
+  stop(): void {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort(new Error(`informer ${this.name} stopped`));
+    void this.#lw.stop();
+    for (const w of this.#syncWaiters.splice(0)) w.reject(new Error(`informer ${this.name} stopped before it synced`));
+  }
+
+  /** Restarts after a list or watch error. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Lists after the first one: after a 410, or a restart that found no resourceVersion. */
+  get relists(): number {
+    return Math.max(0, this.#lists - 1);
+  }
+
+  /** 410 Gone answers seen (watch ERROR events or failed requests). */
+  get goneCount(): number {
+    return this.#gone;
+  }
+
+  get #initialBackoff(): number {
+    return this.#o.backoff?.initialMs ?? 500;
+  }
+
+  async #list(): Promise<KubernetesListObject<T>> {
+    const result = await this.#o.list();
+    if (this.#stop.signal.aborted) throw new Error(`informer ${this.name} stopped`);
+    this.#listInFlight = true; // ListWatch applies it to the cache next, then delays or watches
+    return result as KubernetesListObject<T>;
+  }
+
+  /** Runs once ListWatch has applied a list to its cache (it next delays or watches). */
+  #afterList(): void {
+    if (!this.#listInFlight) return;
+    this.#listInFlight = false;
+    if (this.#stop.signal.aborted) return;
+    this.#lists++;
+    this.#backoffMs = this.#initialBackoff;
+    if (this.#lists > 1) this.#log.info("informer relisted", { objects: this.#lw.list().length });
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w.resolve();
+    }
+    for (const handler of this.#resyncHandlers) {
+      try {
+        handler();
+      } catch (err) {
+        this.#log.error("informer resync handler threw", { error: err });
+      }
+    }
+  }
+
+  /** ListWatch's reconnect delay on our clock; resolves (never rejects) when stopped. */
+  async #delay(ms: number): Promise<void> {
+    this.#afterList();
+    await this.#clock.sleep(ms, this.#stop.signal).catch(() => {});
+  }
+
+  #onEvent(phase: string, obj: unknown): void {
+    if (phase === "ERROR") {
+      if (isGone(obj)) this.#noteGone("watch event");
+      else this.#log.warn("watch error event", { status: obj });
+      return;
+    }
+    this.#backoffMs = this.#initialBackoff;
+  }
+
+  #onDone(err: unknown): void {
+    if (err && isGone(err)) this.#noteGone("watch request");
+  }
+
+  #noteGone(where: string): void {
+    this.#gone++;
+    this.#log.info("resourceVersion too old (410 Gone); relisting", { where });
+  }
+
+  #onError(err: unknown): void {
+    this.#listInFlight = false;
+    if (this.#stop.signal.aborted) return;
+    this.#restarts++;
+    const delayMs = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#o.backoff?.maxMs ?? 30_000, delayMs * 2);
+    this.#log.warn("list or watch failed; restarting", { error: err, restarts: this.#restarts, delayMs });
+    this.#clock.sleep(delayMs, this.#stop.signal).then(
+      () => this.#restart(),
+      () => {},
+    );
+  }
+
+  #restart(): void {
+    if (this.#stop.signal.aborted) return;
+    this.#lw.start().catch((err: unknown) => this.#onError(err));
+  }
+}

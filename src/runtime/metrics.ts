@@ -1,0 +1,102 @@
+// The operator's Prometheus metrics, registered on a Registry the caller passes
+// in (never prom-client's global one): reconcile duration and errors, work
+// queue depth, TrainingJobs by phase, API requests, and the process defaults.
+
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface RuntimeMetrics {
+  readonly registry: Registry;
+  /** crosscloud_reconcile_duration_seconds{controller,result}; result is the ReconcileResult kind. */
+  readonly reconcileDuration: Histogram<"controller" | "result">;
+  /** crosscloud_reconcile_errors_total{controller}: passes that ended in a retry or terminal error. */
+  readonly reconcileErrors: Counter<"controller">;
+  /** crosscloud_workqueue_depth{controller}: keys ready to be processed, read at scrape time. */
+  readonly queueDepth: Gauge<"controller">;
+  /** crosscloud_trainingjobs{phase}: TrainingJobs in each phase, set by whoever counts them. */
+  readonly jobsByPhase: Gauge<"phase">;
+  /** crosscloud_api_requests_total{cluster,verb}: Kubernetes API requests the operator made. */
+  readonly apiRequests: Counter<"cluster" | "verb">;
+  /** Reports `depth()` as the controller's queue depth at every scrape; returns the undo. */
+  observeQueue(controller: string, depth: () => number): () => void;
+}
+
+type Named = { readonly name: string };
+
+/** Queue depth readers per registry, so a second makeRuntimeMetrics on one registry shares them. */
+const queueReaders = new WeakMap<Registry, Map<string, () => number>>();
+
+function readersFor(registry: Registry): Map<string, () => number> {
+  let readers = queueReaders.get(registry);
+  if (!readers) {
+    readers = new Map();
+    queueReaders.set(registry, readers);
+  }
+  return readers;
+}
+
+function reuse<M>(registry: Registry, config: Named, make: () => M): M {
+  return (registry.getSingleMetric(config.name) as M | undefined) ?? make();
+}
+
+/** Registers the runtime metrics on `registry` (a new one by default); safe to call twice on one registry. */
+export function makeRuntimeMetrics(registry: Registry = new Registry()): RuntimeMetrics {
+  const registers = [registry];
+  const queues = readersFor(registry);
+  if (!registry.getSingleMetric("process_cpu_seconds_total")) collectDefaultMetrics({ register: registry });
+  const depth = { name: "crosscloud_workqueue_depth" };
+  const metrics: RuntimeMetrics = {
+    registry,
+    reconcileDuration: reuse(registry, { name: "crosscloud_reconcile_duration_seconds" }, () => {
+      return new Histogram({
+        name: "crosscloud_reconcile_duration_seconds",
+        help: "Time of one reconcile pass, by controller and result (done, requeueAfter, retry, terminal).",
+        labelNames: ["controller", "result"],
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        registers,
+      });
+    }),
+    reconcileErrors: reuse(registry, { name: "crosscloud_reconcile_errors_total" }, () => {
+      return new Counter({
+        name: "crosscloud_reconcile_errors_total",
+        help: "Reconcile passes that ended in an error (retried or terminal).",
+        labelNames: ["controller"],
+        registers,
+      });
+    }),
+    queueDepth: reuse(registry, depth, () => {
+      return new Gauge({
+        name: depth.name,
+        help: "Keys ready in a controller's work queue.",
+        labelNames: ["controller"],
+        registers,
+        collect() {
+          for (const [controller, read] of queues) this.set({ controller }, read());
+        },
+      });
+    }),
+    jobsByPhase: reuse(registry, { name: "crosscloud_trainingjobs" }, () => {
+      return new Gauge({
+        name: "crosscloud_trainingjobs",
+        help: "TrainingJobs by phase.",
+        labelNames: ["phase"],
+        registers,
+      });
+    }),
+    apiRequests: reuse(registry, { name: "crosscloud_api_requests_total" }, () => {
+      return new Counter({
+        name: "crosscloud_api_requests_total",
+        help: "Kubernetes API requests made by the operator, by cluster and verb.",
+        labelNames: ["cluster", "verb"],
+        registers,
+      });
+    }),
+    observeQueue(controller, read) {
+      queues.set(controller, read);
+      return () => {
+        if (queues.get(controller) === read) queues.delete(controller);
+        metrics.queueDepth.remove({ controller });
+      };
+    },
+  };
+  return metrics;
+}

@@ -1,0 +1,105 @@
+// The health server over real HTTP on an ephemeral port: liveness, readiness
+// with its reason, Prometheus text with the runtime metrics, and the errors.
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Registry } from "prom-client";
+import { type HealthServer, startHealthServer } from "../../src/runtime/health.ts";
+import { makeRuntimeMetrics } from "../../src/runtime/metrics.ts";
+
+describe("health server", () => {
+  let server: HealthServer;
+  let ready = false;
+  let live = true;
+  const metrics = makeRuntimeMetrics(new Registry());
+  const url = (path: string) => `http://127.0.0.1:${server.port}${path}`;
+
+  before(async () => {
+    server = await startHealthServer({
+      port: 0,
+      host: "127.0.0.1",
+      registry: metrics.registry,
+      ready: () => ready,
+      live: () => live,
+      notReadyReason: () => "informers not synced",
+    });
+  });
+  after(() => server.close());
+
+  it("listens on the ephemeral port it reports", () => {
+    assert.ok(server.port > 0);
+  });
+
+  it("/healthz follows live()", async () => {
+    let res = await fetch(url("/healthz"));
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "ok\n");
+    live = false;
+    res = await fetch(url("/healthz"));
+    assert.equal(res.status, 503);
+    await res.text();
+    live = true;
+  });
+
+  it("/readyz is 503 with the reason until ready, then 200", async () => {
+    ready = false;
+    let res = await fetch(url("/readyz"));
+    assert.equal(res.status, 503);
+    assert.match(await res.text(), /not ready: informers not synced/);
+    ready = true;
+    res = await fetch(url("/readyz"));
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "ok\n");
+  });
+
+  it("/metrics serves Prometheus text with the runtime and default metrics", async () => {
+    metrics.reconcileErrors.inc({ controller: "trainingjob" });
+    metrics.jobsByPhase.set({ phase: "Running" }, 3);
+    metrics.apiRequests.inc({ cluster: "hub", verb: "list" });
+    metrics.reconcileDuration.observe({ controller: "trainingjob", result: "done" }, 0.02);
+    const res = await fetch(url("/metrics"));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
+    const text = await res.text();
+    assert.match(text, /crosscloud_reconcile_errors_total\{controller="trainingjob"\} 1/);
+    assert.match(text, /crosscloud_trainingjobs\{phase="Running"\} 3/);
+    assert.match(text, /crosscloud_api_requests_total\{cluster="hub",verb="list"\} 1/);
+    assert.match(
+      text,
+      /crosscloud_reconcile_duration_seconds_bucket\{le="0.025",controller="trainingjob",result="done"\} 1/,
+    );
+    assert.match(text, /^process_cpu_seconds_total /m, "default metrics are collected on the same registry");
+  });
+
+  it("a probe that throws is a 503 naming the failure, not a crash", async () => {
+    const broken = await startHealthServer({
+      port: 0,
+      host: "127.0.0.1",
+      registry: new Registry(),
+      ready: () => {
+        throw new Error("cache closed");
+      },
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${broken.port}/readyz`);
+      assert.equal(res.status, 503);
+      assert.match(await res.text(), /probe failed: cache closed/);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it("unknown paths are 404 and other methods 405", async () => {
+    let res = await fetch(url("/nope"));
+    assert.equal(res.status, 404);
+    await res.text();
+    res = await fetch(url("/healthz"), { method: "POST" });
+    assert.equal(res.status, 405);
+    await res.text();
+  });
+
+  it("makeRuntimeMetrics twice on one registry reuses the metrics", () => {
+    const again = makeRuntimeMetrics(metrics.registry);
+    assert.equal(again.reconcileErrors, metrics.reconcileErrors);
+  });
+});
