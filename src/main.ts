@@ -5,7 +5,8 @@
 // Env: KUBECONFIG; HEALTH_PORT (8081; 0 = any); LEADER_ELECTION (true);
 // LEADER_ELECTION_NAMESPACE (POD_NAMESPACE or crosscloud-system);
 // POD_NAME (identity; default host-pid); LOG_LEVEL (info); WORKERS (8);
-// CATALOG_FILE (optional instance-type overrides).
+// CATALOG_FILE (optional instance-type overrides); LEASE_DURATION_MS (15000),
+// RENEW_DEADLINE_MS (10000), RETRY_PERIOD_MS (2000) for the leader Lease.
 
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -62,6 +63,9 @@ async function main(): Promise<void> {
     name: "crosscloud-operator-leader",
     identity,
     logger,
+    leaseDurationMs: Number(env.LEASE_DURATION_MS ?? 15_000),
+    renewDeadlineMs: Number(env.RENEW_DEADLINE_MS ?? 10_000),
+    retryPeriodMs: Number(env.RETRY_PERIOD_MS ?? 2_000),
   });
   await elector.run(
     {

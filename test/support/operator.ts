@@ -1,0 +1,103 @@
+// Runs the operator as users do (`node src/main.ts` against the hub) in a child
+// process for integration tests, and prepares the hub: CRDs, the sandbox's
+// ComputeClusters with their real kubeconfig Secrets.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
+import { kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
+import { GROUP, VERSION } from "../../src/api/common.ts";
+import type { ComputeCluster } from "../../src/api/computecluster.ts";
+import { clients, eventually, installCrds } from "./sandbox.ts";
+
+export interface OperatorProcess {
+  readonly identity: string;
+  readonly child: ChildProcess;
+  /** Everything it logged so far. */
+  logs(): string;
+  /** Resolves with the exit code or signal once it has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): OperatorProcess {
+  const child = spawn(process.execPath, [join(REPO_ROOT, "src/main.ts")], {
+    env: {
+      ...process.env,
+      KUBECONFIG: kubeconfigPath("hub"),
+      HEALTH_PORT: "0",
+      POD_NAME: identity,
+      LOG_LEVEL: "info",
+      LEASE_DURATION_MS: "4000",
+      RENEW_DEADLINE_MS: "3000",
+      RETRY_PERIOD_MS: "500",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    identity,
+    child,
+    logs: () => output,
+    exited,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+const OPERATOR_NAMESPACE = "crosscloud-system";
+
+/** CRDs, the operator's namespace, and both sandbox workers as ComputeClusters with their real kubeconfigs. */
+export async function prepareHub(): Promise<void> {
+  installCrds();
+  const hub = clients("hub");
+  const objects = KubernetesObjectApi.makeApiClient(hub.kubeConfig);
+  const apply = (o: object) =>
+    objects.patch(o as never, undefined, undefined, "crosscloud-tests", true, PatchStrategy.ServerSideApply);
+  for (const cluster of ["aws-sim", "azure-sim"] as const) {
+    const docs = parseAllDocuments(readFileSync(join(REPO_ROOT, "examples", `computecluster-${cluster}.yaml`), "utf8"));
+    for (const doc of docs.map((d) => d.toJS() as { kind: string; metadata: { name: string } })) {
+      if (doc.kind === "Secret" && doc.metadata.name === `${cluster}-kubeconfig`) {
+        await apply({ ...doc, stringData: { kubeconfig: readFileSync(kubeconfigPath(cluster), "utf8") } });
+      } else {
+        await apply(doc);
+      }
+    }
+  }
+}
+
+/** Waits until both ComputeClusters report Ready (an operator must be running). */
+export async function waitClustersReady(): Promise<void> {
+  const custom = clients("hub").kubeConfig.makeApiClient(CustomObjectsApi);
+  for (const name of ["aws-sim", "azure-sim"]) {
+    await eventually(
+      `ComputeCluster ${name} to be Ready`,
+      () =>
+        custom.getClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: "computeclusters",
+          name,
+        }) as Promise<ComputeCluster>,
+      (cc) => cc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true,
+      60_000,
+    );
+  }
+}
+
+export { OPERATOR_NAMESPACE };
