@@ -17,6 +17,7 @@ import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { Catalog } from "../../catalog/index.ts";
 import type { AcceleratorType } from "../../catalog/instance-types.ts";
 import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts";
+import type { PlacementDecision } from "../../placement/index.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
@@ -32,6 +33,8 @@ import { CONDITION, StatusBuilder } from "./status.ts";
 export const FINALIZER = "training.crosscloud.dev/cleanup";
 const FIELD_MANAGER = "crosscloud-operator";
 const SPEC_HASH = "training.crosscloud.dev/spec-hash";
+/** After a status conflict, the informer usually has the newer copy within milliseconds. */
+const CONFLICT_RETRY_MS = 200;
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export interface TrainingJobReconcilerOptions {
@@ -67,7 +70,7 @@ export class TrainingJobReconciler {
     }
     const b = new StatusBuilder(job, (this.#o.now ?? (() => new Date()))());
     const result = await this.#run(job, b);
-    if (b.changed()) await this.#writeStatus(job, b);
+    if (b.changed() && !(await this.#writeStatus(job, b))) return Result.requeueAfter(CONFLICT_RETRY_MS);
     await this.#o.events.record(job, b.events);
     return result;
   }
@@ -113,7 +116,7 @@ export class TrainingJobReconciler {
     const winner = decision.winner;
     if (winner?.fit !== "Now") {
       const reason = winner ? "WaitingForCapacity" : decision.outcome;
-      const message = winner ? `${decision.reason} (scaling up node groups is not enabled)` : decision.reason;
+      const message = winner ? `${explain(decision)} (scaling up node groups is not enabled)` : explain(decision);
       const before = b.status.conditions?.find((c) => c.type === CONDITION.Placed)?.reason;
       b.condition({ type: CONDITION.Placed, status: "False", reason, message });
       b.setPhase("Pending");
@@ -131,12 +134,12 @@ export class TrainingJobReconciler {
       nodeGroup: winner.nodeGroup,
       capacityType: winner.capacityType,
       ...(winner.pricePerHour ? { pricePerHour: winner.pricePerHour } : {}),
-      reason: decision.reason,
+      reason: explain(decision),
       placedAt: b.now.toISOString(),
     };
     b.condition({ type: CONDITION.Placed, status: "True", reason: "Placed", message: decision.reason });
     b.setPhase("Starting");
-    b.event({ type: "Normal", reason: "Placed", message: `epoch ${b.status.epoch}: ${decision.reason}` });
+    b.event({ type: "Normal", reason: "Placed", message: `epoch ${b.status.epoch}: ${explain(decision)}` });
     return true;
   }
 
@@ -398,8 +401,21 @@ export class TrainingJobReconciler {
     );
   }
 
-  async #writeStatus(job: TrainingJob, b: StatusBuilder): Promise<void> {
-    await this.#o.custom.replaceNamespacedCustomObjectStatus({ ...this.#ref(job), body: { ...job, status: b.status } });
+  /**
+   * Writes status if the job has not changed since it was read; false on a conflict (the cache was
+   * behind), after which the next pass starts over from the newer copy.
+   */
+  async #writeStatus(job: TrainingJob, b: StatusBuilder): Promise<boolean> {
+    try {
+      await this.#o.custom.replaceNamespacedCustomObjectStatus({
+        ...this.#ref(job),
+        body: { ...job, status: b.status },
+      });
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 409) return false;
+      throw err;
+    }
   }
 
   #ref(job: TrainingJob) {
@@ -411,6 +427,12 @@ export class TrainingJobReconciler {
       name: job.metadata.name ?? "",
     };
   }
+}
+
+/** The decision and why every other option lost, as one paragraph for status and events. */
+function explain(decision: PlacementDecision): string {
+  const others = decision.explanations.length > 0 ? `. Other options: ${decision.explanations.join("; ")}` : "";
+  return `${decision.reason}${others}`.slice(0, 4000);
 }
 
 /** Where this placement writes checkpoints: the cluster's store under the job's prefix. */
