@@ -12,6 +12,7 @@ import { ComputeClusterReconciler } from "./controller/computecluster/reconciler
 import { EventRecorder } from "./controller/events.ts";
 import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
 import { Controller } from "./runtime/controller.ts";
+import { counted } from "./runtime/counted.ts";
 import { Informer } from "./runtime/informer.ts";
 import type { Logger } from "./runtime/logger.ts";
 import type { RuntimeMetrics } from "./runtime/metrics.ts";
@@ -45,8 +46,8 @@ export class Operator {
 
   async run(signal: AbortSignal): Promise<void> {
     const { hub, logger, metrics } = this.#o;
-    const custom = hub.makeApiClient(CustomObjectsApi);
-    const core = hub.makeApiClient(CoreV1Api);
+    const custom = counted(hub.makeApiClient(CustomObjectsApi), "hub", metrics.apiRequests);
+    const core = counted(hub.makeApiClient(CoreV1Api), "hub", metrics.apiRequests);
     const jobs = new Informer<TrainingJob>({
       kubeConfig: hub,
       name: "hub/trainingjobs",
@@ -66,6 +67,7 @@ export class Operator {
     let ccController: Controller | undefined;
     const registry = new ClusterRegistry({
       logger,
+      apiRequests: metrics.apiRequests,
       onChange: (cluster, kind, obj) => {
         const key = trainingJobKeyOf(obj.metadata?.labels);
         if (key) tjController?.enqueue(key);

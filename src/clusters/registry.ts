@@ -12,6 +12,8 @@ import {
   type V1Pod,
   VersionApi,
 } from "@kubernetes/client-node";
+import type { Counter } from "prom-client";
+import { counted } from "../runtime/counted.ts";
 import { Informer } from "../runtime/informer.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { MANAGED_SELECTOR } from "../workload/names.ts";
@@ -34,6 +36,8 @@ export interface WorkerCluster {
 
 export interface RegistryOptions {
   readonly logger: Logger;
+  /** Counts the requests made to workers. */
+  readonly apiRequests?: Counter<"cluster" | "verb">;
   /** Called with the worker cluster's name and the object whenever a watched object changes. */
   readonly onChange: (cluster: string, kind: "job" | "pod" | "node", obj: V1Job | V1Pod | V1Node) => void;
 }
@@ -61,8 +65,9 @@ export class ClusterRegistry {
     if (existing) this.disconnect(name);
     const stop = new AbortController();
     const logger = this.#options.logger.child({ cluster: name });
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    const batch = kubeConfig.makeApiClient(BatchV1Api);
+    const count = <T extends object>(api: T) => counted(api, name, this.#options.apiRequests);
+    const core = count(kubeConfig.makeApiClient(CoreV1Api));
+    const batch = count(kubeConfig.makeApiClient(BatchV1Api));
     const informer = <T extends V1Job | V1Pod | V1Node>(
       kind: "job" | "pod" | "node",
       path: string,
@@ -83,8 +88,8 @@ export class ClusterRegistry {
       kubeConfig,
       core,
       batch,
-      objects: KubernetesObjectApi.makeApiClient(kubeConfig),
-      versionApi: kubeConfig.makeApiClient(VersionApi),
+      objects: count(KubernetesObjectApi.makeApiClient(kubeConfig)),
+      versionApi: count(kubeConfig.makeApiClient(VersionApi)),
       jobs: informer(
         "job",
         "/apis/batch/v1/jobs",

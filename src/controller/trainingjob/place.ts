@@ -23,7 +23,27 @@ export function placementRequest(job: TrainingJob): PlacementRequest {
   };
 }
 
-export function clusterSnapshot(cc: ComputeCluster): ClusterSnapshot {
+/**
+ * Nodes promised to jobs that are placed but not yet running, by "<cluster>/<nodeGroup>": the
+ * ComputeCluster's freeNodes does not show them until their pods land, and without this
+ * two jobs placed in one burst could both be given the same free nodes.
+ */
+export function nodesInFlight(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
+  const inFlight = new Map<string, number>();
+  for (const j of jobs) {
+    const p = j.status?.placement;
+    if (!p || j.metadata.uid === except || j.status?.phase !== "Starting") continue;
+    const key = `${p.cluster}/${p.nodeGroup}`;
+    const waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
+    inFlight.set(key, (inFlight.get(key) ?? 0) + waiting);
+  }
+  return inFlight;
+}
+
+export function clusterSnapshot(
+  cc: ComputeCluster,
+  inFlight: ReadonlyMap<string, number> = new Map(),
+): ClusterSnapshot {
   return {
     name: cc.metadata.name ?? "",
     cloud: cc.spec.cloud,
@@ -40,7 +60,7 @@ export function clusterSnapshot(cc: ComputeCluster): ClusterSnapshot {
               capacityType: g.capacityType,
               nodes: g.nodes ?? 0,
               readyNodes: g.readyNodes ?? 0,
-              freeNodes: g.freeNodes ?? 0,
+              freeNodes: Math.max(0, (g.freeNodes ?? 0) - (inFlight.get(`${cc.metadata.name}/${g.name}`) ?? 0)),
               minSize: g.minSize ?? 0,
               maxSize: g.maxSize ?? g.nodes ?? 0,
               desiredSize: g.desiredSize ?? g.nodes ?? 0,
@@ -53,6 +73,14 @@ export function clusterSnapshot(cc: ComputeCluster): ClusterSnapshot {
   };
 }
 
-export function decidePlacement(job: TrainingJob, clusters: readonly ComputeCluster[]): PlacementDecision {
-  return placeJob(placementRequest(job), clusters.map(clusterSnapshot));
+export function decidePlacement(
+  job: TrainingJob,
+  clusters: readonly ComputeCluster[],
+  jobs: readonly TrainingJob[] = [],
+): PlacementDecision {
+  const inFlight = nodesInFlight(jobs, job.metadata.uid);
+  return placeJob(
+    placementRequest(job),
+    clusters.map((cc) => clusterSnapshot(cc, inFlight)),
+  );
 }

@@ -112,7 +112,7 @@ export class TrainingJobReconciler {
 
   /** Runs placement; false when nothing fits now (status says why). */
   #place(job: TrainingJob, b: StatusBuilder): boolean {
-    const decision = decidePlacement(job, this.#o.clusters.list());
+    const decision = decidePlacement(job, this.#o.clusters.list(), this.#o.jobs.list());
     const winner = decision.winner;
     if (winner?.fit !== "Now") {
       const reason = winner ? "WaitingForCapacity" : decision.outcome;

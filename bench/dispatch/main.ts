@@ -1,0 +1,203 @@
+// bench/dispatch: N TrainingJobs of R replicas (default 500 x 4) dispatched by
+// the operator to the sandbox's aws-sim (N x R Trainium kwok nodes), against
+// the floor: a bare client creating the same worker Jobs and Services itself.
+// Prints create-to-Running p50/p99, wall time, the operator's CPU seconds,
+// peak RSS and API requests per job. Runs its own sandbox (state in
+// /tmp/crosscloud-bench-dispatch, ports from 29000) and stops it at the end.
+//
+//   npm run bench:dispatch [-- --jobs 500 --replicas 4]
+
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: { jobs: { type: "string", default: "500" }, replicas: { type: "string", default: "4" } },
+});
+const N = Number(values.jobs);
+const R = Number(values.replicas);
+process.env.SANDBOX_STATE_DIR ??= "/tmp/crosscloud-bench-dispatch";
+process.env.SANDBOX_PORT_BASE ??= "29000";
+process.env.SANDBOX_NODES = `aws-sim/trn1=${N * R}`;
+
+const { up, down } = await import("../../scripts/sandbox/sandbox.ts");
+const { prepareHub, startOperator, waitClustersReady } = await import("../../test/support/operator.ts");
+const { clients } = await import("../../test/support/sandbox.ts");
+const { TrainingJobs } = await import("../../test/support/trainingjobs.ts");
+const { aTrainingJob } = await import("../../test/support/trainingjob.ts");
+const { renderWorkload } = await import("../../src/workload/render.ts");
+const { instanceType } = await import("../../src/catalog/instance-types.ts");
+
+const RUN_FOR = "1h"; // pods stay Running for the whole measurement
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function job(i: number) {
+  return aTrainingJob(`bench-${i}`)
+    .replicas(R)
+    .accelerator("trainium1", 16)
+    .with((j) => {
+      j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": RUN_FOR } };
+    })
+    .obj();
+}
+
+interface Row {
+  readonly who: string;
+  readonly p50: number;
+  readonly p99: number;
+  readonly wall: number;
+  readonly cpu?: number;
+  readonly rssMiB?: number;
+  readonly requestsPerJob: number;
+}
+
+/** The floor: the same Jobs and Services created directly on the worker, timed to all pods ready. */
+async function floor(): Promise<Row> {
+  const aws = clients("aws-sim");
+  const namespace = "bench-floor";
+  await aws.core.createNamespace({ body: { metadata: { name: namespace } } });
+  const created = new Map<string, number>();
+  const started = performance.now();
+  const target = {
+    cluster: "aws-sim",
+    namespace,
+    cloud: "aws",
+    nodeGroup: "trn1",
+    instanceType: instanceType("trn1.32xlarge"),
+    capacityType: "OnDemand",
+  } as const;
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < N; i++) {
+    const tj = job(i);
+    tj.metadata.uid = `floor-${i}`;
+    const option = tj.spec.accelerators[0];
+    if (!option) throw new Error("no option");
+    const w = renderWorkload({ job: tj, epoch: 1, option, target, checkpointUri: "s3://ckpt-aws-sim/bench" });
+    pending.push(
+      aws.batch.createNamespacedJob({ namespace, body: w.job }).then(() => {
+        created.set(w.job.metadata?.name ?? "", performance.now());
+        return aws.core.createNamespacedService({ namespace, body: w.service });
+      }),
+    );
+    if (pending.length >= 20) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  const running = new Map<string, number>();
+  while (running.size < N) {
+    const list = await aws.batch.listNamespacedJob({ namespace });
+    for (const j of list.items) {
+      const name = j.metadata?.name ?? "";
+      if (!running.has(name) && (j.status?.ready ?? 0) >= R) running.set(name, performance.now());
+    }
+    await sleep(250);
+  }
+  const wall = (performance.now() - started) / 1000;
+  const latencies = [...running].map(([name, t]) => (t - (created.get(name) ?? t)) / 1000);
+  await aws.core.deleteNamespace({ name: namespace });
+  // Wait for the floor's pods to go, so the operator's run finds every node free.
+  while ((await aws.core.listNamespacedPod({ namespace })).items.length > 0) await sleep(1000);
+  return {
+    who: "bare client (floor)",
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    wall,
+    requestsPerJob: 2,
+  };
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+}
+
+function peakRssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"));
+  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+}
+
+async function apiRequests(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("crosscloud_api_requests_total{"))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
+async function operatorRun(): Promise<Row> {
+  const port = 29081;
+  const operator = startOperator("bench", {
+    LEADER_ELECTION: "false",
+    HEALTH_PORT: String(port),
+    LOG_LEVEL: "error",
+    WORKERS: "16",
+  });
+  const pid = operator.child.pid ?? 0;
+  await waitClustersReady();
+  const tjs = new TrainingJobs("bench-operator");
+  await tjs.createNamespace();
+  const cpu0 = cpuSeconds(pid);
+  const req0 = await apiRequests(port);
+  const created = new Map<string, number>();
+  const started = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < N; i++) {
+    pending.push(tjs.create(job(i)).then(() => created.set(`bench-${i}`, performance.now())));
+    if (pending.length >= 20) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  const running = new Map<string, number>();
+  const custom = clients("hub").kubeConfig.makeApiClient((await import("@kubernetes/client-node")).CustomObjectsApi);
+  while (running.size < N) {
+    const list = (await custom.listNamespacedCustomObject({
+      group: "training.crosscloud.dev",
+      version: "v1alpha1",
+      namespace: tjs.namespace,
+      plural: "trainingjobs",
+    })) as { items: { metadata: { name: string }; status?: { phase?: string } }[] };
+    for (const j of list.items)
+      if (!running.has(j.metadata.name) && j.status?.phase === "Running")
+        running.set(j.metadata.name, performance.now());
+    await sleep(250);
+  }
+  const wall = (performance.now() - started) / 1000;
+  const row: Row = {
+    who: "crosscloud-operator",
+    p50: 0,
+    p99: 0,
+    wall,
+    cpu: cpuSeconds(pid) - cpu0,
+    rssMiB: peakRssMiB(pid),
+    requestsPerJob: ((await apiRequests(port)) - req0) / N,
+  };
+  const latencies = [...running].map(([name, t]) => (t - (created.get(name) ?? t)) / 1000);
+  await operator.stop();
+  return { ...row, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+const t0 = performance.now();
+await up();
+console.error(`[bench] sandbox with ${N * R} trn1 nodes up in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+try {
+  await prepareHub();
+  const base = await floor();
+  const op = await operatorRun();
+  const rows = [base, op];
+  console.log(`\n${N} TrainingJobs x ${R} replicas (create to all replicas Running)\n`);
+  console.log("| who | p50 (s) | p99 (s) | wall (s) | CPU (s) | peak RSS (MiB) | API requests/job |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    console.log(
+      `| ${r.who} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.wall.toFixed(1)} | ${r.cpu?.toFixed(1) ?? "-"} | ${r.rssMiB?.toFixed(0) ?? "-"} | ${r.requestsPerJob.toFixed(1)} |`,
+    );
+  }
+  console.log(
+    `\nratio to the floor: p50 x${(op.p50 / base.p50).toFixed(2)}, p99 x${(op.p99 / base.p99).toFixed(2)}, wall x${(op.wall / base.wall).toFixed(2)}`,
+  );
+} finally {
+  await down();
+}
+process.exit(0);

@@ -1,0 +1,97 @@
+// Mapping the hub's objects to the placement snapshot: ComputeCluster status
+// to node groups, and nodes promised to jobs placed but not yet running.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ComputeCluster } from "../../src/api/computecluster.ts";
+import { clusterSnapshot, decidePlacement, nodesInFlight } from "../../src/controller/trainingjob/place.ts";
+import { aTrainingJob } from "../support/trainingjob.ts";
+
+function cluster(name: string, freeNodes: number, ready = true): ComputeCluster {
+  return {
+    apiVersion: "training.crosscloud.dev/v1alpha1",
+    kind: "ComputeCluster",
+    metadata: { name },
+    spec: {
+      cloud: "aws",
+      aws: { region: "us-east-1", clusterName: name },
+      checkpointStore: { s3: { bucket: "b" } },
+      paused: false,
+      workloadNamespace: "",
+    },
+    status: {
+      conditions: [
+        {
+          type: "Ready",
+          status: ready ? "True" : "False",
+          reason: "r",
+          message: "m",
+          lastTransitionTime: "2026-11-27T00:00:00Z",
+        },
+      ],
+      nodeGroups: [
+        {
+          name: "trn1",
+          instanceType: "trn1.32xlarge",
+          accelerator: "trainium1",
+          devicesPerNode: 16,
+          capacityType: "OnDemand",
+          nodes: 8,
+          readyNodes: 8,
+          freeNodes,
+          minSize: 0,
+          maxSize: 8,
+          desiredSize: 8,
+          pricePerHour: "21.50",
+        },
+      ],
+    },
+  };
+}
+
+const placed = (name: string, phase: "Starting" | "Running", replicas: number, running: number) =>
+  aTrainingJob(name)
+    .replicas(replicas)
+    .accelerator("trainium1", 16)
+    .with((j) => {
+      j.status = {
+        phase,
+        placement: { cluster: "aws-sim", nodeGroup: "trn1" },
+        replicas: { desired: replicas, running, succeeded: 0, failed: 0 },
+      };
+    })
+    .obj();
+
+describe("placement snapshot", () => {
+  const cases = [
+    { name: "no jobs in flight", jobs: [], want: 0 },
+    { name: "a starting job with none running", jobs: [placed("a", "Starting", 4, 0)], want: 4 },
+    { name: "a starting job with some running", jobs: [placed("a", "Starting", 4, 3)], want: 1 },
+    { name: "running jobs are already in freeNodes", jobs: [placed("a", "Running", 4, 4)], want: 0 },
+    { name: "two starting jobs", jobs: [placed("a", "Starting", 2, 0), placed("b", "Starting", 3, 1)], want: 4 },
+  ];
+  for (const tc of cases) {
+    it(`counts nodes in flight: ${tc.name}`, () => {
+      assert.equal(nodesInFlight(tc.jobs).get("aws-sim/trn1") ?? 0, tc.want);
+    });
+  }
+
+  it("takes nodes in flight off a group's free nodes, never below zero", () => {
+    const inFlight = new Map([["aws-sim/trn1", 5]]);
+    assert.equal(clusterSnapshot(cluster("aws-sim", 8), inFlight).nodeGroups[0]?.freeNodes, 3);
+    assert.equal(clusterSnapshot(cluster("aws-sim", 2), inFlight).nodeGroups[0]?.freeNodes, 0);
+  });
+
+  it("does not give two jobs of one burst the same free nodes", () => {
+    const first = placed("first", "Starting", 4, 0);
+    const second = aTrainingJob("second").replicas(4).accelerator("trainium1", 16).obj();
+    const clusters = [cluster("aws-sim", 6)];
+    assert.equal(decidePlacement(second, clusters, []).winner?.fit, "Now", "alone it fits");
+    assert.notEqual(decidePlacement(second, clusters, [first]).winner?.fit, "Now", "after the first took 4 of the 6");
+  });
+
+  it("maps readiness from the Ready condition", () => {
+    assert.equal(clusterSnapshot(cluster("x", 1, false)).ready, false);
+    assert.equal(clusterSnapshot(cluster("x", 1, true)).ready, true);
+  });
+});
