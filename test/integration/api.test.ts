@@ -122,6 +122,13 @@ describe("the CRDs on the hub", () => {
     });
   }
 
+  it("applies the operator's kustomize base (server dry run)", () => {
+    const r = kubectl("hub", ["apply", "--dry-run=server", "-k", join(REPO_ROOT, "deploy/operator")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /deployment.apps\/crosscloud-operator (created|configured|unchanged) \(server dry run\)/);
+    assert.match(r.stdout, /clusterrole.rbac.authorization.k8s.io\/crosscloud-operator/);
+  });
+
   it("fills in the defaults on a minimal TrainingJob", async () => {
     const minimal: TrainingJob = {
       apiVersion: API_VERSION,
