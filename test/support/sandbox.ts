@@ -69,7 +69,7 @@ export function kubectl(cluster: SandboxCluster, args: readonly string[], input?
 /** Installs the CRDs of crds/ on the hub with kubectl and waits until they are Established. */
 export function installCrds(): void {
   for (const args of [
-    ["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds")],
+    ["apply", "--server-side", "--force-conflicts", "-k", join(REPO_ROOT, "crds")],
     ["wait", "--for", "condition=Established", "crd", "--all", "--timeout=60s"],
   ]) {
     const r = kubectl("hub", args);
