@@ -1,23 +1,14 @@
 // Pieces both kinds share: the API group, conditions as the Kubernetes API
 // conventions define them, and the accelerator and cloud vocabularies.
 
-import type { AcceleratorType, Cloud } from "../catalog/instance-types.ts";
+import { ACCELERATOR_TYPES, CLOUDS } from "../catalog/instance-types.ts";
 import { array, enumOf, integer, object, string } from "./schema.ts";
 
 export const GROUP = "training.crosscloud.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
-export const CLOUDS: readonly Cloud[] = ["aws", "azure"];
-export const ACCELERATOR_TYPES: readonly AcceleratorType[] = [
-  "trainium1",
-  "trainium2",
-  "nvidia-h100",
-  "nvidia-h200",
-  "nvidia-a100",
-  "nvidia-a10g",
-  "nvidia-l40s",
-];
+export { ACCELERATOR_TYPES, CLOUDS } from "../catalog/instance-types.ts";
 
 export const conditionSchema = object(
   "A condition of the object, following the Kubernetes API conventions.",

@@ -14,19 +14,17 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { Catalog, type CatalogEntry } from "./catalog.ts";
-import { type AcceleratorType, type Cloud, GPU_RESOURCE, NEURON_RESOURCE } from "./instance-types.ts";
+import {
+  ACCELERATOR_TYPES,
+  type AcceleratorType,
+  CLOUDS,
+  type Cloud,
+  GPU_RESOURCE,
+  NEURON_RESOURCE,
+} from "./instance-types.ts";
 import { parsePrice } from "./money.ts";
 
-const ACCELERATORS: readonly AcceleratorType[] = [
-  "trainium1",
-  "trainium2",
-  "nvidia-h100",
-  "nvidia-h200",
-  "nvidia-a100",
-  "nvidia-a10g",
-  "nvidia-l40s",
-];
-const CLOUDS: readonly Cloud[] = ["aws", "azure"];
+const ACCELERATORS = ACCELERATOR_TYPES;
 const KNOWN_FIELDS = new Set([
   "name",
   "cloud",

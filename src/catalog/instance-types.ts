@@ -14,6 +14,18 @@ export type AcceleratorType =
 
 export type Cloud = "aws" | "azure";
 
+/** Every accelerator type, in the order API.md lists them. */
+export const ACCELERATOR_TYPES: readonly AcceleratorType[] = [
+  "trainium1",
+  "trainium2",
+  "nvidia-h100",
+  "nvidia-h200",
+  "nvidia-a100",
+  "nvidia-a10g",
+  "nvidia-l40s",
+];
+export const CLOUDS: readonly Cloud[] = ["aws", "azure"];
+
 /** The Kubernetes extended resource that carries an accelerator's devices. */
 export const NEURON_RESOURCE = "aws.amazon.com/neuron";
 export const NEURONCORE_RESOURCE = "aws.amazon.com/neuroncore";
