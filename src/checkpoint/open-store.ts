@@ -1,0 +1,56 @@
+// Opens an ObjectStore from a store URI with each cloud's usual credentials:
+// the AWS SDK's default chain (IRSA, EKS Pod Identity, env keys) for S3, and
+// for Azure an account key when one is given (the sandbox's Secret) or else
+// DefaultAzureCredential (Azure Workload Identity in AKS).
+
+import { S3Client } from "@aws-sdk/client-s3";
+import { DefaultAzureCredential } from "@azure/identity";
+import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { AzureBlobStore } from "./azure-blob/blob-store.ts";
+import { S3Store } from "./s3/s3-store.ts";
+import type { ObjectStore } from "./store.ts";
+import { type StoreUri, storeUri } from "./uri.ts";
+
+export interface OpenStoreOptions {
+  /** S3 endpoint of a non-AWS server (the sandbox's versitygw); default env CROSSCLOUD_S3_ENDPOINT or AWS_ENDPOINT_URL_S3, else AWS itself. */
+  readonly s3Endpoint?: string;
+  /** Default env AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1. */
+  readonly s3Region?: string;
+  /** Storage account key; default env AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_KEY; absent: DefaultAzureCredential. */
+  readonly azureAccountKey?: string;
+  /** Server-side Put Block From URL at Azure destinations; default true on *.blob.core.* hosts, false on emulators. */
+  readonly azureStageFromUrl?: boolean;
+  /** Environment to read defaults from; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The store `uri` names (text or parsed), with clients built from `options` and the environment. */
+export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}): ObjectStore {
+  const parsed = typeof uri === "string" ? storeUri(uri) : uri;
+  const env = options.env ?? process.env;
+  if (parsed.kind === "s3") {
+    const endpoint = options.s3Endpoint ?? env.CROSSCLOUD_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3;
+    const region = options.s3Region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
+    const client = new S3Client(
+      endpoint
+        ? {
+            region,
+            endpoint,
+            forcePathStyle: true,
+            requestChecksumCalculation: "WHEN_REQUIRED",
+            responseChecksumValidation: "WHEN_REQUIRED",
+          }
+        : { region },
+    );
+    return new S3Store({ client, bucket: parsed.bucket, prefix: parsed.prefix });
+  }
+  const key = options.azureAccountKey ?? env.AZURE_STORAGE_ACCOUNT_KEY ?? env.AZURE_STORAGE_KEY;
+  const credential = key ? new StorageSharedKeyCredential(parsed.account, key) : new DefaultAzureCredential();
+  const container = new ContainerClient(`${parsed.accountUrl}/${parsed.container}`, credential);
+  const realService = /\.blob\.core\./.test(new URL(parsed.accountUrl).hostname);
+  return new AzureBlobStore({
+    container,
+    prefix: parsed.prefix,
+    stageFromUrl: options.azureStageFromUrl ?? realService,
+  });
+}
