@@ -11,7 +11,7 @@ import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy } from 
 import { parse } from "yaml";
 import { GROUP, VERSION } from "../src/api/common.ts";
 import type { TrainingJob } from "../src/api/trainingjob.ts";
-import { prepareHub, waitClustersReady } from "../test/support/operator.ts";
+import { prepareHub, sandboxCloudEnv, waitClustersReady } from "../test/support/operator.ts";
 import { REPO_ROOT } from "./sandbox/paths.ts";
 import { kubeConfigFor, kubeconfigPath, up } from "./sandbox/sandbox.ts";
 

@@ -6,11 +6,16 @@
 // LEADER_ELECTION_NAMESPACE (POD_NAMESPACE or crosscloud-system);
 // POD_NAME (identity; default host-pid); LOG_LEVEL (info); WORKERS (8);
 // CATALOG_FILE (optional instance-type overrides); LEASE_DURATION_MS (15000),
-// RENEW_DEADLINE_MS (10000), RETRY_PERIOD_MS (2000) for the leader Lease.
+// RENEW_DEADLINE_MS (10000), RETRY_PERIOD_MS (2000) for the leader Lease;
+// SCALE_UP_TIMEOUT_MS (600000); CLOUD_API (true; false: no EKS/AKS calls);
+// the clouds' own credential env (AWS_*, AZURE_*), and for the sandbox's
+// simulator only CROSSCLOUD_AZURE_STATIC_TOKEN.
 
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Catalog, loadCatalogFile } from "./catalog/index.ts";
+import { CloudTokens, defaultCloudTokenSources } from "./clusters/cloud-auth.ts";
+import { azureCredentialFromEnv, cloudProviderFactory, ProviderRegistry } from "./clusters/providers.ts";
 import { Operator } from "./operator.ts";
 import { startHealthServer } from "./runtime/health.ts";
 import { LeaderElector } from "./runtime/leader.ts";
@@ -27,7 +32,16 @@ async function main(): Promise<void> {
   hub.loadFromDefault();
   const catalog = env.CATALOG_FILE ? await loadCatalogFile(env.CATALOG_FILE) : Catalog.builtIn();
   const metrics = makeRuntimeMetrics();
-  const operator = new Operator({ hub, catalog, logger, metrics, identity, workers: Number(env.WORKERS ?? 8) });
+  const operator = new Operator({
+    hub,
+    catalog,
+    logger,
+    metrics,
+    identity,
+    workers: Number(env.WORKERS ?? 8),
+    scaleUpTimeoutMs: Number(env.SCALE_UP_TIMEOUT_MS ?? 600_000),
+    ...cloudWiring(),
+  });
   let leading = false;
   const health = await startHealthServer({
     port: Number(env.HEALTH_PORT ?? 8081),
@@ -79,6 +93,20 @@ async function main(): Promise<void> {
     },
     shutdown.signal,
   );
+}
+
+/** The clouds' node-group APIs and identities; one Azure credential, made when first needed. */
+function cloudWiring() {
+  if (env.CLOUD_API === "false") return {};
+  let azure: ReturnType<typeof azureCredentialFromEnv> | undefined;
+  const azureCredential = () => {
+    azure ??= azureCredentialFromEnv(env);
+    return azure;
+  };
+  return {
+    providers: new ProviderRegistry(cloudProviderFactory({ azureCredential })),
+    cloudIdentity: new CloudTokens(defaultCloudTokenSources(azureCredential)),
+  };
 }
 
 main().catch((err: unknown) => {

@@ -7,9 +7,14 @@ import { GROUP, VERSION } from "./api/common.ts";
 import type { ComputeCluster } from "./api/computecluster.ts";
 import { TRAINING_JOB_PHASES, type TrainingJob } from "./api/trainingjob.ts";
 import type { Catalog } from "./catalog/index.ts";
+import { replicationMetrics } from "./checkpoint/metrics.ts";
+import type { CloudTokens } from "./clusters/cloud-auth.ts";
+import type { ProviderRegistry } from "./clusters/providers.ts";
 import { ClusterRegistry } from "./clusters/registry.ts";
+import { CloudNodeGroups } from "./controller/computecluster/cloud.ts";
 import { ComputeClusterReconciler } from "./controller/computecluster/reconciler.ts";
 import { EventRecorder } from "./controller/events.ts";
+import { CheckpointSync } from "./controller/trainingjob/checkpoints.ts";
 import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
 import { Controller } from "./runtime/controller.ts";
 import { counted } from "./runtime/counted.ts";
@@ -29,6 +34,12 @@ export interface OperatorOptions {
   readonly workers?: number;
   /** ComputeCluster heartbeat interval. Default 10 s. */
   readonly heartbeatMs?: number;
+  /** The clouds' node-group APIs (list, scale). Absent: sizes come from the nodes, nothing is scaled. */
+  readonly providers?: ProviderRegistry;
+  /** EKS/AKS tokens for worker kubeconfigs whose user has no credentials. */
+  readonly cloudIdentity?: CloudTokens;
+  /** Nodes not there this long after a scale-up request: the job's next option is tried. Default 10 min. */
+  readonly scaleUpTimeoutMs?: number;
 }
 
 export class Operator {
@@ -75,14 +86,30 @@ export class Operator {
       },
     });
     const events = new EventRecorder(core, logger, "crosscloud-operator", this.#o.identity);
+    const cloudGroups = new CloudNodeGroups();
+    const checkpoints = new CheckpointSync({
+      logger,
+      metrics: replicationMetrics(metrics.registry),
+      onResult: (key) => tjController?.enqueue(key),
+    });
+    signal.addEventListener("abort", () => checkpoints.stopAll(), { once: true });
     const tjReconciler = new TrainingJobReconciler({
       custom,
+      core,
+      checkpoints,
       jobs,
       clusters,
       registry,
       catalog: this.#o.catalog,
       events,
       logger,
+      ...(this.#o.providers ? { providers: this.#o.providers } : {}),
+      ...(this.#o.scaleUpTimeoutMs !== undefined ? { scaleUpTimeoutMs: this.#o.scaleUpTimeoutMs } : {}),
+      onScaleRequested: (cluster) => {
+        // The cloud's desired size changed: list it again soon rather than at the next heartbeat.
+        cloudGroups.invalidate(cluster);
+        ccController?.enqueueAfter(cluster, 1_000);
+      },
     });
     const ccReconciler = new ComputeClusterReconciler({
       hub,
@@ -93,6 +120,9 @@ export class Operator {
       catalog: this.#o.catalog,
       logger,
       heartbeatMs: this.#o.heartbeatMs,
+      cloudGroups,
+      ...(this.#o.providers ? { providers: this.#o.providers } : {}),
+      ...(this.#o.cloudIdentity ? { cloudIdentity: this.#o.cloudIdentity } : {}),
     });
     tjController = new Controller({
       name: "trainingjob",

@@ -1,16 +1,18 @@
 // Starts and stops the local sandbox: one etcd (a key prefix per cluster),
 // three real control planes (hub, aws-sim, azure-sim: kube-apiserver,
 // kube-controller-manager, kube-scheduler on the workers), kwok playing the
-// workers' fake nodes and pods, a real S3-protocol server (versitygw) and
-// Azurite. Writes .sandbox/<cluster>.kubeconfig and .sandbox/env.
+// workers' fake nodes and pods, a real S3-protocol server (versitygw),
+// Azurite, and the cloud simulator (EKS and ARM over HTTPS, scripts/sandbox/cloudsim).
+// Writes .sandbox/<cluster>.kubeconfig and .sandbox/env.
 
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { stringify } from "yaml";
+import { cloudSimPort } from "./cloudsim/main.ts";
 import { renderClusterNodes } from "./nodes.ts";
 import { REPO_ROOT, resolveBinaries, STATE_DIR } from "./paths.ts";
 import { base64File, ensurePki, type Pki } from "./pki.ts";
@@ -37,8 +39,19 @@ export function sandboxPorts(topology: Topology): number[] {
     topology.etcdPeerPort,
     topology.s3Port,
     topology.blobPort,
+    cloudSimPort(),
     ...topology.clusters.map((c) => c.apiPort),
   ];
+}
+
+/** The cloud simulator's URL (EKS and ARM endpoint alike) in this sandbox. */
+export function cloudSimUrl(): string {
+  return `https://127.0.0.1:${cloudSimPort()}`;
+}
+
+/** The sandbox CA's certificate (PEM path): what NODE_EXTRA_CA_CERTS points at to trust the simulator. */
+export function sandboxCaPath(): string {
+  return join(STATE_DIR, "pki", "ca.crt");
 }
 
 export async function down(): Promise<void> {
@@ -97,6 +110,8 @@ export async function up(topology: Topology = defaultTopology()): Promise<void> 
     ...topology.clusters.map((c) => waitDefaultServiceAccount(processes, c)),
     createBuckets(processes, topology),
   ]);
+  log(`starting the cloud simulator at ${cloudSimUrl()}`);
+  await startCloudSimProcess(processes, pki);
   writeEnv(topology);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s; kubeconfigs and env in ${STATE_DIR}`);
 }
@@ -246,9 +261,27 @@ async function waitHttp(processes: Processes, name: string, url: string): Promis
   });
 }
 
+/** The simulator reads the registered nodes at start, so it starts after them; ready once its admin API answers. */
+async function startCloudSimProcess(processes: Processes, pki: Pki): Promise<void> {
+  const main = join(REPO_ROOT, "scripts/sandbox/cloudsim/main.ts");
+  processes.start("cloudsim", process.execPath, [main, "--port", String(cloudSimPort()), "--verbose"]);
+  const ca = readFileSync(pki.caCert);
+  await waitFor(`the cloud simulator at ${cloudSimUrl()}`, 30_000, async () => {
+    processes.assertRunning("cloudsim");
+    const status = await new Promise<number>((resolve) => {
+      const req = request(`${cloudSimUrl()}/_admin/state`, { ca }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", () => resolve(0));
+      req.end();
+    });
+    return status === 200 ? true : undefined;
+  });
+}
+
 async function waitApiServer(processes: Processes, c: ClusterSpec): Promise<void> {
   const pki = ensurePki(join(STATE_DIR, "pki"));
-  const { readFileSync } = await import("node:fs");
   const agentOptions = {
     ca: readFileSync(pki.caCert),
     cert: readFileSync(pki.adminCert),
@@ -271,12 +304,13 @@ async function waitApiServer(processes: Processes, c: ClusterSpec): Promise<void
 async function registerNodes(processes: Processes, c: ClusterSpec): Promise<void> {
   const core = kubeConfigFor(c.name).makeApiClient(CoreV1Api);
   const nodes = renderClusterNodes(c);
-  await inBatches(nodes, 20, (node: V1Node) =>
+  await inBatches(nodes, 50, (node: V1Node) =>
     core.createNode({ body: node }).catch((err: { code?: number }) => {
       if (err.code !== 409) throw err;
     }),
   );
-  await waitFor(`${nodes.length} nodes of ${c.name} to be Ready (kwok)`, 60_000, async () => {
+  // kwok readies a few hundred nodes a second on 2 cores: allow for large benchmark topologies.
+  await waitFor(`${nodes.length} nodes of ${c.name} to be Ready (kwok)`, 60_000 + nodes.length * 100, async () => {
     processes.assertRunning(`${c.name}-kwok`);
     const list = await core.listNode();
     const ready = list.items.filter((n) =>
@@ -348,6 +382,11 @@ function writeEnv(t: Topology): void {
     `export SANDBOX_BLOB_CONTAINER=${SANDBOX_CONTAINER}`,
     `export SANDBOX_BLOB_ACCOUNT=${AZURITE_ACCOUNT}`,
     `export SANDBOX_BLOB_ACCOUNT_KEY=${AZURITE_KEY}`,
+    `export SANDBOX_CLOUDSIM_URL=${cloudSimUrl()}`,
+    `export NODE_EXTRA_CA_CERTS=${sandboxCaPath()}`,
+    "# The simulator takes any AWS credentials and bearer token; the static Azure token is a sandbox-only knob.",
+    '[ -n "$AWS_ACCESS_KEY_ID" ] || export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox',
+    "export CROSSCLOUD_AZURE_STATIC_TOKEN=sandbox-token",
     `export SANDBOX_BLOB_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobUrl};'`,
   ];
   writeFileSync(join(STATE_DIR, "env"), `${lines.join("\n")}\n`, { mode: 0o600 });

@@ -260,6 +260,24 @@ const failoverRecord = object("One move of the job from a cluster to another.", 
   ),
 });
 
+const scaleUpStatus = object(
+  "The node-group scale-up the job waits for (phase Scaling): what the operator asked the cloud for, and when.",
+  {
+    cluster: string("The ComputeCluster whose node group is growing."),
+    nodeGroup: string("The EKS node group or AKS agent pool."),
+    targetSize: integer("The desired size asked for.", { minimum: 0 }),
+    operation: string("The cloud's id of the scale operation (EKS update id; derived for AKS)."),
+    requestedAt: timestamp("When it was asked for; the scale-up timeout counts from here."),
+  },
+);
+
+const excludedNodeGroup = object("A node group placement no longer considers for this job.", {
+  cluster: string("The ComputeCluster."),
+  nodeGroup: string("The node group."),
+  reason: string("Why: ScaleUpTimedOut (nodes did not arrive in time) or ScaleUpRefused (the cloud refused it)."),
+  at: timestamp("When it was excluded."),
+});
+
 export const trainingJobStatus = object("The job's observed state, written by the operator.", {
   phase: enumOf(
     "Pending, Placing, Scaling, Starting, Running, FailingOver, Suspended, Succeeded or Failed.",
@@ -269,6 +287,12 @@ export const trainingJobStatus = object("The job's observed state, written by th
   conditions: conditionsSchema,
   epoch: integer("The placement's epoch: 1 for the first placement, one more after each failover.", { minimum: 0 }),
   placement: placementStatus,
+  scaleUp: scaleUpStatus,
+  excludedNodeGroups: array(
+    "Node groups not chosen again for this job, since growing them did not work.",
+    excludedNodeGroup,
+    { maxItems: 64 },
+  ),
   replicas: replicasStatus,
   readyReplicas: string('Running replicas over desired, as kubectl shows them (e.g. "3/4").'),
   checkpoint: object("The newest committed checkpoint, overall and per store.", {

@@ -16,6 +16,8 @@ export interface OpenStoreOptions {
   readonly s3Endpoint?: string;
   /** Default env AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1. */
   readonly s3Region?: string;
+  /** Static S3 keys (a ComputeCluster's credentials Secret); absent: the SDK's default chain. */
+  readonly s3Credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Storage account key; default env AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_KEY; absent: DefaultAzureCredential. */
   readonly azureAccountKey?: string;
   /** Server-side Put Block From URL at Azure destinations; default true on *.blob.core.* hosts, false on emulators. */
@@ -31,6 +33,7 @@ export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}
   if (parsed.kind === "s3") {
     const endpoint = options.s3Endpoint ?? env.CROSSCLOUD_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3;
     const region = options.s3Region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
+    const credentials = options.s3Credentials ? { credentials: options.s3Credentials } : {};
     const client = new S3Client(
       endpoint
         ? {
@@ -39,8 +42,9 @@ export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}
             forcePathStyle: true,
             requestChecksumCalculation: "WHEN_REQUIRED",
             responseChecksumValidation: "WHEN_REQUIRED",
+            ...credentials,
           }
-        : { region },
+        : { region, ...credentials },
     );
     return new S3Store({ client, bucket: parsed.bucket, prefix: parsed.prefix });
   }

@@ -6,7 +6,11 @@ import type { ComputeCluster } from "../api/computecluster.ts";
 
 export type KubeconfigSource =
   | { readonly ok: true; readonly kubeConfig: KubeConfig; readonly version: string }
-  | { readonly ok: false; readonly reason: "SecretNotFound" | "InvalidKubeconfig"; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly reason: "SecretNotFound" | "InvalidKubeconfig" | "CloudIdentityFailed";
+      readonly message: string;
+    };
 
 /** Reads the ComputeCluster's kubeconfig; `version` changes when the Secret does. */
 export async function kubeconfigFor(cc: ComputeCluster, hub: KubeConfig, core: CoreV1Api): Promise<KubeconfigSource> {

@@ -1,5 +1,5 @@
 // Failpoints: named places where a test can make the operator crash on
-// purpose (CROSSCLOUD_FAILPOINTS=launch.after-job), to prove that a restart
+// purpose (CROSSCLOUD_FAILPOINTS=launch.before-job), to prove that a restart
 // after a crash at that exact point converges without duplicates. Unset in
 // production, where failpoint() does nothing.
 

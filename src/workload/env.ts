@@ -4,6 +4,7 @@
 
 import type { V1EnvVar } from "@kubernetes/client-node";
 import type { InstanceType } from "../catalog/instance-types.ts";
+import { checkpointEnv } from "../checkpoint/placement.ts";
 import { COMPLETION_INDEX_ANNOTATION } from "./names.ts";
 
 export const MASTER_PORT = 29500;
@@ -22,7 +23,8 @@ export interface EnvInput {
   readonly cluster: string;
   readonly accelerator: string;
   readonly checkpointUri: string;
-  readonly resume?: { readonly step: number; readonly uri: string };
+  /** The newest committed step in this placement's store, when there is one to resume from. */
+  readonly resumeStep?: number;
 }
 
 /** Processes per node: one per GPU, or one per NeuronCore of the devices used. */
@@ -58,12 +60,14 @@ export function trainerEnv(e: EnvInput): V1EnvVar[] {
     }
   }
   env.push(
-    value("CROSSCLOUD_EPOCH", e.epoch),
-    value("CROSSCLOUD_CLOUD", e.cloud),
-    value("CROSSCLOUD_CLUSTER", e.cluster),
-    value("CROSSCLOUD_ACCELERATOR", e.accelerator),
-    value("CROSSCLOUD_CHECKPOINT_URI", e.checkpointUri),
+    ...checkpointEnv({
+      checkpointUri: e.checkpointUri,
+      resumeStep: e.resumeStep,
+      epoch: e.epoch,
+      cloud: e.cloud,
+      cluster: e.cluster,
+      accelerator: e.accelerator,
+    }),
   );
-  if (e.resume) env.push(value("CROSSCLOUD_RESUME_STEP", e.resume.step), value("CROSSCLOUD_RESUME_URI", e.resume.uri));
   return env;
 }

@@ -18,8 +18,13 @@ export interface RenderInput {
   readonly option: AcceleratorOption;
   readonly target: NodeGroupTarget & { readonly cluster: string; readonly namespace: string };
   readonly checkpointUri: string;
-  readonly resume?: EnvInput["resume"];
+  readonly resumeStep?: EnvInput["resumeStep"];
+  /** Env and a Secret (on the worker, for envFrom) that let the trainer reach its checkpoint store. */
+  readonly store?: { readonly env: readonly V1EnvVar[]; readonly secretName?: string };
 }
+
+/** Annotation on the worker Job: the step its pods were told to resume from. */
+export const RESUME_STEP_ANNOTATION = "training.crosscloud.dev/resume-step";
 
 export interface Workload {
   readonly job: V1Job;
@@ -50,10 +55,12 @@ function deviceResources(type: InstanceType, perReplica: number): Record<string,
 
 function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[]): V1Container {
   const devices = deviceResources(input.target.instanceType, input.option.perReplica);
+  const secret = input.store?.secretName;
   return {
     ...c,
     image: input.option.image ?? c.image,
-    env: [...(c.env ?? []), ...(input.option.env ?? []), ...env],
+    env: [...(c.env ?? []), ...(input.option.env ?? []), ...(input.store?.env ?? []), ...env],
+    ...(secret ? { envFrom: [...(c.envFrom ?? []), { secretRef: { name: secret } }] } : {}),
     resources: {
       ...c.resources,
       requests: { ...c.resources?.requests, ...devices },
@@ -76,7 +83,7 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     cluster: input.target.cluster,
     accelerator: input.option.type,
     checkpointUri: input.checkpointUri,
-    resume: input.resume,
+    resumeStep: input.resumeStep,
   });
   const shm: V1Volume = { name: SHM_VOLUME, emptyDir: { medium: "Memory" } };
   return {
@@ -108,12 +115,13 @@ export function renderWorkload(input: RenderInput): Workload {
   const name = workloadName(ref, input.epoch);
   const labels = workloadLabels(ref, input.epoch);
   const meta = { name, namespace: input.target.namespace, labels };
+  const resume = input.resumeStep !== undefined ? { [RESUME_STEP_ANNOTATION]: String(input.resumeStep) } : undefined;
   const template = input.job.spec.template;
   const { replicas, runPolicy, suspend } = input.job.spec;
   const job: V1Job = {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: meta,
+    metadata: resume ? { ...meta, annotations: resume } : meta,
     spec: {
       completionMode: "Indexed",
       completions: replicas,

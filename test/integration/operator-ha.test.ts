@@ -43,16 +43,16 @@ describe("operator availability", { timeout: 300_000 }, () => {
     await tjs.deleteNamespace();
   });
 
-  it("restarts after a SIGKILL between creating the worker Job and its Service without duplicating anything", async () => {
-    const crashing = start("crash-a", { CROSSCLOUD_FAILPOINTS: "launch.after-job" });
+  it("restarts after a SIGKILL between creating the worker Service and its Job without duplicating anything", async () => {
+    const crashing = start("crash-a", { CROSSCLOUD_FAILPOINTS: "launch.before-job" });
     await waitClustersReady();
     const created = await tjs.create(shortJob("interrupted"));
     const exit = await crashing.exited;
     assert.equal(exit.signal, "SIGKILL", `the failpoint killed the operator:\n${crashing.logs().slice(-2000)}`);
     const uid = created.metadata.uid ?? "";
     const half = await workloadOf("aws-sim", uid);
-    assert.equal(half.jobs.length, 1, "the Job was created before the crash");
-    assert.equal(half.services.length, 0, "the Service was not");
+    assert.equal(half.services.length, 1, "the Service was created before the crash");
+    assert.equal(half.jobs.length, 0, "the Job was not");
 
     start("crash-b");
     const done = await tjs.waitForPhase("interrupted", "Succeeded");

@@ -1,6 +1,7 @@
 // Runs the operator as users do (`node src/main.ts` against the hub) in a child
 // process for integration tests, and prepares the hub: CRDs, the sandbox's
-// ComputeClusters with their real kubeconfig Secrets.
+// ComputeClusters with their real kubeconfig Secrets and the endpoints of
+// this sandbox (its stores and cloud simulator, whatever SANDBOX_PORT_BASE is).
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -8,7 +9,8 @@ import { join } from "node:path";
 import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
-import { kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
+import { cloudSimUrl, kubeconfigPath, sandboxCaPath } from "../../scripts/sandbox/sandbox.ts";
+import { defaultTopology } from "../../scripts/sandbox/topology.ts";
 import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
 import { clients, eventually, installCrds } from "./sandbox.ts";
@@ -23,6 +25,20 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * What an operator process needs for the sandbox's cloud simulator: trust of the sandbox CA
+ * (its certificate), and credentials, which it accepts whatever they are.
+ */
+export function sandboxCloudEnv(): NodeJS.ProcessEnv {
+  return {
+    NODE_EXTRA_CA_CERTS: sandboxCaPath(),
+    AWS_ACCESS_KEY_ID: "sandbox-access-key",
+    AWS_SECRET_ACCESS_KEY: "sandbox-secret-key",
+    AWS_EC2_METADATA_DISABLED: "true",
+    CROSSCLOUD_AZURE_STATIC_TOKEN: "sandbox-token",
+  };
+}
+
 export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): OperatorProcess {
   const child = spawn(process.execPath, [join(REPO_ROOT, "src/main.ts")], {
     env: {
@@ -34,6 +50,7 @@ export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): Op
       LEASE_DURATION_MS: "4000",
       RENEW_DEADLINE_MS: "3000",
       RETRY_PERIOD_MS: "500",
+      ...sandboxCloudEnv(),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -75,10 +92,23 @@ export async function prepareHub(): Promise<void> {
       if (doc.kind === "Secret" && doc.metadata.name === `${cluster}-kubeconfig`) {
         await apply({ ...doc, stringData: { kubeconfig: readFileSync(kubeconfigPath(cluster), "utf8") } });
       } else {
-        await apply(doc);
+        await apply(withSandboxEndpoints(doc));
       }
     }
   }
+}
+
+/** The example's endpoints (written for the default sandbox) pointed at this sandbox's ports. */
+function withSandboxEndpoints<T extends { kind: string }>(doc: T): T {
+  if (doc.kind !== "ComputeCluster") return doc;
+  const t = defaultTopology();
+  const cc = structuredClone(doc) as unknown as ComputeCluster;
+  if (cc.spec.aws) cc.spec.aws.endpoint = cloudSimUrl();
+  if (cc.spec.azure) cc.spec.azure.endpoint = cloudSimUrl();
+  const store = cc.spec.checkpointStore;
+  if (store.s3) store.s3.endpoint = `http://127.0.0.1:${t.s3Port}`;
+  if (store.azureBlob) store.azureBlob.accountURL = store.azureBlob.accountURL.replace(/:\d+\//, `:${t.blobPort}/`);
+  return cc as unknown as T;
 }
 
 /** Waits until both ComputeClusters report Ready (an operator must be running). */

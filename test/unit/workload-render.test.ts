@@ -196,12 +196,27 @@ describe("renderWorkload", () => {
       option: optionOf(job),
       target: p5,
       checkpointUri: "s3://b/x",
-      resume: { step: 1200, uri: "s3://b/x/step-1200" },
+      resumeStep: 1200,
     });
     const env = envOf(resumed.job.spec?.template.spec?.containers[0]?.env);
     assert.equal(env.CROSSCLOUD_RESUME_STEP, "1200");
     assert.equal(env.CROSSCLOUD_RESUME_URI, "s3://b/x/step-1200");
     assert.equal(env.CROSSCLOUD_CHECKPOINT_URI, "s3://b/x");
+    assert.equal(resumed.job.metadata?.annotations?.["training.crosscloud.dev/resume-step"], "1200");
+  });
+
+  it("gives the trainer its store's endpoint and credentials Secret", () => {
+    const job = aTrainingJob("x").accelerator("trainium1", 16).obj();
+    const pod = renderWorkload({
+      job,
+      epoch: 1,
+      option: optionOf(job),
+      target: trn1,
+      checkpointUri: "s3://b/x",
+      store: { env: [{ name: "AWS_ENDPOINT_URL_S3", value: "http://127.0.0.1:17900" }], secretName: "x-e1-store" },
+    }).job.spec?.template.spec;
+    assert.equal(envOf(pod?.containers[0]?.env).AWS_ENDPOINT_URL_S3, "http://127.0.0.1:17900");
+    assert.deepEqual(pod?.containers[0]?.envFrom, [{ secretRef: { name: "x-e1-store" } }]);
   });
 
   it("gives the devices to the container named trainer and leaves sidecars alone", () => {

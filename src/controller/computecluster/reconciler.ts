@@ -1,6 +1,7 @@
 // Reconciles a ComputeCluster: connects to the worker with its kubeconfig,
-// heartbeats its API server, and reports Reachable, Ready and capacity per
-// node group in status. Runs again every heartbeat interval.
+// heartbeats its API server, lists its node groups through the cloud's API,
+// and reports Reachable, CloudAPIReachable, Ready and capacity per node group
+// in status. Runs again every heartbeat interval.
 
 import {
   type CoreV1Api,
@@ -13,12 +14,15 @@ import { GROUP, VERSION } from "../../api/common.ts";
 import type { ComputeCluster, ComputeClusterStatus, NodeGroupStatus } from "../../api/computecluster.ts";
 import { type Catalog, parsePriceOverrides } from "../../catalog/index.ts";
 import { kubeconfigFor } from "../../clusters/kubeconfig.ts";
+import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry } from "../../clusters/registry.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import { type Condition, type ConditionInput, setCondition } from "../conditions.ts";
 import { nodeGroupsFrom } from "./capacity.ts";
+import { type CloudListing, CloudNodeGroups, cloudCondition, lastKnownCloudGroups, mergeNodeGroups } from "./cloud.ts";
+import { type CloudIdentity, withCloudIdentity } from "./identity.ts";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -30,6 +34,12 @@ export interface ComputeClusterReconcilerOptions {
   readonly registry: ClusterRegistry;
   readonly catalog: Catalog;
   readonly logger: Logger;
+  /** The cloud API of each cluster (node group bounds). Absent: sizes come from the nodes only. */
+  readonly providers?: ProviderRegistry;
+  /** Cloud listings, shared so a scale request can invalidate them. Default: a cache of 5 s. */
+  readonly cloudGroups?: CloudNodeGroups;
+  /** Tokens for kubeconfigs without credentials (EKS/AKS identity). Absent: such kubeconfigs are used as they are. */
+  readonly cloudIdentity?: CloudIdentity;
   /** How often the worker is contacted. Default 10 s. */
   readonly heartbeatMs?: number;
   readonly now?: () => Date;
@@ -42,9 +52,11 @@ interface Heartbeat {
 
 export class ComputeClusterReconciler {
   readonly #o: ComputeClusterReconcilerOptions;
+  readonly #cloud: CloudNodeGroups;
 
   constructor(options: ComputeClusterReconcilerOptions) {
     this.#o = options;
+    this.#cloud = options.cloudGroups ?? new CloudNodeGroups();
   }
 
   get heartbeatMs(): number {
@@ -55,18 +67,30 @@ export class ComputeClusterReconciler {
     const cc = this.#o.clusters.get(undefined, name);
     if (!cc) {
       this.#o.registry.disconnect(name);
+      this.#o.providers?.forget(name);
       return Result.done();
     }
     const now = (this.#o.now ?? (() => new Date()))();
-    const heartbeat = await this.#heartbeat(cc);
-    const status = this.#status(cc, heartbeat, now);
+    const [heartbeat, cloud] = await Promise.all([this.#heartbeat(cc), this.#listCloud(cc)]);
+    const status = this.#status(cc, heartbeat, cloud, now);
     await this.#writeStatus(cc, status);
     return Result.requeueAfter(this.heartbeatMs);
   }
 
+  /** The cloud's node groups; undefined when the cluster has no provider. */
+  async #listCloud(cc: ComputeCluster): Promise<CloudListing | undefined> {
+    const provider = this.#o.providers?.for(cc);
+    if (!provider) return undefined;
+    return this.#cloud.list(cc.metadata.name ?? "", provider);
+  }
+
   async #heartbeat(cc: ComputeCluster): Promise<Heartbeat> {
     const name = cc.metadata.name ?? "";
-    const source = await kubeconfigFor(cc, this.#o.hub, this.#o.core);
+    const source = await withCloudIdentity(
+      await kubeconfigFor(cc, this.#o.hub, this.#o.core),
+      cc,
+      this.#o.cloudIdentity,
+    );
     if (!source.ok) {
       this.#o.registry.disconnect(name);
       return { reachable: { type: "Reachable", status: "False", reason: source.reason, message: source.message } };
@@ -91,17 +115,19 @@ export class ComputeClusterReconciler {
     }
   }
 
-  #status(cc: ComputeCluster, hb: Heartbeat, now: Date): ComputeClusterStatus {
+  #status(cc: ComputeCluster, hb: Heartbeat, cloud: CloudListing | undefined, now: Date): ComputeClusterStatus {
     const old = cc.status ?? {};
     const generation = cc.metadata.generation;
     const reachable = hb.reachable.status === "True";
-    const nodeGroups = reachable ? (this.#nodeGroups(cc) ?? old.nodeGroups ?? []) : (old.nodeGroups ?? []);
+    const cloudGroups = cloud?.ok ? cloud.groups : cloud ? lastKnownCloudGroups(old.nodeGroups) : undefined;
+    const nodeGroups = reachable ? (this.#nodeGroups(cc, cloudGroups) ?? old.nodeGroups ?? []) : (old.nodeGroups ?? []);
     let conditions: Condition[] = setCondition(
       old.conditions as Condition[] | undefined,
       hb.reachable,
       generation,
       now,
     );
+    conditions = setCondition(conditions, cloudCondition(cloud, cc.spec.cloud), generation, now);
     conditions = setCondition(conditions, readiness(cc, reachable, nodeGroups, hb.reachable.message), generation, now);
     return {
       ...old,
@@ -112,19 +138,14 @@ export class ComputeClusterReconciler {
     };
   }
 
-  /** Capacity from the worker's nodes and pods; undefined until the informers have synced. */
-  #nodeGroups(cc: ComputeCluster): NodeGroupStatus[] | undefined {
+  /** Capacity from the worker's nodes and pods, with the cloud's bounds; undefined until the informers have synced. */
+  #nodeGroups(cc: ComputeCluster, cloud: Parameters<typeof mergeNodeGroups>[1]): NodeGroupStatus[] | undefined {
     const worker = this.#o.registry.get(cc.metadata.name ?? "");
     if (!worker?.nodes.synced || !worker.pods.synced) return undefined;
     const prices = parsePriceOverrides(cc.spec.prices);
-    const groups = nodeGroupsFrom(
-      worker.nodes.list(),
-      worker.pods.list(),
-      this.#o.catalog,
-      prices.ok ? prices.value : undefined,
-    );
-    // Without a cloud API the group can neither grow nor shrink: its size is what is there.
-    return groups.map((g) => ({ minSize: 0, maxSize: g.nodes, desiredSize: g.nodes, ...g }));
+    const overrides = prices.ok ? prices.value : undefined;
+    const groups = nodeGroupsFrom(worker.nodes.list(), worker.pods.list(), this.#o.catalog, overrides);
+    return mergeNodeGroups(groups, cloud, this.#o.catalog, overrides);
   }
 
   async #writeStatus(cc: ComputeCluster, status: ComputeClusterStatus): Promise<void> {

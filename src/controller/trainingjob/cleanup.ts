@@ -30,6 +30,11 @@ export async function cleanupWorker(worker: WorkerCluster, jobUid: string): Prom
   const jobs = await worker.batch.listJobForAllNamespaces({ labelSelector: selector });
   const services = await worker.core.listServiceForAllNamespaces({ labelSelector: selector });
   for (const job of jobs.items) await deleteJob(worker, job);
+  const secrets = await worker.core.listSecretForAllNamespaces({ labelSelector: selector });
+  for (const s of secrets.items) {
+    const { name = "", namespace = "" } = s.metadata ?? {};
+    await removeIgnoringMissing(() => worker.core.deleteNamespacedSecret({ name, namespace }));
+  }
   for (const svc of services.items) {
     const { name = "", namespace = "" } = svc.metadata ?? {};
     await removeIgnoringMissing(() => worker.core.deleteNamespacedService({ name, namespace }));

@@ -5,6 +5,7 @@ import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import {
   type ClusterSnapshot,
+  type ExcludedGroup,
   type PlacementDecision,
   type PlacementRequest,
   placeJob,
@@ -24,33 +25,66 @@ export function placementRequest(job: TrainingJob): PlacementRequest {
 }
 
 /**
- * Nodes promised to jobs that are placed but not yet running, by "<cluster>/<nodeGroup>": the
- * ComputeCluster's freeNodes does not show them until their pods land, and without this
- * two jobs placed in one burst could both be given the same free nodes.
+ * Nodes promised to jobs that are placed but not yet running, or waiting for a scale-up, by
+ * "<cluster>/<nodeGroup>": the ComputeCluster's freeNodes does not show them until their pods
+ * land, and without this two jobs placed in one burst could both be given the same free nodes.
+ * Jobs being deleted promise nothing: their pods are going.
  */
 export function nodesInFlight(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
   const inFlight = new Map<string, number>();
-  for (const j of jobs) {
-    const p = j.status?.placement;
-    if (!p || j.metadata.uid === except || j.status?.phase !== "Starting") continue;
-    const key = `${p.cluster}/${p.nodeGroup}`;
-    const waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
-    inFlight.set(key, (inFlight.get(key) ?? 0) + waiting);
+  for (const [key, n] of [...promisedToStarting(jobs, except), ...nodesAwaitingScaleUp(jobs, except)]) {
+    inFlight.set(key, (inFlight.get(key) ?? 0) + n);
   }
   return inFlight;
 }
 
+function promisedToStarting(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
+  const promised = new Map<string, number>();
+  for (const j of jobs) {
+    const p = j.status?.placement;
+    if (!p || j.metadata.uid === except || j.metadata.deletionTimestamp || j.status?.phase !== "Starting") continue;
+    const key = `${p.cluster}/${p.nodeGroup}`;
+    const waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
+    promised.set(key, (promised.get(key) ?? 0) + waiting);
+  }
+  return promised;
+}
+
+/** Nodes that jobs in phase Scaling wait for, by the group they asked to grow. */
+export function nodesAwaitingScaleUp(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
+  const awaiting = new Map<string, number>();
+  for (const j of jobs) {
+    const s = j.status?.scaleUp;
+    if (!s || j.status?.placement || j.metadata.uid === except || j.metadata.deletionTimestamp) continue;
+    if (j.status?.phase !== "Scaling") continue;
+    const key = `${s.cluster}/${s.nodeGroup}`;
+    awaiting.set(key, (awaiting.get(key) ?? 0) + j.spec.replicas);
+  }
+  return awaiting;
+}
+
+/**
+ * One ComputeCluster as placement sees it. `inFlight` (all promised nodes) comes out of the free
+ * nodes; the part of `awaitingScaleUp` that the free nodes cannot cover counts as nodes already
+ * there, so a second scale-up of the same group asks for more on top of the first.
+ */
 export function clusterSnapshot(
   cc: ComputeCluster,
   inFlight: ReadonlyMap<string, number> = new Map(),
+  awaitingScaleUp: ReadonlyMap<string, number> = new Map(),
 ): ClusterSnapshot {
   return {
     name: cc.metadata.name ?? "",
     cloud: cc.spec.cloud,
     ready: isTrue(cc.status?.conditions, "Ready"),
     paused: cc.spec.paused,
-    nodeGroups: (cc.status?.nodeGroups ?? []).flatMap((g) =>
-      g.name && g.instanceType && g.accelerator && g.capacityType
+    nodeGroups: (cc.status?.nodeGroups ?? []).flatMap((g) => {
+      const key = `${cc.metadata.name}/${g.name}`;
+      const promised = inFlight.get(key) ?? 0;
+      const awaiting = awaitingScaleUp.get(key) ?? 0;
+      const free = g.freeNodes ?? 0;
+      const shortfall = Math.max(0, awaiting - Math.max(0, free - (promised - awaiting)));
+      return g.name && g.instanceType && g.accelerator && g.capacityType
         ? [
             {
               name: g.name,
@@ -58,9 +92,9 @@ export function clusterSnapshot(
               accelerator: g.accelerator,
               devicesPerNode: g.devicesPerNode ?? 0,
               capacityType: g.capacityType,
-              nodes: g.nodes ?? 0,
+              nodes: (g.nodes ?? 0) + shortfall,
               readyNodes: g.readyNodes ?? 0,
-              freeNodes: Math.max(0, (g.freeNodes ?? 0) - (inFlight.get(`${cc.metadata.name}/${g.name}`) ?? 0)),
+              freeNodes: Math.max(0, free - promised),
               minSize: g.minSize ?? 0,
               maxSize: g.maxSize ?? g.nodes ?? 0,
               desiredSize: g.desiredSize ?? g.nodes ?? 0,
@@ -68,8 +102,8 @@ export function clusterSnapshot(
               ...(g.pricePerHour ? { pricePerHour: g.pricePerHour } : {}),
             },
           ]
-        : [],
-    ),
+        : [];
+    }),
   };
 }
 
@@ -77,10 +111,12 @@ export function decidePlacement(
   job: TrainingJob,
   clusters: readonly ComputeCluster[],
   jobs: readonly TrainingJob[] = [],
+  exclude: readonly ExcludedGroup[] = [],
 ): PlacementDecision {
   const inFlight = nodesInFlight(jobs, job.metadata.uid);
+  const awaiting = nodesAwaitingScaleUp(jobs, job.metadata.uid);
   return placeJob(
-    placementRequest(job),
-    clusters.map((cc) => clusterSnapshot(cc, inFlight)),
+    { ...placementRequest(job), ...(exclude.length > 0 ? { exclude } : {}) },
+    clusters.map((cc) => clusterSnapshot(cc, inFlight, awaiting)),
   );
 }

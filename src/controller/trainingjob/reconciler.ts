@@ -5,6 +5,7 @@
 
 import { createHash } from "node:crypto";
 import {
+  type CoreV1Api,
   type CustomObjectsApi,
   type KubernetesObject,
   PatchStrategy,
@@ -16,18 +17,22 @@ import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { Catalog } from "../../catalog/index.ts";
 import type { AcceleratorType } from "../../catalog/instance-types.ts";
+import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts";
+import { checkpointUri, storeCredentials, storeEnv, storeOptions } from "../../clusters/stores.ts";
 import type { PlacementDecision } from "../../placement/index.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
-import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
-import { renderWorkload, type Workload } from "../../workload/render.ts";
+import { LABEL_EPOCH, LABEL_JOB_UID, workloadName } from "../../workload/names.ts";
+import { RESUME_STEP_ANNOTATION, renderWorkload, type Workload } from "../../workload/render.ts";
 import type { EventRecorder } from "../events.ts";
+import { type CheckpointSync, newestStep, replicatedCondition, type StoreTarget } from "./checkpoints.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import { lastPodFailure, observeWorkload, type WorkloadState } from "./observe.ts";
 import { decidePlacement } from "./place.ts";
+import { excludedGroups, nextScaleStep, SCALING_POLL_MS, ScaleUps } from "./scale.ts";
 import { CONDITION, StatusBuilder } from "./status.ts";
 
 export const FINALIZER = "training.crosscloud.dev/cleanup";
@@ -35,7 +40,15 @@ const FIELD_MANAGER = "crosscloud-operator";
 const SPEC_HASH = "training.crosscloud.dev/spec-hash";
 /** After a status conflict, the informer usually has the newer copy within milliseconds. */
 const CONFLICT_RETRY_MS = 200;
+/** How often an active job's stores are scanned for new steps. */
+const CHECKPOINT_INTERVAL_MS = 10_000;
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+interface StoreAccess {
+  readonly resumeStep?: number;
+  readonly secretName?: string;
+  readonly credentials?: Record<string, string>;
+}
 
 export interface TrainingJobReconcilerOptions {
   readonly custom: CustomObjectsApi;
@@ -47,6 +60,16 @@ export interface TrainingJobReconcilerOptions {
   readonly logger: Logger;
   /** Re-place a job whose placement never got going after this long. Default 15 s between placement attempts. */
   readonly placeRetryMs?: number;
+  /** Cloud APIs that grow node groups. Absent: a job that fits only after a scale-up waits. */
+  readonly providers?: ProviderRegistry;
+  /** Nodes not there this long after a scale-up request: the next option is tried. Default 10 min. */
+  readonly scaleUpTimeoutMs?: number;
+  /** Reads the ComputeClusters' store credential Secrets on the hub. */
+  readonly core: CoreV1Api;
+  /** Background checkpoint replication. */
+  readonly checkpoints: CheckpointSync;
+  /** Called after a node group was asked to grow (e.g. to refresh that cluster's cloud listing). */
+  readonly onScaleRequested?: (cluster: string) => void;
   readonly now?: () => Date;
 }
 
@@ -54,9 +77,18 @@ export class TrainingJobReconciler {
   readonly #o: TrainingJobReconcilerOptions;
   /** Worker namespaces known to exist, by cluster. */
   readonly #namespaces = new Map<string, Set<string>>();
+  /** Store credentials by ComputeCluster, with when they were read. */
+  readonly #storeSecrets = new Map<string, { at: number; data: Record<string, string> | undefined }>();
+  readonly #scale: ScaleUps;
 
   constructor(options: TrainingJobReconcilerOptions) {
     this.#o = options;
+    this.#scale = new ScaleUps({
+      clusters: options.clusters,
+      ...(options.providers ? { providers: options.providers } : {}),
+      ...(options.scaleUpTimeoutMs !== undefined ? { timeoutMs: options.scaleUpTimeoutMs } : {}),
+      ...(options.onScaleRequested ? { onRequested: options.onScaleRequested } : {}),
+    });
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -88,7 +120,7 @@ export class TrainingJobReconciler {
     // Place, and commit the decision (the status write, checked by resourceVersion) before anything is
     // launched: a pass that read a stale copy fails its write instead of launching a second workload.
     if (!b.status.placement) {
-      return this.#place(job, b) ? Result.done() : Result.requeueAfter(this.#o.placeRetryMs ?? 15_000);
+      return this.#place(job, b);
     }
     const cluster = b.status.placement?.cluster ?? "";
     const worker = this.#o.registry.get(cluster);
@@ -107,21 +139,42 @@ export class TrainingJobReconciler {
     b.status.startTime ??= b.now.toISOString();
     const pods = this.#pods(worker, job, b.status.epoch ?? 1);
     this.#observe(job, b, observeWorkload(workerJob, pods, job.spec.replicas), pods);
-    return this.#enforceDeadline(job, b, worker);
+    await this.#syncCheckpoints(job, b, cc);
+    const deadline = await this.#enforceDeadline(job, b, worker);
+    // An active job is looked at again at least every checkpoint interval: new steps appear in its
+    // store without any Kubernetes event.
+    if (["Succeeded", "Failed", "Suspended"].includes(b.phase)) return deadline;
+    return deadline.kind === "requeueAfter"
+      ? Result.requeueAfter(Math.min(deadline.afterMs, CHECKPOINT_INTERVAL_MS))
+      : Result.requeueAfter(CHECKPOINT_INTERVAL_MS);
   }
 
-  /** Runs placement; false when nothing fits now (status says why). */
-  #place(job: TrainingJob, b: StatusBuilder): boolean {
-    const decision = decidePlacement(job, this.#o.clusters.list(), this.#o.jobs.list());
+  /**
+   * Runs placement. When the best option fits only after its node group grows, asks the cloud for
+   * it and waits in phase Scaling (scale.ts); done once placed, else when to look again.
+   */
+  async #place(job: TrainingJob, b: StatusBuilder): Promise<ReconcileResult> {
+    this.#scale.expire(b);
+    const decision = decidePlacement(job, this.#o.clusters.list(), this.#o.jobs.list(), excludedGroups(b.status));
+    const step = nextScaleStep(decision, b.status.scaleUp);
+    if (step.kind === "Wait") {
+      this.#scale.wait(b, step.scaleUp, decision);
+      return Result.requeueAfter(SCALING_POLL_MS);
+    }
+    if (step.kind === "Request") {
+      const outcome = await this.#scale.request(job, b, step, decision);
+      if (outcome === "Requested") return Result.requeueAfter(SCALING_POLL_MS);
+      return Result.requeueAfter(outcome === "Refused" ? 1_000 : (this.#o.placeRetryMs ?? 15_000));
+    }
     const winner = decision.winner;
-    if (winner?.fit !== "Now") {
-      const reason = winner ? "WaitingForCapacity" : decision.outcome;
-      const message = winner ? `${explain(decision)} (scaling up node groups is not enabled)` : explain(decision);
+    if (step.kind === "NotPlaced" || !winner) {
+      const reason = decision.outcome;
+      const message = explain(decision);
       const before = b.status.conditions?.find((c) => c.type === CONDITION.Placed)?.reason;
       b.condition({ type: CONDITION.Placed, status: "False", reason, message });
       b.setPhase("Pending");
       if (before !== reason) b.event({ type: "Warning", reason: "NotPlaced", message });
-      return false;
+      return Result.requeueAfter(this.#o.placeRetryMs ?? 15_000);
     }
     const catalogEntry = this.#o.catalog.get(winner.instanceType);
     if (!catalogEntry) throw new Error(`placement chose ${winner.instanceType}, which the catalog does not know`);
@@ -139,11 +192,12 @@ export class TrainingJobReconciler {
     };
     b.condition({ type: CONDITION.Placed, status: "True", reason: "Placed", message: decision.reason });
     b.setPhase("Starting");
+    this.#scale.placed(b);
     b.event({ type: "Normal", reason: "Placed", message: `epoch ${b.status.epoch}: ${explain(decision)}` });
-    return true;
+    return Result.done();
   }
 
-  #render(job: TrainingJob, b: StatusBuilder, cc: ComputeCluster): Workload {
+  #render(job: TrainingJob, b: StatusBuilder, cc: ComputeCluster, store: StoreAccess): Workload {
     const p = b.status.placement;
     const option = job.spec.accelerators.find((a) => a.type === p?.accelerator);
     const instanceType = this.#o.catalog.get(p?.instanceType ?? "");
@@ -161,7 +215,75 @@ export class TrainingJobReconciler {
         capacityType: p.capacityType ?? "OnDemand",
       },
       checkpointUri: checkpointUri(cc, job),
+      ...(store.resumeStep !== undefined ? { resumeStep: store.resumeStep } : {}),
+      store: storeEnv(cc, store.secretName),
     });
+  }
+
+  /**
+   * What the placement's pods need to reach their store: the credentials Secret copied to the worker
+   * (when the cluster has one), and the step to resume from: the one the worker Job was launched with,
+   * else the newest committed step this store holds.
+   */
+  async #storeAccess(
+    job: TrainingJob,
+    b: StatusBuilder,
+    cc: ComputeCluster,
+    cached: V1Job | undefined,
+  ): Promise<StoreAccess> {
+    const credentials = await this.#credentials(cc);
+    const launched = cached?.metadata?.annotations?.[RESUME_STEP_ANNOTATION];
+    const resumeStep =
+      cached !== undefined
+        ? launched !== undefined
+          ? Number(launched)
+          : undefined
+        : await newestStep(checkpointUri(cc, job), storeOptions(cc, credentials), b.status.epoch ?? 1);
+    const secretName = credentials
+      ? `${workloadName(job.metadata as { name: string }, b.status.epoch ?? 1)}-store`
+      : undefined;
+    return { ...(resumeStep !== undefined ? { resumeStep } : {}), ...(secretName ? { secretName, credentials } : {}) };
+  }
+
+  /** A ComputeCluster's store credentials, read at most once a minute. */
+  async #credentials(cc: ComputeCluster): Promise<Record<string, string> | undefined> {
+    const name = cc.metadata.name ?? "";
+    const hit = this.#storeSecrets.get(name);
+    if (hit && Date.now() - hit.at < 60_000) return hit.data;
+    const data = await storeCredentials(cc, this.#o.core);
+    this.#storeSecrets.set(name, { at: Date.now(), data });
+    return data;
+  }
+
+  /**
+   * Starts (in the background) a replication pass from this placement's store to the stores of the
+   * other clusters the job may move to, and reports the last pass in status.checkpoint.
+   */
+  async #syncCheckpoints(job: TrainingJob, b: StatusBuilder, cc: ComputeCluster): Promise<void> {
+    const key = `${job.metadata.namespace}/${job.metadata.name}`;
+    const allowed = job.spec.placement;
+    const target = async (c: ComputeCluster): Promise<StoreTarget> => ({
+      cluster: c.metadata.name ?? "",
+      uri: checkpointUri(c, job),
+      options: storeOptions(c, await this.#credentials(c)),
+    });
+    const others = this.#o.clusters
+      .list()
+      .filter((c) => c.metadata.name !== cc.metadata.name && !c.spec.paused && allowed.clouds.includes(c.spec.cloud))
+      .filter((c) => !allowed.clusters?.length || allowed.clusters.includes(c.metadata.name ?? ""));
+    const result = this.#o.checkpoints.poke(key, {
+      epoch: b.status.epoch ?? 1,
+      source: await target(cc),
+      destinations: await Promise.all(others.map(target)),
+      keep: job.spec.checkpoint.keep,
+      ...(b.status.placement?.placedAt ? { placedAt: new Date(b.status.placement.placedAt) } : {}),
+    });
+    if (!result) return;
+    b.status.checkpoint = {
+      ...(result.status.latestStep !== undefined ? { latestStep: result.status.latestStep } : {}),
+      stores: result.status.stores.map((s) => ({ ...s })),
+    };
+    b.condition(replicatedCondition(result, cc.metadata.name ?? ""));
   }
 
   /** Applies the Job and Service unless the worker already has this exact spec; returns the worker's Job. */
@@ -171,25 +293,36 @@ export class TrainingJobReconciler {
     worker: WorkerCluster,
     cc: ComputeCluster,
   ): Promise<V1Job | undefined> {
-    const workload = this.#render(job, b, cc);
-    const namespace = workload.job.metadata?.namespace ?? "";
+    const namespace = cc.spec.workloadNamespace || (job.metadata.namespace ?? "default");
+    const name = workloadName(job.metadata as { name: string }, b.status.epoch ?? 1);
+    // Until the informer has seen a Job this pass may have created, ask the worker itself.
+    const cached =
+      worker.jobs.get(namespace, name) ??
+      (await worker.batch.readNamespacedJob({ name, namespace }).catch((err: { code?: number }) => {
+        if (err.code === 404) return undefined;
+        throw err;
+      }));
+    const store = await this.#storeAccess(job, b, cc, cached);
+    const workload = this.#render(job, b, cc, store);
     const hash = specHash(workload);
-    const cached = worker.jobs.get(namespace, workload.job.metadata?.name ?? "");
     if (cached?.metadata?.annotations?.[SPEC_HASH] === hash) return cached;
     await this.#ensureNamespace(worker, namespace);
+    if (store.secretName && store.credentials) {
+      const labels = workload.job.metadata?.labels;
+      const secret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: store.secretName, namespace, labels },
+        stringData: store.credentials,
+      };
+      await worker.objects.patch(secret, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    }
     const annotate = <T extends KubernetesObject>(o: T): T => ({
       ...o,
       metadata: { ...o.metadata, annotations: { ...o.metadata?.annotations, [SPEC_HASH]: hash } },
     });
-    const applied = (await worker.objects.patch(
-      annotate(workload.job),
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      true,
-      PatchStrategy.ServerSideApply,
-    )) as V1Job;
-    failpoint("launch.after-job");
+    // The Job goes last: its spec hash then says that everything it needs (Secret, Service) is there,
+    // so a pass that finds the hash skips the whole launch, and a crash before it repeats all of it.
     await worker.objects.patch(
       annotate(workload.service),
       undefined,
@@ -198,6 +331,15 @@ export class TrainingJobReconciler {
       true,
       PatchStrategy.ServerSideApply,
     );
+    failpoint("launch.before-job");
+    const applied = (await worker.objects.patch(
+      annotate(workload.job),
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      true,
+      PatchStrategy.ServerSideApply,
+    )) as V1Job;
     if (!cached)
       b.event({
         type: "Normal",
@@ -352,6 +494,7 @@ export class TrainingJobReconciler {
 
   /** Deletion: every worker confirms nothing is left before the finalizer goes, also across an outage. */
   async #finalize(job: TrainingJob): Promise<ReconcileResult> {
+    this.#o.checkpoints.forget(`${job.metadata.namespace}/${job.metadata.name}`);
     if (!job.metadata.finalizers?.includes(FINALIZER)) return Result.done();
     const named = [job.status?.placement?.cluster, ...(job.status?.failovers ?? []).flatMap((f) => [f.from, f.to])];
     const clusters = new Set([...named.filter((c): c is string => Boolean(c)), ...this.#o.registry.names()]);
@@ -433,15 +576,6 @@ export class TrainingJobReconciler {
 function explain(decision: PlacementDecision): string {
   const others = decision.explanations.length > 0 ? `. Other options: ${decision.explanations.join("; ")}` : "";
   return `${decision.reason}${others}`.slice(0, 4000);
-}
-
-/** Where this placement writes checkpoints: the cluster's store under the job's prefix. */
-export function checkpointUri(cc: ComputeCluster, job: TrainingJob): string {
-  const prefix = job.spec.checkpoint.prefix ?? `${job.metadata.namespace}/${job.metadata.name}`;
-  const store = cc.spec.checkpointStore;
-  if (store.s3) return `s3://${store.s3.bucket}/${prefix}`;
-  if (store.azureBlob) return `${store.azureBlob.accountURL.replace(/\/$/, "")}/${store.azureBlob.container}/${prefix}`;
-  throw new Error(`ComputeCluster ${cc.metadata.name}: spec.checkpointStore has neither s3 nor azureBlob`);
 }
 
 function specHash(w: Workload): string {

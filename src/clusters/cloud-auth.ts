@@ -1,0 +1,107 @@
+// Cloud identity for worker clusters whose kubeconfig carries no credentials:
+// an EKS token (presigned STS GetCallerIdentity, signed with the default AWS
+// credentials) or an AKS Entra ID token (@azure/identity), put into the
+// kubeconfig as a bearer token and refreshed before it expires. The decision
+// of which to use is pure; fetching is injected.
+
+import { KubeConfig, type User } from "@kubernetes/client-node";
+import type { ComputeCluster } from "../api/computecluster.ts";
+
+/** How the operator authenticates to a worker's API server. */
+export type ClusterAuth =
+  | { readonly kind: "kubeconfig" }
+  | { readonly kind: "eks"; readonly clusterName: string; readonly region: string }
+  | { readonly kind: "aks" };
+
+/** True when the kubeconfig user can authenticate by itself (token, client certificate, exec or auth provider, basic). */
+export function userHasCredentials(user: User | null | undefined): boolean {
+  if (!user) return false;
+  const cert = Boolean(user.certData || user.certFile) && Boolean(user.keyData || user.keyFile);
+  return Boolean(user.token || user.exec || user.authProvider || user.username || cert);
+}
+
+/** Kubeconfig credentials when it has them; else the identity of the ComputeCluster's cloud. */
+export function clusterAuthFor(user: User | null | undefined, cc: ComputeCluster): ClusterAuth {
+  if (userHasCredentials(user)) return { kind: "kubeconfig" };
+  if (cc.spec.cloud === "aws" && cc.spec.aws) {
+    return { kind: "eks", clusterName: cc.spec.aws.clusterName, region: cc.spec.aws.region };
+  }
+  if (cc.spec.cloud === "azure") return { kind: "aks" };
+  return { kind: "kubeconfig" };
+}
+
+/** A copy of `kc` whose current user authenticates with `token`. */
+export function withBearerToken(kc: KubeConfig, token: string): KubeConfig {
+  const context = kc.getContextObject(kc.getCurrentContext());
+  const userName = context?.user ?? "cloud-identity";
+  const users = kc.users.filter((u) => u.name !== userName);
+  const copy = new KubeConfig();
+  copy.loadFromOptions({
+    clusters: kc.clusters,
+    users: [...users, { name: userName, token }],
+    contexts: kc.contexts.map((c) => (c.name === context?.name ? { ...c, user: userName } : c)),
+    currentContext: kc.getCurrentContext(),
+  });
+  return copy;
+}
+
+export interface CloudToken {
+  readonly token: string;
+  readonly expiresAt: Date;
+}
+
+export interface CloudTokenSources {
+  readonly eks: (clusterName: string, region: string) => Promise<CloudToken>;
+  readonly aks: () => Promise<CloudToken>;
+  /** Refresh this long before a token expires. Default 5 minutes. */
+  readonly refreshBeforeMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * How long an EKS token is used. The presigned URL says 60 s, but EKS accepts
+ * a token for 15 minutes after signing, and `aws eks get-token` reports an
+ * expiry 14 minutes out; the operator renews after 10.
+ */
+export const EKS_TOKEN_REUSE_MS = 10 * 60_000;
+
+/** Tokens by cluster, fetched when missing or close to expiry. */
+export class CloudTokens {
+  readonly #o: CloudTokenSources;
+  readonly #cache = new Map<string, CloudToken>();
+
+  constructor(sources: CloudTokenSources) {
+    this.#o = sources;
+  }
+
+  /** A valid token for `auth` (not "kubeconfig"), cached under `key`. */
+  async token(key: string, auth: Exclude<ClusterAuth, { kind: "kubeconfig" }>): Promise<CloudToken> {
+    const now = (this.#o.now ?? Date.now)();
+    const cached = this.#cache.get(key);
+    if (cached && cached.expiresAt.getTime() - (this.#o.refreshBeforeMs ?? 300_000) > now) return cached;
+    const fresh = auth.kind === "eks" ? await this.#o.eks(auth.clusterName, auth.region) : await this.#o.aks();
+    this.#cache.set(key, fresh);
+    return fresh;
+  }
+}
+
+/** Token sources for real clouds: the default AWS credential chain, and an @azure/identity credential. */
+export function defaultCloudTokenSources(azure: () => Promise<import("@azure/identity").TokenCredential>) {
+  return {
+    eks: async (clusterName: string, region: string): Promise<CloudToken> => {
+      const [{ fromNodeProviderChain }, { eksToken }] = await Promise.all([
+        import("@aws-sdk/credential-providers"),
+        import("../providers/eks/token.ts"),
+      ]);
+      const credentials = await fromNodeProviderChain()();
+      const now = new Date();
+      const t = await eksToken({ clusterName, region, credentials, now });
+      // Renewed after EKS_TOKEN_REUSE_MS plus the refresh margin.
+      return { token: t.token, expiresAt: new Date(now.getTime() + EKS_TOKEN_REUSE_MS + 300_000) };
+    },
+    aks: async (): Promise<CloudToken> => {
+      const { aksToken } = await import("../providers/aks/token.ts");
+      return aksToken(await azure());
+    },
+  } satisfies CloudTokenSources;
+}

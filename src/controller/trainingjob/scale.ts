@@ -1,0 +1,198 @@
+// The Scaling phase: when the best option fits only after its node group
+// grows, the operator asks the cloud for the new size (idempotently: the
+// client token is derived from the job's uid, the epoch the placement will
+// have and the group, so a retried or restarted pass never grows it twice),
+// records the request in status, and waits for the nodes. If they do not
+// arrive in time, or the cloud refuses, the group is excluded and placement
+// tries the next option.
+
+import { createHash } from "node:crypto";
+import type { ComputeCluster } from "../../api/computecluster.ts";
+import type { TrainingJob, TrainingJobStatus } from "../../api/trainingjob.ts";
+import type { ProviderRegistry } from "../../clusters/providers.ts";
+import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
+import { isRetryable, ProviderError } from "../../providers/errors.ts";
+import type { Informer } from "../../runtime/informer.ts";
+import { CONDITION, type StatusBuilder } from "./status.ts";
+
+export type ScaleUpStatus = NonNullable<TrainingJobStatus["scaleUp"]>;
+export type ExcludedStatus = NonNullable<TrainingJobStatus["excludedNodeGroups"]>[number];
+
+/** How long nodes may take to arrive after a scale-up request. */
+export const DEFAULT_SCALE_UP_TIMEOUT_MS = 10 * 60_000;
+/** How often a Scaling job looks again (besides the ComputeCluster updates that wake it). */
+export const SCALING_POLL_MS = 2_000;
+
+/** The idempotency token of one scale-up: the same job, epoch and group always give the same token. */
+export function scaleClientToken(uid: string, epoch: number, cluster: string, nodeGroup: string): string {
+  const digest = createHash("sha256").update(`${uid}/${epoch}/${cluster}/${nodeGroup}`).digest("hex");
+  return `crosscloud-${digest.slice(0, 32)}`;
+}
+
+/** The groups placement must not choose again, from status. */
+export function excludedGroups(status: TrainingJobStatus): ExcludedGroup[] {
+  return (status.excludedNodeGroups ?? []).map((e) => ({ cluster: e.cluster ?? "", nodeGroup: e.nodeGroup ?? "" }));
+}
+
+/** True once the recorded scale-up has waited longer than `timeoutMs`. */
+export function scaleUpExpired(scaleUp: ScaleUpStatus | undefined, now: Date, timeoutMs: number): boolean {
+  if (!scaleUp?.requestedAt) return false;
+  return now.getTime() - Date.parse(scaleUp.requestedAt) >= timeoutMs;
+}
+
+/** What a placement pass does, given the decision and the scale-up in flight (pure). */
+export type ScaleStep =
+  | { readonly kind: "Place" }
+  | { readonly kind: "Wait"; readonly scaleUp: ScaleUpStatus }
+  | { readonly kind: "Request"; readonly cluster: string; readonly nodeGroup: string; readonly targetSize: number }
+  | { readonly kind: "NotPlaced" };
+
+export function nextScaleStep(decision: PlacementDecision, scaleUp: ScaleUpStatus | undefined): ScaleStep {
+  const winner = decision.winner;
+  if (winner?.fit === "Now") return { kind: "Place" };
+  if (scaleUp) return { kind: "Wait", scaleUp };
+  if (winner?.fit === "AfterScaleUp" && winner.scaleUpTo !== undefined) {
+    return { kind: "Request", cluster: winner.cluster, nodeGroup: winner.nodeGroup, targetSize: winner.scaleUpTo };
+  }
+  return { kind: "NotPlaced" };
+}
+
+/** Refusals that will not change by asking again: the group is excluded. Others are retried later. */
+export function isRefusal(err: unknown): boolean {
+  if (!(err instanceof ProviderError)) return false;
+  return ["AutoscalerOwned", "InsufficientCapacity", "Invalid", "NotFound", "ScaleFailed"].includes(err.code);
+}
+
+export interface ScaleUpsOptions {
+  readonly providers?: ProviderRegistry;
+  readonly clusters: Informer<ComputeCluster>;
+  /** Nodes not there after this long: the group is excluded. Default DEFAULT_SCALE_UP_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+  /** Called after a scale request, e.g. to refresh the cluster's cloud listing. */
+  readonly onRequested?: (cluster: string) => void;
+}
+
+/** Carries out the Scaling phase on a job's StatusBuilder. */
+export class ScaleUps {
+  readonly #o: ScaleUpsOptions;
+
+  constructor(options: ScaleUpsOptions) {
+    this.#o = options;
+  }
+
+  get timeoutMs(): number {
+    return this.#o.timeoutMs ?? DEFAULT_SCALE_UP_TIMEOUT_MS;
+  }
+
+  /** Drops a scale-up whose nodes did not come in time, excluding its group; true when it did. */
+  expire(b: StatusBuilder): boolean {
+    const s = b.status.scaleUp;
+    if (!s || !scaleUpExpired(s, b.now, this.timeoutMs)) return false;
+    const message = `${s.cluster}/${s.nodeGroup}: asked to grow to ${s.targetSize} nodes at ${s.requestedAt}, the nodes did not arrive within ${Math.round(this.timeoutMs / 1000)}s; trying the next option`;
+    this.#exclude(b, s.cluster ?? "", s.nodeGroup ?? "", "ScaleUpTimedOut");
+    b.event({ type: "Warning", reason: "ScaleUpTimedOut", message });
+    return true;
+  }
+
+  /** Forgets the scale-up and exclusions once the job is placed. */
+  placed(b: StatusBuilder): void {
+    const s = b.status.scaleUp;
+    if (s) {
+      b.event({
+        type: "Normal",
+        reason: "ScaledUp",
+        message: `${s.cluster}/${s.nodeGroup} grew to ${s.targetSize} nodes`,
+      });
+    }
+    b.status.scaleUp = undefined;
+    b.status.excludedNodeGroups = undefined;
+  }
+
+  /** Still waiting for the recorded scale-up's nodes. */
+  wait(b: StatusBuilder, s: ScaleUpStatus, decision: PlacementDecision): void {
+    const left = Math.max(0, Date.parse(s.requestedAt ?? "") + this.timeoutMs - b.now.getTime());
+    b.condition({
+      type: CONDITION.Placed,
+      status: "False",
+      reason: "ScalingUp",
+      message:
+        `${scalingText(s)}; waiting for its nodes (${Math.ceil(left / 1000)}s left before trying the next option). ${decision.reason}`.slice(
+          0,
+          4000,
+        ),
+    });
+    b.setPhase("Scaling");
+  }
+
+  /** Asks the cloud to grow the group; records it in status, or excludes the group when the cloud refuses. */
+  async request(
+    job: TrainingJob,
+    b: StatusBuilder,
+    step: Extract<ScaleStep, { kind: "Request" }>,
+    decision: PlacementDecision,
+  ): Promise<"Requested" | "Refused" | "Failed"> {
+    const where = `${step.cluster}/${step.nodeGroup}`;
+    if (!this.#o.providers) {
+      const message = `${decision.reason} (scaling up node groups is not enabled)`;
+      b.condition({ type: CONDITION.Placed, status: "False", reason: "WaitingForCapacity", message });
+      b.setPhase("Pending");
+      return "Failed";
+    }
+    const cc = this.#o.clusters.get(undefined, step.cluster);
+    const provider = cc ? this.#o.providers?.for(cc) : undefined;
+    if (!provider) {
+      this.#exclude(b, step.cluster, step.nodeGroup, "ScaleUpRefused");
+      b.event({ type: "Warning", reason: "ScaleUpFailed", message: `${where}: no cloud API to grow it with` });
+      return "Refused";
+    }
+    const epoch = (b.status.epoch ?? 0) + 1;
+    const token = scaleClientToken(job.metadata.uid ?? "", epoch, step.cluster, step.nodeGroup);
+    try {
+      const op = await provider.scaleNodeGroup(step.nodeGroup, step.targetSize, token);
+      const s: ScaleUpStatus = {
+        cluster: step.cluster,
+        nodeGroup: step.nodeGroup,
+        targetSize: step.targetSize,
+        operation: op.id,
+        requestedAt: b.now.toISOString(),
+      };
+      b.status.scaleUp = s;
+      this.#o.onRequested?.(step.cluster);
+      b.event({ type: "Normal", reason: "ScalingUp", message: `${scalingText(s)}: ${decision.reason}`.slice(0, 1000) });
+      this.wait(b, s, decision);
+      return "Requested";
+    } catch (err) {
+      return this.#failed(b, where, step, err);
+    }
+  }
+
+  #failed(
+    b: StatusBuilder,
+    where: string,
+    step: Extract<ScaleStep, { kind: "Request" }>,
+    err: unknown,
+  ): "Refused" | "Failed" {
+    const message = `${where}: growing it to ${step.targetSize} nodes failed: ${(err as Error).message}`;
+    if (isRefusal(err)) {
+      this.#exclude(b, step.cluster, step.nodeGroup, "ScaleUpRefused");
+      b.event({ type: "Warning", reason: "ScaleUpFailed", message: `${message}; trying the next option` });
+      return "Refused";
+    }
+    const retry = isRetryable(err) ? "the cloud API is busy or failing" : "will ask again";
+    b.condition({ type: CONDITION.Placed, status: "False", reason: "ScaleUpFailed", message: `${message} (${retry})` });
+    b.setPhase("Pending");
+    return "Failed";
+  }
+
+  #exclude(b: StatusBuilder, cluster: string, nodeGroup: string, reason: string): void {
+    const others = (b.status.excludedNodeGroups ?? []).filter(
+      (e) => !(e.cluster === cluster && e.nodeGroup === nodeGroup),
+    );
+    b.status.excludedNodeGroups = [...others, { cluster, nodeGroup, reason, at: b.now.toISOString() }].slice(-64);
+    if (b.status.scaleUp?.cluster === cluster && b.status.scaleUp.nodeGroup === nodeGroup) b.status.scaleUp = undefined;
+  }
+}
+
+function scalingText(s: ScaleUpStatus): string {
+  return `scaling up ${s.cluster}/${s.nodeGroup} to ${s.targetSize} nodes (operation ${s.operation})`;
+}

@@ -1,0 +1,388 @@
+// Placement across the sandbox's two clouds, through the real operator
+// process and the cloud simulator's EKS and ARM APIs: Trainium first when it
+// is free, H100 on Azure when it is not, the two strategies, Spot, a scale-up
+// through the SDK, a scale-up whose nodes never come, and throttled cloud
+// APIs. Every test puts the simulator back the way it found it.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { after, afterEach, before, describe, it } from "node:test";
+import { UpdateNodegroupConfigCommand } from "@aws-sdk/client-eks";
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import { cloudSimUrl, sandboxCaPath } from "../../scripts/sandbox/sandbox.ts";
+import { GROUP, VERSION } from "../../src/api/common.ts";
+import type { ComputeCluster, NodeGroupStatus } from "../../src/api/computecluster.ts";
+import type { TrainingJob, TrainingJobPhase } from "../../src/api/trainingjob.ts";
+import { createEksClient } from "../../src/providers/eks/client.ts";
+import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
+import { clients, eventually, uniqueName } from "../support/sandbox.ts";
+import { aTrainingJob } from "../support/trainingjob.ts";
+import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
+
+interface SimGroupState {
+  cluster: string;
+  group: string;
+  desiredSize: number;
+  nodes: number;
+  maxSize: number;
+  changes: number;
+}
+
+/** The simulator's admin API (never faulted). */
+function admin(method: string, path: string, body?: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${cloudSimUrl()}${path}`,
+      { method, ca: readFileSync(sandboxCaPath()), headers: { "content-type": "application/json" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString();
+          if ((res.statusCode ?? 0) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
+          else resolve(text ? JSON.parse(text) : undefined);
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+async function simGroup(cluster: string, group: string): Promise<SimGroupState> {
+  const state = (await admin("GET", "/_admin/state")) as { groups: SimGroupState[] };
+  const g = state.groups.find((x) => x.cluster === cluster && x.group === group);
+  if (!g) throw new Error(`the simulator has no ${cluster}/${group}`);
+  return g;
+}
+
+/** Resizes an aws-sim group back through the EKS API (the operator never shrinks groups), and waits for its nodes. */
+async function restoreAwsGroup(group: string, size: number, maxSize: number): Promise<void> {
+  const eks = createEksClient({
+    region: "us-east-1",
+    endpoint: cloudSimUrl(),
+    credentials: { accessKeyId: "sandbox", secretAccessKey: "sandbox" },
+    ca: readFileSync(sandboxCaPath()),
+  });
+  await admin("PUT", `/_admin/node-groups/aws-sim/${group}`, { maxSize });
+  const g = await simGroup("aws-sim", group);
+  if (g.desiredSize !== size) {
+    await eks.send(
+      new UpdateNodegroupConfigCommand({
+        clusterName: "aws-sim",
+        nodegroupName: group,
+        scalingConfig: { minSize: 0, maxSize, desiredSize: size },
+      }),
+    );
+  }
+  await eventually(
+    `aws-sim/${group} back at ${size} nodes`,
+    () => awsNodes(group),
+    (n) => n === size,
+    30_000,
+  );
+}
+
+async function awsNodes(group: string): Promise<number> {
+  const list = await clients("aws-sim").core.listNode({ labelSelector: `eks.amazonaws.com/nodegroup=${group}` });
+  return list.items.length;
+}
+
+const custom = clients("hub").kubeConfig.makeApiClient(CustomObjectsApi);
+
+/** Waits until the operator reports `cluster/group` in a state that `done` accepts. */
+async function waitGroupStatus(cluster: string, group: string, done: (g: NodeGroupStatus) => boolean, what: string) {
+  return eventually(
+    `ComputeCluster ${cluster} to show ${group} ${what}`,
+    async () => {
+      const cc = (await custom.getClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: "computeclusters",
+        name: cluster,
+      })) as ComputeCluster;
+      return cc.status?.nodeGroups?.find((g) => g.name === group);
+    },
+    (g) => g !== undefined && done(g),
+    60_000,
+  );
+}
+
+/** A job whose fake pods hold their nodes for a long time. */
+function job(name: string, replicas: number, ...options: ["trainium1" | "trainium2" | "nvidia-h100", number][]) {
+  const b = aTrainingJob(name).replicas(replicas);
+  for (const [type, perReplica] of options) b.accelerator(type, perReplica);
+  return b.with((j) => {
+    j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "600s" } };
+  });
+}
+
+const placedOn = (j: TrainingJob) => `${j.status?.placement?.cluster}/${j.status?.placement?.nodeGroup}`;
+
+describe("placement across clouds", { timeout: 900_000 }, () => {
+  const tjs = new TrainingJobs(uniqueName("place"));
+  let operator: OperatorProcess;
+  const created: string[] = [];
+
+  const create = async (j: TrainingJob) => {
+    created.push(j.metadata.name ?? "");
+    return tjs.create(j);
+  };
+  /** Waits until the job is placed (Starting or Running), recording the phases seen. */
+  const waitPlaced = async (name: string, seen: TrainingJobPhase[] = []) =>
+    eventually(
+      `TrainingJob ${name} to be placed`,
+      async () => {
+        const j = await tjs.get(name);
+        if (j.status?.phase && seen.at(-1) !== j.status.phase) seen.push(j.status.phase);
+        return j;
+      },
+      (j) => j.status?.placement !== undefined && ["Starting", "Running"].includes(j.status?.phase ?? ""),
+      120_000,
+    );
+  /** Deletes the jobs created so far and waits until their pods are gone and their nodes free again. */
+  const deleteJobs = async () => {
+    for (const name of created.splice(0)) {
+      const j = await tjs.get(name).catch(() => undefined);
+      if (!j) continue;
+      await tjs.delete(name);
+      const cluster = j.status?.placement?.cluster as "aws-sim" | "azure-sim" | undefined;
+      if (cluster) {
+        await eventually(
+          `${name}'s pods to be gone`,
+          () => workloadOf(cluster, j.metadata.uid ?? ""),
+          (w) => w.pods.length === 0,
+        );
+      }
+      await waitGone(name);
+    }
+  };
+  /** Until the TrainingJob itself is gone (its finalizer done): a job being deleted still shows a placement. */
+  const waitGone = (name: string) =>
+    eventually(
+      `TrainingJob ${name} to be gone`,
+      () =>
+        tjs.get(name).then(
+          () => false,
+          () => true,
+        ),
+      (gone) => gone,
+    );
+  const waitAllFree = async () => {
+    for (const [cluster, group] of [
+      ["aws-sim", "trn1"],
+      ["aws-sim", "trn2"],
+      ["aws-sim", "p5"],
+      ["azure-sim", "ndh100"],
+      ["azure-sim", "ndh100spot"],
+    ] as const) {
+      await waitGroupStatus(cluster, group, (g) => g.freeNodes === g.nodes, "with every node free");
+    }
+  };
+
+  before(async () => {
+    // The simulator as sandbox:up made it, whatever an earlier, interrupted run left.
+    await admin("PUT", "/_admin/faults", { throttleRate: 0, errorRate: 0, latencyMs: 0 });
+    await admin("PUT", "/_admin/config", { scaleDelayMs: 2000 });
+    for (const [group, size, max] of [
+      ["trn1", 4, 16],
+      ["trn2", 2, 8],
+      ["p5", 2, 8],
+    ] as const) {
+      await restoreAwsGroup(group, size, max);
+    }
+    await prepareHub();
+    await tjs.createNamespace();
+    operator = startOperator("placement-operator", { SCALE_UP_TIMEOUT_MS: "30000" });
+    await waitClustersReady();
+    await waitAllFree();
+  });
+  afterEach(async () => {
+    await deleteJobs();
+    await waitAllFree();
+  });
+  after(async () => {
+    await admin("PUT", "/_admin/faults", { throttleRate: 0, errorRate: 0, latencyMs: 0 }).catch(() => {});
+    await admin("PUT", "/_admin/config", { scaleDelayMs: 2000 }).catch(() => {});
+    await operator?.stop();
+    await tjs.deleteNamespace();
+  });
+
+  it("puts a Trainium-first job on aws-sim trn1 when it is free, and says why", async () => {
+    await create(job("trn-first", 4, ["trainium1", 16], ["nvidia-h100", 8]).obj());
+    const placed = await waitPlaced("trn-first");
+    assert.equal(placedOn(placed), "aws-sim/trn1");
+    assert.equal(placed.status?.placement?.pricePerHour, "86.00");
+    const reason = placed.status?.placement?.reason ?? "";
+    assert.match(
+      reason,
+      /chose aws-sim\/trn1 \(trn1\.32xlarge, trainium1, OnDemand\): fits now \(4 nodes needed, 4 free\)/,
+    );
+    assert.match(reason, /lowest cost \(LowestCost\)/);
+    assert.match(reason, /azure-sim\/ndh100: \$393\.28\/h — lost to aws-sim\/trn1/);
+  });
+
+  it("with trn1 full and unable to grow, both strategies choose azure-sim H100, which fits now", async () => {
+    const p5 = await simGroup("aws-sim", "p5");
+    await admin("PUT", "/_admin/node-groups/aws-sim/trn1", { maxSize: 4 });
+    try {
+      await waitGroupStatus("aws-sim", "trn1", (g) => g.maxSize === 4, "with maxSize 4");
+      await create(job("blocker", 4, ["trainium1", 16]).obj());
+      // Running, so its nodes count once: as busy, not also as promised to a starting job.
+      assert.equal(placedOn(await tjs.waitForPhase("blocker", "Running")), "aws-sim/trn1");
+      await waitGroupStatus("aws-sim", "trn1", (g) => g.freeNodes === 0, "full");
+      for (const strategy of ["LowestCost", "Preference"] as const) {
+        const name = `fallback-${strategy.toLowerCase()}`;
+        await create(
+          job(name, 4, ["trainium1", 16], ["nvidia-h100", 8])
+            .with((j) => {
+              j.spec.placement.strategy = strategy;
+            })
+            .obj(),
+        );
+        const placed = await waitPlaced(name);
+        assert.equal(placedOn(placed), "azure-sim/ndh100", strategy);
+        const reason = placed.status?.placement?.reason ?? "";
+        assert.match(reason, /chose azure-sim\/ndh100 .*fits now \(4 nodes needed, 4 free\)/);
+        assert.match(reason, /aws-sim\/trn1: needs 4 nodes, 0 free, would need 8 nodes but maxSize is 4/);
+        assert.match(
+          reason,
+          /aws-sim\/p5: needs 4 nodes, 2 free, can grow to 8 \(scale-up to 4\) — lost to azure-sim\/ndh100, which fits now/,
+        );
+        await tjs.delete(name);
+        created.splice(created.indexOf(name), 1);
+        await eventually(
+          `${name}'s pods to be gone`,
+          () => workloadOf("azure-sim", placed.metadata.uid ?? ""),
+          (w) => w.pods.length === 0,
+        );
+        await waitGone(name);
+        await waitGroupStatus("azure-sim", "ndh100", (g) => g.freeNodes === 4, "free again");
+      }
+      assert.equal(
+        (await simGroup("aws-sim", "p5")).changes,
+        p5.changes,
+        "p5 was not grown for a job that fit elsewhere",
+      );
+    } finally {
+      await admin("PUT", "/_admin/node-groups/aws-sim/trn1", { maxSize: 16 });
+    }
+  });
+
+  it("puts a capacityType Spot job on the ndh100spot pool", async () => {
+    await create(
+      job("spot", 4, ["nvidia-h100", 8])
+        .with((j) => {
+          j.spec.placement.capacityType = "Spot";
+        })
+        .obj(),
+    );
+    const placed = await waitPlaced("spot");
+    assert.equal(placedOn(placed), "azure-sim/ndh100spot");
+    assert.equal(placed.status?.placement?.capacityType, "Spot");
+    assert.match(
+      placed.status?.placement?.reason ?? "",
+      /chose azure-sim\/ndh100spot \(Standard_ND96isr_H100_v5, nvidia-h100, Spot\)/,
+    );
+  });
+
+  it("grows trn1 through the EKS API for a Preference job that fits only after a scale-up, then runs it", async () => {
+    const before = await simGroup("aws-sim", "trn1");
+    try {
+      await create(job("half", 2, ["trainium1", 16]).obj());
+      await tjs.waitForPhase("half", "Running");
+      await waitGroupStatus("aws-sim", "trn1", (g) => g.freeNodes === 2, "with 2 free nodes");
+      await create(
+        job("grower", 4, ["trainium1", 16], ["nvidia-h100", 8])
+          .with((j) => {
+            j.spec.placement.strategy = "Preference";
+          })
+          .obj(),
+      );
+      // Scaling can pass between two polls when the simulator's nodes come quickly: the event, the
+      // simulator's change count and the new nodes below are what prove the scale-up.
+      const placed = await waitPlaced("grower");
+      assert.equal(placedOn(placed), "aws-sim/trn1");
+      assert.equal(placed.status?.scaleUp, undefined, "the scale-up is done");
+      const after = await simGroup("aws-sim", "trn1");
+      assert.equal(after.desiredSize, 6);
+      assert.equal(after.changes - before.changes, 1, "one change, however many passes asked");
+      assert.equal(await awsNodes("trn1"), 6, "two new kwok nodes");
+      const events = await tjs.events("grower");
+      assert.ok(events.some((e) => e.reason === "ScalingUp" && /scaling up aws-sim\/trn1 to 6 nodes/.test(e.message)));
+      await tjs.waitForPhase("grower", "Running");
+      // Under LowestCost the same job would have gone to azure-sim/ndh100, which fits now.
+      await create(job("lowest", 4, ["trainium1", 16], ["nvidia-h100", 8]).obj());
+      assert.equal(placedOn(await waitPlaced("lowest")), "azure-sim/ndh100");
+    } finally {
+      await deleteJobs();
+      await restoreAwsGroup("trn1", 4, 16);
+    }
+  });
+
+  it("tries the next option when the nodes of a scale-up do not arrive in time", async () => {
+    await admin("PUT", "/_admin/config", { scaleDelayMs: 600_000 });
+    try {
+      await create(job("half2", 2, ["trainium1", 16]).obj());
+      await tjs.waitForPhase("half2", "Running");
+      await waitGroupStatus("aws-sim", "trn1", (g) => g.freeNodes === 2, "with 2 free nodes");
+      await create(
+        job("patient", 4, ["trainium1", 16], ["nvidia-h100", 8])
+          .with((j) => {
+            j.spec.placement.strategy = "Preference";
+          })
+          .obj(),
+      );
+      await tjs.waitForPhase("patient", "Scaling");
+      const placed = await waitPlaced("patient"); // SCALE_UP_TIMEOUT_MS is 30 s
+      assert.equal(placedOn(placed), "azure-sim/ndh100");
+      // Events follow the status write that they describe.
+      await eventually(
+        "the event ScaleUpTimedOut naming aws-sim/trn1",
+        () => tjs.events("patient"),
+        (events) => events.some((e) => e.reason === "ScaleUpTimedOut" && /aws-sim\/trn1/.test(e.message)),
+        10_000,
+      );
+    } finally {
+      await admin("PUT", "/_admin/config", { scaleDelayMs: 2000 });
+      await deleteJobs();
+      await restoreAwsGroup("trn1", 4, 16);
+    }
+  });
+
+  it("with 30% of cloud API calls throttled, places every job and grows no group twice", async () => {
+    const groups = ["trn1", "trn2", "p5"];
+    const before = await Promise.all(groups.map((g) => simGroup("aws-sim", g)));
+    await admin("PUT", "/_admin/faults", { throttleRate: 0.3 });
+    try {
+      await create(job("t-trn1", 2, ["trainium1", 16]).obj());
+      await create(job("t-trn2", 4, ["trainium2", 16]).obj()); // trn2 has 2 nodes: grows to 4
+      await create(
+        job("t-spot", 2, ["nvidia-h100", 8])
+          .with((j) => {
+            j.spec.placement.capacityType = "Spot";
+          })
+          .obj(),
+      );
+      const placed = await Promise.all(["t-trn1", "t-trn2", "t-spot"].map((n) => waitPlaced(n)));
+      assert.deepEqual(placed.map(placedOn), ["aws-sim/trn1", "aws-sim/trn2", "azure-sim/ndh100spot"]);
+      const after = await Promise.all(groups.map((g) => simGroup("aws-sim", g)));
+      assert.deepEqual(
+        after.map((g, i) => g.changes - (before[i]?.changes ?? 0)),
+        [0, 1, 0],
+        "trn2 grew once, the others not at all",
+      );
+      assert.equal(after[1]?.desiredSize, 4);
+      const state = (await admin("GET", "/_admin/state")) as { injected: Record<string, number> };
+      assert.ok(
+        Object.values(state.injected).some((n) => n > 0),
+        "throttling was injected",
+      );
+    } finally {
+      await admin("PUT", "/_admin/faults", { throttleRate: 0 });
+      await deleteJobs();
+      await restoreAwsGroup("trn2", 2, 8);
+    }
+  });
+});
