@@ -112,8 +112,14 @@ function withSandboxEndpoints<T extends { kind: string }>(doc: T): T {
 }
 
 /** Waits until both ComputeClusters report Ready (an operator must be running). */
-export async function waitClustersReady(): Promise<void> {
+/**
+ * Waits until both ComputeClusters report Ready from a heartbeat taken after `since` (default now),
+ * so their status is this operator's view of the workers, not one an earlier operator left.
+ */
+export async function waitClustersReady(since = new Date()): Promise<void> {
   const custom = clients("hub").kubeConfig.makeApiClient(CustomObjectsApi);
+  // lastHeartbeatTime has second precision.
+  const after = Math.floor(since.getTime() / 1000) * 1000;
   for (const name of ["aws-sim", "azure-sim"]) {
     await eventually(
       `ComputeCluster ${name} to be Ready`,
@@ -124,7 +130,9 @@ export async function waitClustersReady(): Promise<void> {
           plural: "computeclusters",
           name,
         }) as Promise<ComputeCluster>,
-      (cc) => cc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true,
+      (cc) =>
+        cc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true &&
+        Date.parse(cc.status?.lastHeartbeatTime ?? "") >= after,
       60_000,
     );
   }

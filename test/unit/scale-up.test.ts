@@ -48,6 +48,7 @@ function awsSim(trn1: { nodes: number; free: number; max: number; desired?: numb
       workloadNamespace: "",
     },
     status: {
+      lastHeartbeatTime: new Date().toISOString(),
       conditions: [ready],
       nodeGroups: [
         {

@@ -20,6 +20,7 @@ function cluster(name: string, freeNodes: number, ready = true): ComputeCluster 
       workloadNamespace: "",
     },
     status: {
+      lastHeartbeatTime: new Date().toISOString(),
       conditions: [
         {
           type: "Ready",
@@ -93,5 +94,14 @@ describe("placement snapshot", () => {
   it("maps readiness from the Ready condition", () => {
     assert.equal(clusterSnapshot(cluster("x", 1, false)).ready, false);
     assert.equal(clusterSnapshot(cluster("x", 1, true)).ready, true);
+  });
+});
+
+describe("a stale ComputeCluster status", () => {
+  it("is not ready for placement when its last heartbeat is older than a minute", () => {
+    const cc = cluster("x", 1, true);
+    const now = new Date(Date.parse(cc.status?.lastHeartbeatTime ?? "") + 61_000);
+    assert.equal(clusterSnapshot(cc, new Map(), new Map(), now).ready, false);
+    assert.equal(clusterSnapshot(cc, new Map(), new Map(), new Date(now.getTime() - 2_000)).ready, true);
   });
 });

@@ -63,20 +63,30 @@ export function nodesAwaitingScaleUp(jobs: readonly TrainingJob[], except?: stri
   return awaiting;
 }
 
+/** A status older than this is not trusted for placement: the operator has not heard from the worker. */
+export const HEARTBEAT_STALE_MS = 60_000;
+
+function heartbeatFresh(cc: ComputeCluster, now: Date): boolean {
+  const at = Date.parse(cc.status?.lastHeartbeatTime ?? "");
+  return Number.isFinite(at) && now.getTime() - at <= HEARTBEAT_STALE_MS;
+}
+
 /**
  * One ComputeCluster as placement sees it. `inFlight` (all promised nodes) comes out of the free
  * nodes; the part of `awaitingScaleUp` that the free nodes cannot cover counts as nodes already
- * there, so a second scale-up of the same group asks for more on top of the first.
+ * there, so a second scale-up of the same group asks for more on top of the first. A cluster whose
+ * last heartbeat is older than HEARTBEAT_STALE_MS counts as not ready.
  */
 export function clusterSnapshot(
   cc: ComputeCluster,
   inFlight: ReadonlyMap<string, number> = new Map(),
   awaitingScaleUp: ReadonlyMap<string, number> = new Map(),
+  now: Date = new Date(),
 ): ClusterSnapshot {
   return {
     name: cc.metadata.name ?? "",
     cloud: cc.spec.cloud,
-    ready: isTrue(cc.status?.conditions, "Ready"),
+    ready: isTrue(cc.status?.conditions, "Ready") && heartbeatFresh(cc, now),
     paused: cc.spec.paused,
     nodeGroups: (cc.status?.nodeGroups ?? []).flatMap((g) => {
       const key = `${cc.metadata.name}/${g.name}`;
