@@ -93,6 +93,7 @@ async function waitGone(custom: CustomObjectsApi, ref: Ref): Promise<void> {
 
 async function follow(custom: CustomObjectsApi, ref: Ref): Promise<void> {
   let last = "";
+  let explained = false;
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     const job = (await custom.getNamespacedCustomObject(ref)) as TrainingJob;
@@ -104,7 +105,10 @@ async function follow(custom: CustomObjectsApi, ref: Ref): Promise<void> {
         ? ` on ${s.placement.cluster}/${s.placement.nodeGroup} (${s.placement.accelerator}, ${s.placement.instanceType}, $${s.placement.pricePerHour}/h)`
         : "";
       say(`phase ${line}${where}`);
-      if (s.phase === "Starting" && s.placement?.reason) say(`  why: ${s.placement.reason}`);
+      if (s.placement?.reason && !explained) {
+        explained = true;
+        say(`  why: ${s.placement.reason}`);
+      }
     }
     if (s.phase === "Succeeded") return;
     if (s.phase === "Failed")
