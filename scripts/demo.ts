@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   const operator = spawn(process.execPath, [join(REPO_ROOT, "src/main.ts")], {
     env: {
       ...process.env,
+      ...sandboxCloudEnv(),
       KUBECONFIG: kubeconfigPath("hub"),
       HEALTH_PORT: "0",
       LEADER_ELECTION: "false",
