@@ -14,17 +14,9 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { Catalog, type CatalogEntry } from "./catalog.ts";
-import {
-  ACCELERATOR_TYPES,
-  type AcceleratorType,
-  CLOUDS,
-  type Cloud,
-  GPU_RESOURCE,
-  NEURON_RESOURCE,
-} from "./instance-types.ts";
+import { ACCELERATOR_TYPES, CLOUDS, GPU_RESOURCE, NEURON_RESOURCE } from "./instance-types.ts";
 import { parsePrice } from "./money.ts";
 
-const ACCELERATORS = ACCELERATOR_TYPES;
 const KNOWN_FIELDS = new Set([
   "name",
   "cloud",
@@ -102,7 +94,7 @@ function fieldsOf(c: Checker): Partial<CatalogEntry> {
   for (const key of Object.keys(c.raw)) {
     if (!KNOWN_FIELDS.has(key)) c.fail(key, `unknown field; known fields are ${[...KNOWN_FIELDS].join(", ")}`);
   }
-  const accelerator = c.oneOf("accelerator", ACCELERATORS);
+  const accelerator = c.oneOf("accelerator", ACCELERATOR_TYPES);
   const fields: Partial<Record<keyof CatalogEntry, unknown>> = {
     cloud: c.oneOf("cloud", CLOUDS),
     accelerator,
