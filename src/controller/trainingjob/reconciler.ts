@@ -500,6 +500,8 @@ export class TrainingJobReconciler {
     const clusters = new Set([...named.filter((c): c is string => Boolean(c)), ...this.#o.registry.names()]);
     for (const cluster of clusters) {
       const worker = this.#o.registry.get(cluster);
+      // A ComputeCluster that was deleted can never answer: nothing is left to wait for there.
+      if (!worker && !this.#o.clusters.get(undefined, cluster)) continue;
       const result = worker
         ? await cleanupWorker(worker, job.metadata.uid ?? "").catch((err: Error) => ({
             done: false as const,
