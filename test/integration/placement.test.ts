@@ -310,7 +310,14 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
     try {
       await create(job("half", 2, ["trainium1", 16]).obj());
       await tjs.waitForPhase("half", "Running");
-      await waitGroupStatus("aws-sim", "trn1", (g) => g.freeNodes === 2, "with 2 free nodes");
+      // The operator must see the group as it is now: 2 free and able to grow to 16 (an earlier test
+      // lowered its max, and the cloud listing is cached for a few seconds).
+      await waitGroupStatus(
+        "aws-sim",
+        "trn1",
+        (g) => g.freeNodes === 2 && g.maxSize === 16,
+        "with 2 free nodes, max 16",
+      );
       await create(
         job("grower", 4, ["trainium1", 16], ["nvidia-h100", 8])
           .with((j) => {
@@ -344,7 +351,14 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
     try {
       await create(job("half2", 2, ["trainium1", 16]).obj());
       await tjs.waitForPhase("half2", "Running");
-      await waitGroupStatus("aws-sim", "trn1", (g) => g.freeNodes === 2, "with 2 free nodes");
+      // The operator must see the group as it is now: 2 free and able to grow to 16 (an earlier test
+      // lowered its max, and the cloud listing is cached for a few seconds).
+      await waitGroupStatus(
+        "aws-sim",
+        "trn1",
+        (g) => g.freeNodes === 2 && g.maxSize === 16,
+        "with 2 free nodes, max 16",
+      );
       await create(
         job("patient", 4, ["trainium1", 16], ["nvidia-h100", 8])
           .with((j) => {
