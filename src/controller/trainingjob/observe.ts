@@ -55,6 +55,8 @@ export function observeWorkload(job: V1Job | undefined, pods: readonly V1Pod[], 
     return { kind: "Failed", replicas, reason: failed.reason ?? "JobFailed", message };
   }
   if (job.spec?.suspend && (s.active ?? 0) === 0) return { kind: "Suspended", replicas };
-  if (replicas.running + replicas.succeeded >= desired && replicas.running > 0) return { kind: "Running", replicas };
+  // Replicas that already finished still count: a job whose pods are completing one by one is Running
+  // (finishing) until the Job reports Complete, not back to Starting.
+  if (replicas.running + replicas.succeeded >= desired) return { kind: "Running", replicas };
   return { kind: "Starting", replicas };
 }
