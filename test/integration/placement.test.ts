@@ -305,26 +305,28 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
     );
   });
 
+  /**
+   * Fills half of trn1 with a 2-replica job, waits until the operator sees trn1 as it is (2 free, able
+   * to grow to 16: an earlier test lowered its max and the cloud listing is cached for a few seconds),
+   * then asks for a 4-replica Trainium-first Preference job that fits there only after a scale-up.
+   */
+  async function halfFillTrn1ThenAskForFour(filler: string, name: string): Promise<void> {
+    await create(job(filler, 2, ["trainium1", 16]).obj());
+    await tjs.waitForPhase(filler, "Running");
+    await waitGroupStatus("aws-sim", "trn1", (g) => g.freeNodes === 2 && g.maxSize === 16, "with 2 free nodes, max 16");
+    await create(
+      job(name, 4, ["trainium1", 16], ["nvidia-h100", 8])
+        .with((j) => {
+          j.spec.placement.strategy = "Preference";
+        })
+        .obj(),
+    );
+  }
+
   it("grows trn1 through the EKS API for a Preference job that fits only after a scale-up, then runs it", async () => {
     const before = await simGroup("aws-sim", "trn1");
     try {
-      await create(job("half", 2, ["trainium1", 16]).obj());
-      await tjs.waitForPhase("half", "Running");
-      // The operator must see the group as it is now: 2 free and able to grow to 16 (an earlier test
-      // lowered its max, and the cloud listing is cached for a few seconds).
-      await waitGroupStatus(
-        "aws-sim",
-        "trn1",
-        (g) => g.freeNodes === 2 && g.maxSize === 16,
-        "with 2 free nodes, max 16",
-      );
-      await create(
-        job("grower", 4, ["trainium1", 16], ["nvidia-h100", 8])
-          .with((j) => {
-            j.spec.placement.strategy = "Preference";
-          })
-          .obj(),
-      );
+      await halfFillTrn1ThenAskForFour("half", "grower");
       // Scaling can pass between two polls when the simulator's nodes come quickly: the event, the
       // simulator's change count and the new nodes below are what prove the scale-up.
       const placed = await waitPlaced("grower");
@@ -349,23 +351,7 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
   it("tries the next option when the nodes of a scale-up do not arrive in time", async () => {
     await admin("PUT", "/_admin/config", { scaleDelayMs: 600_000 });
     try {
-      await create(job("half2", 2, ["trainium1", 16]).obj());
-      await tjs.waitForPhase("half2", "Running");
-      // The operator must see the group as it is now: 2 free and able to grow to 16 (an earlier test
-      // lowered its max, and the cloud listing is cached for a few seconds).
-      await waitGroupStatus(
-        "aws-sim",
-        "trn1",
-        (g) => g.freeNodes === 2 && g.maxSize === 16,
-        "with 2 free nodes, max 16",
-      );
-      await create(
-        job("patient", 4, ["trainium1", 16], ["nvidia-h100", 8])
-          .with((j) => {
-            j.spec.placement.strategy = "Preference";
-          })
-          .obj(),
-      );
+      await halfFillTrn1ThenAskForFour("half2", "patient");
       await tjs.waitForPhase("patient", "Scaling");
       const placed = await waitPlaced("patient"); // SCALE_UP_TIMEOUT_MS is 30 s
       assert.equal(placedOn(placed), "azure-sim/ndh100");
