@@ -125,6 +125,10 @@ export const computeClusterSpec = object(
       price("USD per node-hour, e.g. 21.50."),
     ),
     paused: boolean("True: no new placements go to this cluster; jobs running there keep running.", { default: false }),
+    drain: boolean(
+      "True: every job running here moves to another cluster (failover reason Drained), gracefully: its pods get their termination grace period to save a step, and the operator waits up to the job's spec.failover.drainCheckpointTimeout for that step to be replicated before launching elsewhere. No new placements come here while it is set.",
+      { default: false },
+    ),
   },
   {
     required: ["cloud", "checkpointStore"],

@@ -181,3 +181,13 @@ export const DURATION_PATTERN = "^([0-9]+(ms|s|m|h))+$";
 export function duration<const O extends Common<string>>(description: string, options: O = {} as O) {
   return make<string, O>(description, { type: "string", pattern: DURATION_PATTERN }, options);
 }
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a duration written as DURATION_PATTERN allows ("90s", "1h30m"); undefined when it does not match. */
+export function durationMs(text: string): number | undefined {
+  if (!new RegExp(DURATION_PATTERN).test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/([0-9]+)(ms|s|m|h)/g)) total += Number(m[1]) * (UNIT_MS[m[2] ?? ""] ?? 0);
+  return total;
+}

@@ -163,6 +163,14 @@ const failoverSpec = object(
       "How long the job's cluster may stay unreachable before the job moves, as a duration such as 90s, 15m or 2h.",
       { default: "60s" },
     ),
+    unschedulableTimeout: duration(
+      "Capacity lost: after the job's nodes are gone or its pods were evicted or preempted, how long replacement pods may stay unschedulable (with no scale-up of the group in progress) before the job moves, as a duration such as 90s or 5m.",
+      { default: "5m" },
+    ),
+    drainCheckpointTimeout: duration(
+      "On a drain (ComputeCluster spec.drain), how long to wait for a step newer than the newest one known when the drain began, and for its copy in the target's store, before launching there anyway.",
+      { default: "10m" },
+    ),
   },
   { default: {} },
 );
@@ -244,18 +252,32 @@ const storeStatus = object("The newest committed step in one cluster's checkpoin
   committedAt: timestamp("When that step was committed in this store."),
 });
 
+export const FAILOVER_REASONS = ["ClusterLost", "CapacityLost", "Drained"] as const;
+export type FailoverReason = (typeof FAILOVER_REASONS)[number];
+
 const failoverRecord = object("One move of the job from a cluster to another.", {
   epoch: integer("The epoch of the new placement.", { minimum: 1 }),
-  from: string("The cluster the job left."),
-  to: string("The cluster the job moved to."),
-  reason: string("Why: ClusterLost, CapacityLost, Unschedulable, or PodFailure (when the policy allows)."),
-  at: timestamp("When the failover started."),
-  resumedFromStep: integer("The checkpoint step the new placement resumed from; absent: started from scratch.", {
+  from: string("Where the job was: <cluster>/<nodeGroup>."),
+  to: string("Where the job moved: <cluster>/<nodeGroup>; absent while a target is being found."),
+  reason: enumOf(
+    "Why: ClusterLost (its cluster did not answer for clusterLostTimeout), CapacityLost (its nodes were reclaimed and replacements stayed unschedulable for unschedulableTimeout) or Drained (its ComputeCluster has spec.drain).",
+    FAILOVER_REASONS,
+  ),
+  at: timestamp(
+    "When the failover started: when the trigger fired (the cluster was last reached, the capacity was lost, the drain was seen).",
+  ),
+  newestStepAtStart: integer("The newest committed step known when the move started (a drain waits for a newer one).", {
     minimum: 0,
     format: "int64",
   }),
-  stepsLost: integer(
-    "Training steps redone: the newest step committed before the failure minus the step resumed from.",
+  launchedAt: timestamp("When the new epoch's workload was created on the target."),
+  runningAt: timestamp("When the new epoch had all its replicas running."),
+  resumedFromStep: integer("The checkpoint step the new epoch resumed from; absent: it started from scratch.", {
+    minimum: 0,
+    format: "int64",
+  }),
+  lostWorkSeconds: integer(
+    "Training time redone: when the trigger fired minus when the resumed step was committed (since the job started, when no step was resumed).",
     { minimum: 0, format: "int64" },
   ),
 });

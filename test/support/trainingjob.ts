@@ -19,7 +19,13 @@ export class TrainingJobBuilder {
         template: { spec: { containers: [{ name: "trainer", image: "example.com/train:cuda" }] } },
         placement: { clouds: ["aws", "azure"], capacityType: "OnDemand", strategy: "LowestCost" },
         checkpoint: { keep: 3 },
-        failover: { enabled: true, maxFailovers: 3, clusterLostTimeout: "60s" },
+        failover: {
+          enabled: true,
+          maxFailovers: 3,
+          clusterLostTimeout: "60s",
+          unschedulableTimeout: "5m",
+          drainCheckpointTimeout: "10m",
+        },
         runPolicy: { backoffLimit: 3 },
       },
     };

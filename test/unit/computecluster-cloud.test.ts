@@ -204,6 +204,7 @@ const cc = (cloud: "aws" | "azure"): ComputeCluster => ({
       : { azure: { subscriptionId: "s", resourceGroup: "rg", clusterName: "ml-prod" } }),
     checkpointStore: { s3: { bucket: "b" } },
     paused: false,
+    drain: false,
     workloadNamespace: "",
   },
 });

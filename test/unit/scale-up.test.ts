@@ -45,6 +45,7 @@ function awsSim(trn1: { nodes: number; free: number; max: number; desired?: numb
       aws: { region: "us-east-1", clusterName: "aws-sim" },
       checkpointStore: { s3: { bucket: "b" } },
       paused: false,
+      drain: false,
       workloadNamespace: "",
     },
     status: {

@@ -17,6 +17,7 @@ function cluster(name: string, freeNodes: number, ready = true): ComputeCluster 
       aws: { region: "us-east-1", clusterName: name },
       checkpointStore: { s3: { bucket: "b" } },
       paused: false,
+      drain: false,
       workloadNamespace: "",
     },
     status: {

@@ -3,6 +3,7 @@
 // store of its placement to the stores of the other clusters it may move to,
 // then a summary of what each store holds for status.checkpoint.
 
+import type { EpochFence, EpochStart } from "../../checkpoint/fence.ts";
 import type { ReplicationMetrics } from "../../checkpoint/metrics.ts";
 import { type OpenStoreOptions, openStore } from "../../checkpoint/open-store.ts";
 import { type CheckpointStatus, newestCommitted, summariseCheckpoints } from "../../checkpoint/placement.ts";
@@ -20,6 +21,8 @@ export interface StoreTarget {
 export interface SyncPlan {
   readonly epoch: number;
   readonly resumedFromStep?: number;
+  /** The job's moves (failovers.ts lineage): which older-epoch steps are still on its line. */
+  readonly lineage?: readonly EpochStart[];
   readonly source: StoreTarget;
   readonly destinations: readonly StoreTarget[];
   readonly keep: number;
@@ -49,6 +52,8 @@ export class CheckpointSync {
   readonly #running = new Map<string, AbortController>();
   readonly #results = new Map<string, SyncResult>();
   readonly #lastStart = new Map<string, number>();
+  /** The epoch and source of each job's running or last pass. */
+  readonly #planOf = new Map<string, string>();
 
   constructor(options: CheckpointSyncOptions) {
     this.#o = options;
@@ -56,6 +61,11 @@ export class CheckpointSync {
 
   /** The last finished pass's result, and a new pass started when one is due. Never waits for I/O. */
   poke(key: string, plan: SyncPlan): SyncResult | undefined {
+    // A new epoch or source (the job moved) ends the old pass at once: it could still copy steps that
+    // the old epoch commits after the move, and its result describes the old placement.
+    const identity = `${plan.epoch}|${plan.source.uri}`;
+    if (this.#planOf.has(key) && this.#planOf.get(key) !== identity) this.forget(key);
+    this.#planOf.set(key, identity);
     const due = Date.now() - (this.#lastStart.get(key) ?? 0) >= (this.#o.intervalMs ?? 10_000);
     if (!this.#running.has(key) && due) this.#start(key, plan);
     return this.#results.get(key);
@@ -67,6 +77,7 @@ export class CheckpointSync {
     this.#running.delete(key);
     this.#results.delete(key);
     this.#lastStart.delete(key);
+    this.#planOf.delete(key);
   }
 
   stopAll(): void {
@@ -79,6 +90,7 @@ export class CheckpointSync {
     this.#lastStart.set(key, Date.now());
     void this.#pass(plan, abort.signal)
       .then((result) => {
+        if (abort.signal.aborted) return;
         this.#o.logger.debug("checkpoint pass", {
           job: key,
           latestStep: result.status.latestStep,
@@ -99,7 +111,11 @@ export class CheckpointSync {
     const open = (t: StoreTarget) => openStore(t.uri, t.options);
     const source = open(plan.source);
     const destinations = plan.destinations.map(open);
-    const fence = { activeEpoch: plan.epoch, resumedFromStep: plan.resumedFromStep };
+    const fence: EpochFence = {
+      activeEpoch: plan.epoch,
+      ...(plan.resumedFromStep !== undefined ? { resumedFromStep: plan.resumedFromStep } : {}),
+      ...(plan.lineage ? { lineage: plan.lineage } : {}),
+    };
     const report = await replicateCheckpoints({
       source,
       destinations,
@@ -166,8 +182,21 @@ export function replicatedCondition(result: SyncResult, sourceCluster: string): 
   };
 }
 
-/** The newest committed step in a store that `epoch` may resume from; undefined when there is none. */
-export async function newestStep(uri: string, options: OpenStoreOptions, epoch: number): Promise<number | undefined> {
+/** A step to resume from, with when the training code committed it (its manifest's createdAt). */
+export interface ResumePoint {
+  readonly step: number;
+  readonly createdAt?: Date;
+}
+
+/** The newest committed step in a store that the fence allows; undefined when there is none. */
+export async function newestStep(
+  uri: string,
+  options: OpenStoreOptions,
+  fence: EpochFence,
+): Promise<ResumePoint | undefined> {
   const { committed } = await readSteps(openStore(uri, options));
-  return newestCommitted(committed, { activeEpoch: epoch })?.manifest.step;
+  const newest = newestCommitted(committed, fence)?.manifest;
+  if (!newest) return undefined;
+  const createdAt = new Date(newest.createdAt);
+  return { step: newest.step, ...(Number.isFinite(createdAt.getTime()) ? { createdAt } : {}) };
 }

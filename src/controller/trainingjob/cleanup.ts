@@ -4,7 +4,8 @@
 
 import type { V1Job } from "@kubernetes/client-node";
 import type { WorkerCluster } from "../../clusters/registry.ts";
-import { LABEL_JOB_UID } from "../../workload/names.ts";
+import { isNotFound } from "../../runtime/api-errors.ts";
+import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
 
 export type CleanupResult = { readonly done: true } | { readonly done: false; readonly waitingFor: string };
 
@@ -13,20 +14,20 @@ async function gone<T>(read: () => Promise<T>): Promise<boolean> {
     await read();
     return false;
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return true;
+    if (isNotFound(err)) return true;
     throw err;
   }
 }
 
 async function removeIgnoringMissing(remove: () => Promise<unknown>): Promise<void> {
-  await remove().catch((err: { code?: number }) => {
-    if (err.code !== 404) throw err;
+  await remove().catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
   });
 }
 
-/** Deletes every workload of the job (any epoch) on `worker`; done when none is left. */
-export async function cleanupWorker(worker: WorkerCluster, jobUid: string): Promise<CleanupResult> {
-  const selector = `${LABEL_JOB_UID}=${jobUid}`;
+/** Deletes the job's workloads on `worker` (of every epoch, or of only `epoch`); done when none is left. */
+export async function cleanupWorker(worker: WorkerCluster, jobUid: string, epoch?: number): Promise<CleanupResult> {
+  const selector = `${LABEL_JOB_UID}=${jobUid}${epoch !== undefined ? `,${LABEL_EPOCH}=${epoch}` : ""}`;
   const jobs = await worker.batch.listJobForAllNamespaces({ labelSelector: selector });
   const services = await worker.core.listServiceForAllNamespaces({ labelSelector: selector });
   for (const job of jobs.items) await deleteJob(worker, job);

@@ -25,7 +25,8 @@ export function placementRequest(job: TrainingJob): PlacementRequest {
 }
 
 /**
- * Nodes promised to jobs that are placed but not yet running, or waiting for a scale-up, by
+ * Nodes promised to jobs that are placed but not yet running (Starting, or FailingOver to a new
+ * placement), or waiting for a scale-up, by
  * "<cluster>/<nodeGroup>": the ComputeCluster's freeNodes does not show them until their pods
  * land, and without this two jobs placed in one burst could both be given the same free nodes.
  * Jobs being deleted promise nothing: their pods are going.
@@ -42,7 +43,9 @@ function promisedToStarting(jobs: readonly TrainingJob[], except?: string): Map<
   const promised = new Map<string, number>();
   for (const j of jobs) {
     const p = j.status?.placement;
-    if (!p || j.metadata.uid === except || j.metadata.deletionTimestamp || j.status?.phase !== "Starting") continue;
+    const phase = j.status?.phase;
+    if (!p || j.metadata.uid === except || j.metadata.deletionTimestamp) continue;
+    if (phase !== "Starting" && phase !== "FailingOver") continue;
     const key = `${p.cluster}/${p.nodeGroup}`;
     const waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
     promised.set(key, (promised.get(key) ?? 0) + waiting);
@@ -87,7 +90,8 @@ export function clusterSnapshot(
     name: cc.metadata.name ?? "",
     cloud: cc.spec.cloud,
     ready: isTrue(cc.status?.conditions, "Ready") && heartbeatFresh(cc, now),
-    paused: cc.spec.paused,
+    // A draining cluster takes no new placements, as a paused one.
+    paused: cc.spec.paused || cc.spec.drain === true,
     nodeGroups: (cc.status?.nodeGroups ?? []).flatMap((g) => {
       const key = `${cc.metadata.name}/${g.name}`;
       const promised = inFlight.get(key) ?? 0;
@@ -122,11 +126,14 @@ export function decidePlacement(
   clusters: readonly ComputeCluster[],
   jobs: readonly TrainingJob[] = [],
   exclude: readonly ExcludedGroup[] = [],
+  assumed: ReadonlyMap<string, number> = new Map(),
+  now: Date = new Date(),
 ): PlacementDecision {
   const inFlight = nodesInFlight(jobs, job.metadata.uid);
+  for (const [key, n] of assumed) inFlight.set(key, (inFlight.get(key) ?? 0) + n);
   const awaiting = nodesAwaitingScaleUp(jobs, job.metadata.uid);
   return placeJob(
     { ...placementRequest(job), ...(exclude.length > 0 ? { exclude } : {}) },
-    clusters.map((cc) => clusterSnapshot(cc, inFlight, awaiting)),
+    clusters.map((cc) => clusterSnapshot(cc, inFlight, awaiting, now)),
   );
 }

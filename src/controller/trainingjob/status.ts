@@ -5,15 +5,7 @@ import type { TrainingJob, TrainingJobPhase, TrainingJobStatus } from "../../api
 import { type Condition, type ConditionInput, setCondition } from "../conditions.ts";
 import type { PendingEvent } from "../events.ts";
 
-/** Condition types of a TrainingJob (API.md). */
-export const CONDITION = {
-  Placed: "Placed",
-  Running: "Running",
-  CheckpointReplicated: "CheckpointReplicated",
-  Succeeded: "Succeeded",
-  Failed: "Failed",
-  Suspended: "Suspended",
-} as const;
+export { CONDITION } from "../../api/conditions.ts";
 
 export class StatusBuilder {
   readonly #job: TrainingJob;

@@ -1,0 +1,76 @@
+// What every phase of a TrainingJob reconcile pass works with: the
+// reconciler's options (informers, clients, registry, catalog) and the state
+// shared across passes (store credentials, scale-ups, the placer).
+
+import type { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import type { ComputeCluster } from "../../api/computecluster.ts";
+import type { TrainingJob } from "../../api/trainingjob.ts";
+import type { Catalog } from "../../catalog/index.ts";
+import type { ProviderRegistry } from "../../clusters/providers.ts";
+import type { ClusterRegistry } from "../../clusters/registry.ts";
+import { storeCredentials } from "../../clusters/stores.ts";
+import type { Informer } from "../../runtime/informer.ts";
+import type { Logger } from "../../runtime/logger.ts";
+import type { EventRecorder } from "../events.ts";
+import type { CheckpointSync } from "./checkpoints.ts";
+import type { FailoverMetrics } from "./failover-metrics.ts";
+import type { Placer } from "./placer.ts";
+import type { ScaleUps } from "./scale.ts";
+
+export interface TrainingJobReconcilerOptions {
+  readonly custom: CustomObjectsApi;
+  readonly jobs: Informer<TrainingJob>;
+  readonly clusters: Informer<ComputeCluster>;
+  readonly registry: ClusterRegistry;
+  readonly catalog: Catalog;
+  readonly events: EventRecorder;
+  readonly logger: Logger;
+  /** Re-place a job whose placement never got going after this long. Default 15 s between placement attempts. */
+  readonly placeRetryMs?: number;
+  /** Cloud APIs that grow node groups. Absent: a job that fits only after a scale-up waits. */
+  readonly providers?: ProviderRegistry;
+  /** Nodes not there this long after a scale-up request: the next option is tried. Default 10 min. */
+  readonly scaleUpTimeoutMs?: number;
+  /** Reads the ComputeClusters' store credential Secrets on the hub. */
+  readonly core: CoreV1Api;
+  /** Background checkpoint replication. */
+  readonly checkpoints: CheckpointSync;
+  /** Called after a node group was asked to grow (e.g. to refresh that cluster's cloud listing). */
+  readonly onScaleRequested?: (cluster: string) => void;
+  /** Moves by reason, their duration and the work they lost. */
+  readonly failoverMetrics?: FailoverMetrics;
+  readonly now?: () => Date;
+}
+
+/** Store credentials of each ComputeCluster, read from the hub at most once a minute. */
+export class StoreSecrets {
+  readonly #core: CoreV1Api;
+  readonly #cache = new Map<string, { at: number; data: Record<string, string> | undefined }>();
+
+  constructor(core: CoreV1Api) {
+    this.#core = core;
+  }
+
+  async of(cc: ComputeCluster, now: Date): Promise<Record<string, string> | undefined> {
+    const name = cc.metadata.name ?? "";
+    const hit = this.#cache.get(name);
+    if (hit && now.getTime() - hit.at < 60_000) return hit.data;
+    const data = await storeCredentials(cc, this.#core);
+    this.#cache.set(name, { at: now.getTime(), data });
+    return data;
+  }
+}
+
+export interface PassContext {
+  readonly o: TrainingJobReconcilerOptions;
+  readonly secrets: StoreSecrets;
+  readonly scale: ScaleUps;
+  readonly placer: Placer;
+  /** Worker namespaces known to exist, by cluster. */
+  readonly namespaces: Map<string, Set<string>>;
+}
+
+/** "namespace/name" of a TrainingJob: its work-queue key. */
+export function keyOf(job: TrainingJob): string {
+  return `${job.metadata.namespace}/${job.metadata.name}`;
+}

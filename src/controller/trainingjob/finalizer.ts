@@ -1,0 +1,80 @@
+// The finalizer: added before anything is created on a worker, dropped on
+// deletion once every reachable worker confirms the job's workloads are gone.
+// A worker that does not answer is not waited for: what the job left there is
+// an orphan, removed by the orphan collector (orphans.ts) when it answers.
+
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { GROUP, VERSION } from "../../api/common.ts";
+import type { TrainingJob } from "../../api/trainingjob.ts";
+import { type ReconcileResult, Result } from "../../runtime/result.ts";
+import { cleanupWorker } from "./cleanup.ts";
+import { keyOf, type PassContext } from "./context.ts";
+import { clusterAnswers } from "./failover-trigger.ts";
+
+export const FINALIZER = "training.crosscloud.dev/cleanup";
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export function jobRef(job: TrainingJob) {
+  return {
+    group: GROUP,
+    version: VERSION,
+    plural: "trainingjobs",
+    namespace: job.metadata.namespace ?? "",
+    name: job.metadata.name ?? "",
+  };
+}
+
+/** Deletion: every reachable worker confirms nothing is left before the finalizer goes. */
+export async function finalize(ctx: PassContext, job: TrainingJob): Promise<ReconcileResult> {
+  ctx.o.checkpoints.forget(keyOf(job));
+  ctx.placer.forget(job.metadata.uid ?? "");
+  if (!job.metadata.finalizers?.includes(FINALIZER)) return Result.done();
+  const named = [
+    job.status?.placement?.cluster,
+    ...(job.status?.failovers ?? []).flatMap((f) => [f.from, f.to].map((w) => w?.split("/")[0])),
+  ];
+  const clusters = new Set([...named.filter((c): c is string => Boolean(c)), ...ctx.o.registry.names()]);
+  for (const cluster of clusters) {
+    const cc = ctx.o.clusters.get(undefined, cluster);
+    const worker = ctx.o.registry.get(cluster);
+    // A ComputeCluster that was deleted can never answer; one that does not answer now is left to the
+    // orphan collector: the job's deletion does not wait for a lost cluster.
+    if (!cc || !worker || !clusterAnswers(cc)) continue;
+    const result = await cleanupWorker(worker, job.metadata.uid ?? "").catch((err: Error) => ({
+      done: false as const,
+      waitingFor: `${cluster}: ${err.message}`,
+    }));
+    if (!result.done) {
+      ctx.o.logger.info("waiting to clean up", { job: keyOf(job), waitingFor: result.waitingFor });
+      return Result.requeueAfter(2_000);
+    }
+  }
+  await ctx.o.custom.patchNamespacedCustomObject(
+    {
+      ...jobRef(job),
+      body: {
+        metadata: {
+          resourceVersion: job.metadata.resourceVersion,
+          finalizers: job.metadata.finalizers.filter((f) => f !== FINALIZER),
+        },
+      },
+    },
+    mergePatch,
+  );
+  return Result.done();
+}
+
+export async function addFinalizer(ctx: PassContext, job: TrainingJob): Promise<void> {
+  await ctx.o.custom.patchNamespacedCustomObject(
+    {
+      ...jobRef(job),
+      body: {
+        metadata: {
+          resourceVersion: job.metadata.resourceVersion,
+          finalizers: [...(job.metadata.finalizers ?? []), FINALIZER],
+        },
+      },
+    },
+    mergePatch,
+  );
+}

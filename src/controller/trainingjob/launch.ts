@@ -1,0 +1,180 @@
+// The launch phase: renders a placement's workload and applies it to its
+// worker (namespace, store Secret, Service, then the Job last, with the hash
+// of what it was rendered from), unless the worker already holds exactly that.
+// The step to resume from is decided here, when the Job is created.
+
+import { createHash } from "node:crypto";
+import { type KubernetesObject, PatchStrategy, type V1Job } from "@kubernetes/client-node";
+import type { ComputeCluster } from "../../api/computecluster.ts";
+import type { TrainingJob } from "../../api/trainingjob.ts";
+import type { EpochFence } from "../../checkpoint/fence.ts";
+import type { WorkerCluster } from "../../clusters/registry.ts";
+import { checkpointUri, storeEnv, storeOptions } from "../../clusters/stores.ts";
+import { ignoreNotFound } from "../../runtime/api-errors.ts";
+import { failpoint } from "../../runtime/failpoints.ts";
+import { workloadName } from "../../workload/names.ts";
+import { RESUME_STEP_ANNOTATION, renderWorkload, type Workload } from "../../workload/render.ts";
+import { newestStep, type ResumePoint } from "./checkpoints.ts";
+import type { PassContext } from "./context.ts";
+import type { StatusBuilder } from "./status.ts";
+
+export const FIELD_MANAGER = "crosscloud-operator";
+const SPEC_HASH = "training.crosscloud.dev/spec-hash";
+/** When the step the Job resumes from was committed, so a pass after a crash still knows the work lost. */
+const RESUME_CREATED_ANNOTATION = "training.crosscloud.dev/resume-step-created-at";
+
+export interface Launched {
+  /** The worker's Job for this epoch. */
+  readonly job: V1Job | undefined;
+  /** True when this pass created it. */
+  readonly created: boolean;
+  /** The step its pods resume from (decided when the Job was created). */
+  readonly resume?: ResumePoint;
+}
+
+interface StoreAccess {
+  readonly resume?: ResumePoint;
+  readonly secretName?: string;
+  readonly credentials?: Record<string, string>;
+}
+
+/** The namespace a job's workload uses on its worker. */
+export function workerNamespace(job: TrainingJob, cc: ComputeCluster): string {
+  return cc.spec.workloadNamespace || (job.metadata.namespace ?? "default");
+}
+
+/** Applies the Job and Service unless the worker already has this exact spec; `fence` picks the resume step. */
+export async function launch(
+  ctx: PassContext,
+  job: TrainingJob,
+  b: StatusBuilder,
+  worker: WorkerCluster,
+  cc: ComputeCluster,
+  fence: EpochFence,
+): Promise<Launched> {
+  const namespace = workerNamespace(job, cc);
+  const name = workloadName(job.metadata as { name: string }, b.status.epoch ?? 1);
+  // Until the informer has seen a Job this pass may have created, ask the worker itself.
+  const cached =
+    worker.jobs.get(namespace, name) ?? (await ignoreNotFound(worker.batch.readNamespacedJob({ name, namespace })));
+  const store = await storeAccess(ctx, job, b, cc, cached, fence);
+  const workload = render(ctx, job, b, cc, store);
+  const hash = specHash(workload);
+  const resume = store.resume;
+  if (cached?.metadata?.annotations?.[SPEC_HASH] === hash) return { job: cached, created: false, ...opt(resume) };
+  await ensureNamespace(ctx, worker, namespace);
+  if (store.secretName && store.credentials) {
+    const labels = workload.job.metadata?.labels;
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: store.secretName, namespace, labels },
+      stringData: store.credentials,
+    };
+    await apply(worker, secret);
+  }
+  const annotate = <T extends KubernetesObject>(o: T, extra: Record<string, string> = {}): T => ({
+    ...o,
+    metadata: { ...o.metadata, annotations: { ...o.metadata?.annotations, [SPEC_HASH]: hash, ...extra } },
+  });
+  // The Job goes last: its spec hash then says that everything it needs (Secret, Service) is there,
+  // so a pass that finds the hash skips the whole launch, and a crash before it repeats all of it.
+  await apply(worker, annotate(workload.service));
+  failpoint("launch.before-job");
+  const created: Record<string, string> = resume?.createdAt
+    ? { [RESUME_CREATED_ANNOTATION]: resume.createdAt.toISOString() }
+    : {};
+  const applied = (await apply(worker, annotate(workload.job, created))) as V1Job;
+  if (!cached)
+    b.event({
+      type: "Normal",
+      reason: "Launched",
+      message: `created Job and Service ${namespace}/${workload.job.metadata?.name} on ${worker.name}${resume ? `, resuming from step ${resume.step}` : ", starting from scratch (no committed step in its store)"}`,
+    });
+  return { job: applied, created: !cached, ...opt(resume) };
+}
+
+function opt(resume: ResumePoint | undefined): { resume?: ResumePoint } {
+  return resume ? { resume } : {};
+}
+
+/** Server-side apply of a worker object, owned by the operator. */
+export async function apply(worker: WorkerCluster, o: KubernetesObject): Promise<KubernetesObject> {
+  return worker.objects.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+}
+
+function render(
+  ctx: PassContext,
+  job: TrainingJob,
+  b: StatusBuilder,
+  cc: ComputeCluster,
+  store: StoreAccess,
+): Workload {
+  const p = b.status.placement;
+  const option = job.spec.accelerators.find((a) => a.type === p?.accelerator);
+  const instanceType = ctx.o.catalog.get(p?.instanceType ?? "");
+  if (!p || !option || !instanceType) throw new Error("a placed job has its accelerator option and instance type");
+  return renderWorkload({
+    job,
+    epoch: b.status.epoch ?? 1,
+    option,
+    target: {
+      cluster: p.cluster ?? "",
+      namespace: workerNamespace(job, cc),
+      cloud: cc.spec.cloud,
+      nodeGroup: p.nodeGroup ?? "",
+      instanceType,
+      capacityType: p.capacityType ?? "OnDemand",
+    },
+    checkpointUri: checkpointUri(cc, job),
+    ...(store.resume !== undefined ? { resumeStep: store.resume.step } : {}),
+    store: storeEnv(cc, store.secretName),
+  });
+}
+
+/**
+ * What the placement's pods need to reach their store: the credentials Secret copied to the worker
+ * (when the cluster has one), and the step to resume from: the one the worker Job was launched with,
+ * else the newest committed step of this store that the fence allows.
+ */
+async function storeAccess(
+  ctx: PassContext,
+  job: TrainingJob,
+  b: StatusBuilder,
+  cc: ComputeCluster,
+  cached: V1Job | undefined,
+  fence: EpochFence,
+): Promise<StoreAccess> {
+  const credentials = await ctx.secrets.of(cc, b.now);
+  const resume = cached
+    ? launchedResume(cached)
+    : await newestStep(checkpointUri(cc, job), storeOptions(cc, credentials), fence);
+  const secretName = credentials
+    ? `${workloadName(job.metadata as { name: string }, b.status.epoch ?? 1)}-store`
+    : undefined;
+  return { ...opt(resume), ...(secretName ? { secretName, credentials } : {}) };
+}
+
+/** The resume step a worker Job was created with, from its annotations. */
+function launchedResume(j: V1Job): ResumePoint | undefined {
+  const a = j.metadata?.annotations ?? {};
+  const step = a[RESUME_STEP_ANNOTATION];
+  if (step === undefined) return undefined;
+  const createdAt = a[RESUME_CREATED_ANNOTATION] ? new Date(a[RESUME_CREATED_ANNOTATION]) : undefined;
+  return { step: Number(step), ...(createdAt ? { createdAt } : {}) };
+}
+
+async function ensureNamespace(ctx: PassContext, worker: WorkerCluster, namespace: string): Promise<void> {
+  const known = ctx.namespaces.get(worker.name) ?? new Set<string>();
+  if (known.has(namespace)) return;
+  await apply(worker, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  known.add(namespace);
+  ctx.namespaces.set(worker.name, known);
+}
+
+function specHash(w: Workload): string {
+  return createHash("sha256")
+    .update(JSON.stringify([w.job.spec, w.service.spec, w.job.metadata?.labels]))
+    .digest("hex")
+    .slice(0, 16);
+}

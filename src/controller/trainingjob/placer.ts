@@ -1,0 +1,97 @@
+// Decides placements one at a time against free capacity minus the
+// placements already decided but not yet visible in the informer (assumed
+// placements, as Kueue's scheduler assumes a workload until its cache shows
+// it). Without this, jobs placed close together, as when a whole cluster is
+// lost and its jobs move at once, could each be given the same free nodes.
+
+import type { ComputeCluster } from "../../api/computecluster.ts";
+import type { TrainingJob } from "../../api/trainingjob.ts";
+import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
+import type { Informer } from "../../runtime/informer.ts";
+import { decidePlacement } from "./place.ts";
+
+/** An assumed placement is dropped after this long even if the informer never shows it. */
+export const ASSUME_TTL_MS = 60_000;
+
+interface Assumed {
+  readonly cluster: string;
+  readonly nodeGroup: string;
+  readonly nodes: number;
+  readonly epoch: number;
+  readonly at: number;
+}
+
+export interface PlacerOptions {
+  readonly jobs: Informer<TrainingJob>;
+  readonly clusters: Informer<ComputeCluster>;
+}
+
+export class Placer {
+  readonly #o: PlacerOptions;
+  /** By job uid. */
+  readonly #assumed = new Map<string, Assumed>();
+
+  constructor(options: PlacerOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * The decision for `job`, against the informers' snapshot minus every other job's assumed
+   * placement. Synchronous, so no other decision interleaves with it; when it has a winner that
+   * fits now, that winner is assumed for the job (epoch `epoch`) until the informer shows it.
+   */
+  decide(job: TrainingJob, exclude: readonly ExcludedGroup[], epoch: number, now: Date): PlacementDecision {
+    const uid = job.metadata.uid ?? "";
+    this.#expire(now);
+    const decision = decidePlacement(
+      job,
+      this.#o.clusters.list(),
+      this.#o.jobs.list(),
+      exclude,
+      this.#assumedNodes(uid),
+      now,
+    );
+    const w = decision.winner;
+    if (w?.fit === "Now") {
+      this.#assumed.set(uid, {
+        cluster: w.cluster,
+        nodeGroup: w.nodeGroup,
+        nodes: job.spec.replicas,
+        epoch,
+        at: now.getTime(),
+      });
+    } else {
+      this.#assumed.delete(uid);
+    }
+    return decision;
+  }
+
+  /** Forgets the job's assumption (its status write failed, or it was deleted). */
+  forget(uid: string): void {
+    this.#assumed.delete(uid);
+  }
+
+  /** Nodes assumed for other jobs, by "<cluster>/<nodeGroup>". */
+  #assumedNodes(except: string): Map<string, number> {
+    const byGroup = new Map<string, number>();
+    for (const [uid, a] of this.#assumed) {
+      if (uid === except) continue;
+      const key = `${a.cluster}/${a.nodeGroup}`;
+      byGroup.set(key, (byGroup.get(key) ?? 0) + a.nodes);
+    }
+    return byGroup;
+  }
+
+  /** Drops assumptions the informer now shows (or that are too old, or whose job is gone). */
+  #expire(now: Date): void {
+    const byUid = new Map(this.#o.jobs.list().map((j) => [j.metadata.uid ?? "", j]));
+    for (const [uid, a] of this.#assumed) {
+      const job = byUid.get(uid);
+      const seen =
+        job?.status?.placement?.cluster === a.cluster &&
+        job.status.placement.nodeGroup === a.nodeGroup &&
+        (job.status.epoch ?? 0) >= a.epoch;
+      if (!job || seen || now.getTime() - a.at > ASSUME_TTL_MS) this.#assumed.delete(uid);
+    }
+  }
+}
