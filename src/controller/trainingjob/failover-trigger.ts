@@ -76,7 +76,7 @@ function unschedulableSince(pod: V1Pod): number | undefined {
   if (pod.status?.phase !== "Pending" || pod.metadata?.deletionTimestamp) return undefined;
   const c = pod.status.conditions?.find((x) => x.type === "PodScheduled");
   if (c?.status !== "False" || c.reason !== "Unschedulable") return undefined;
-  const at = Date.parse(String(c.lastTransitionTime ?? pod.metadata?.creationTimestamp ?? ""));
+  const at = new Date(c.lastTransitionTime ?? pod.metadata?.creationTimestamp ?? "").getTime();
   return Number.isFinite(at) ? at : undefined;
 }
 
