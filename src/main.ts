@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     identity,
     workers: Number(env.WORKERS ?? 8),
     scaleUpTimeoutMs: Number(env.SCALE_UP_TIMEOUT_MS ?? 600_000),
+    ...(env.HEARTBEAT_MS ? { heartbeatMs: Number(env.HEARTBEAT_MS) } : {}),
     ...cloudWiring(),
   });
   let leading = false;

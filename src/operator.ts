@@ -15,13 +15,17 @@ import { CloudNodeGroups } from "./controller/computecluster/cloud.ts";
 import { ComputeClusterReconciler } from "./controller/computecluster/reconciler.ts";
 import { EventRecorder } from "./controller/events.ts";
 import { CheckpointSync } from "./controller/trainingjob/checkpoints.ts";
+import { failoverMetrics } from "./controller/trainingjob/failover-metrics.ts";
+import { clusterAnswers } from "./controller/trainingjob/failover-trigger.ts";
+import { collectOrphans } from "./controller/trainingjob/fence.ts";
 import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
 import { Controller } from "./runtime/controller.ts";
 import { counted } from "./runtime/counted.ts";
 import { Informer } from "./runtime/informer.ts";
 import type { Logger } from "./runtime/logger.ts";
 import type { RuntimeMetrics } from "./runtime/metrics.ts";
-import { trainingJobKeyOf } from "./workload/names.ts";
+import { Result } from "./runtime/result.ts";
+import { LABEL_JOB_UID, trainingJobKeyOf } from "./workload/names.ts";
 
 export interface OperatorOptions {
   readonly hub: KubeConfig;
@@ -76,12 +80,16 @@ export class Operator {
     });
     let tjController: Controller | undefined;
     let ccController: Controller | undefined;
+    let orphanController: Controller | undefined;
     const registry = new ClusterRegistry({
       logger,
       apiRequests: metrics.apiRequests,
       onChange: (cluster, kind, obj) => {
         const key = trainingJobKeyOf(obj.metadata?.labels);
         if (key) tjController?.enqueue(key);
+        // A workload whose TrainingJob is gone (deleted while its cluster was lost) is an orphan.
+        const uid = obj.metadata?.labels?.[LABEL_JOB_UID];
+        if (kind === "job" && uid && !jobs.list().some((j) => j.metadata.uid === uid)) orphanController?.enqueue(cluster);
         if (kind !== "job") ccController?.enqueueAfter(cluster, 1_000);
       },
     });
@@ -105,6 +113,7 @@ export class Operator {
       logger,
       ...(this.#o.providers ? { providers: this.#o.providers } : {}),
       ...(this.#o.scaleUpTimeoutMs !== undefined ? { scaleUpTimeoutMs: this.#o.scaleUpTimeoutMs } : {}),
+      failoverMetrics: failoverMetrics(metrics.registry),
       onScaleRequested: (cluster) => {
         // The cloud's desired size changed: list it again soon rather than at the next heartbeat.
         cloudGroups.invalidate(cluster);
@@ -142,22 +151,41 @@ export class Operator {
       metrics,
       reconcile: (name) => ccReconciler.reconcile(name),
     });
+    orphanController = new Controller({
+      name: "orphans",
+      workers: 1,
+      logger,
+      metrics,
+      reconcile: async (cluster) => {
+        const worker = registry.get(cluster);
+        const computeCluster = clusters.get(undefined, cluster);
+        if (!worker || !computeCluster) return Result.done();
+        if (!clusterAnswers(computeCluster)) return Result.requeueAfter(10_000);
+        const live = new Set(jobs.list().map((j) => j.metadata.uid ?? ""));
+        const left = await collectOrphans(worker, live);
+        return left > 0 ? Result.requeueAfter(2_000) : Result.done();
+      },
+    });
     const tj = tjController;
     const cc = ccController;
+    const orphans = orphanController;
     const keyOf = (o: TrainingJob) => `${o.metadata.namespace}/${o.metadata.name}`;
     for (const e of ["add", "update", "delete"] as const) {
       jobs.on(e, (o) => tj.enqueue(keyOf(o)));
       clusters.on(e, (o) => {
-        cc.enqueue(o.metadata.name ?? "");
-        // Capacity or readiness changed: jobs waiting for a placement try again.
-        for (const j of jobs.list()) if (!j.status?.placement) tj.enqueue(keyOf(j));
+        const name = o.metadata.name ?? "";
+        cc.enqueue(name);
+        // Capacity, reachability or drain changed: jobs waiting for a placement try again, and jobs
+        // placed there look at their cluster again; a cluster that answers again is searched for orphans.
+        for (const j of jobs.list()) if (!j.status?.placement || j.status.placement.cluster === name) tj.enqueue(keyOf(j));
+        if (e !== "delete" && clusterAnswers(o)) orphans.enqueue(name);
       });
     }
     await Promise.all([jobs.start(signal), clusters.start(signal)]);
     this.#synced = true;
     logger.info("hub informers synced", { trainingJobs: jobs.list().length, computeClusters: clusters.list().length });
     try {
-      await Promise.all([tj.run(signal), cc.run(signal)]);
+      await Promise.all([tj.run(signal), cc.run(signal), orphans.run(signal)]);
     } finally {
       jobs.stop();
       clusters.stop();

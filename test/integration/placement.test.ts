@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { request } from "node:https";
 import { after, afterEach, before, describe, it } from "node:test";
 import { ListNodegroupsCommand, UpdateNodegroupConfigCommand } from "@aws-sdk/client-eks";
 import { CustomObjectsApi } from "@kubernetes/client-node";
@@ -15,47 +14,11 @@ import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { ComputeCluster, NodeGroupStatus } from "../../src/api/computecluster.ts";
 import type { TrainingJob, TrainingJobPhase } from "../../src/api/trainingjob.ts";
 import { createEksClient } from "../../src/providers/eks/client.ts";
+import { admin, simGroup } from "../support/cloudsim.ts";
 import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
 import { clients, eventually, uniqueName } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
-
-interface SimGroupState {
-  cluster: string;
-  group: string;
-  desiredSize: number;
-  nodes: number;
-  maxSize: number;
-  changes: number;
-}
-
-/** The simulator's admin API (never faulted). */
-function admin(method: string, path: string, body?: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${cloudSimUrl()}${path}`,
-      { method, ca: readFileSync(sandboxCaPath()), headers: { "content-type": "application/json" } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          if ((res.statusCode ?? 0) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
-          else resolve(text ? JSON.parse(text) : undefined);
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-async function simGroup(cluster: string, group: string): Promise<SimGroupState> {
-  const state = (await admin("GET", "/_admin/state")) as { groups: SimGroupState[] };
-  const g = state.groups.find((x) => x.cluster === cluster && x.group === group);
-  if (!g) throw new Error(`the simulator has no ${cluster}/${group}`);
-  return g;
-}
 
 /** Resizes an aws-sim group back through the EKS API (the operator never shrinks groups), and waits for its nodes. */
 async function restoreAwsGroup(group: string, size: number, maxSize: number): Promise<void> {

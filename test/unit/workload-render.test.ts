@@ -190,6 +190,10 @@ describe("renderWorkload", () => {
     assert.equal(envOf(fresh.job.spec?.template.spec?.containers[0]?.env).CROSSCLOUD_RESUME_STEP, undefined);
     assert.equal(fresh.job.spec?.suspend, true);
     assert.equal(fresh.job.spec?.backoffLimit, 7);
+    // Disruptions (spot reclaim, node loss, preemption) are ignored; any other pod failure counts.
+    assert.deepEqual(fresh.job.spec?.podFailurePolicy, {
+      rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }],
+    });
     const resumed = renderWorkload({
       job,
       epoch: 2,

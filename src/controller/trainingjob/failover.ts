@@ -34,7 +34,11 @@ import type { StatusBuilder } from "./status.ts";
 const POLL_MS = 2_000;
 
 /** A trigger that fired or is pending, on a placed job: start the move, or say what is awaited. */
-export function onTrigger(job: TrainingJob, b: StatusBuilder, t: Exclude<Trigger, { kind: "None" }>): ReconcileResult {
+export function onTrigger(
+  job: TrainingJob,
+  b: StatusBuilder,
+  t: Exclude<Trigger, { kind: "None" }>,
+): ReconcileResult {
   if (t.kind === "Waiting") {
     b.condition({ type: CONDITION.Running, status: "Unknown", reason: RUNNING[t.reason], message: t.message });
     return Result.requeueAfter(Math.max(1_000, Math.min(t.leftMs, 10_000)));
@@ -43,7 +47,10 @@ export function onTrigger(job: TrainingJob, b: StatusBuilder, t: Exclude<Trigger
   if (!job.spec.failover.enabled) {
     const message = `${t.message}; failover is off (spec.failover.enabled: false), so the job stays on ${where}`;
     const before = b.status.conditions?.find((c) => c.type === CONDITION.FailedOver)?.reason;
-    b.condition({ type: CONDITION.Running, status: "False", reason: RUNNING[t.reason], message });
+    // A drained cluster still runs the job; a lost cluster or lost capacity does not.
+    if (t.reason !== "Drained") {
+      b.condition({ type: CONDITION.Running, status: "False", reason: RUNNING[t.reason], message });
+    }
     b.condition({ type: CONDITION.FailedOver, status: "False", reason: FAILED_OVER.FailoverDisabled, message });
     if (before !== FAILED_OVER.FailoverDisabled) b.event({ type: "Warning", reason: FAILOVER_EVENT.Disabled, message });
     return Result.requeueAfter(15_000);

@@ -140,7 +140,12 @@ export class TrainingJobReconciler {
         drainTrigger(cc, b.now),
         capacityLostTrigger(pods, group, b.now, timeouts.unschedulable),
       );
-      if (trigger.kind === "Move") return onTrigger(job, b, trigger);
+      if (trigger.kind === "Move") {
+        const result = onTrigger(job, b, trigger);
+        // Out of moves: the job is Failed and its pods, which cannot run or must leave, are stopped.
+        if (b.phase === "Failed") await cleanupWorker(worker, job.metadata.uid ?? "");
+        return result;
+      }
       if (trigger.kind === "Waiting") onTrigger(job, b, trigger);
     }
     await fenceOldEpochs(ctx, job, b);

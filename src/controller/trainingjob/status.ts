@@ -34,13 +34,16 @@ export class StatusBuilder {
     this.status.phase = phase;
   }
 
+  /**
+   * Sets a condition. Its transition time is judged against the status the server holds, not a
+   * value set earlier in this pass, so a pass that sets a condition twice does not move it.
+   */
   condition(input: ConditionInput): void {
-    this.status.conditions = setCondition(
-      this.status.conditions as Condition[] | undefined,
-      input,
-      this.#job.metadata.generation,
-      this.#now,
+    const held = (this.#job.status?.conditions as Condition[] | undefined)?.find((c) => c.type === input.type);
+    const base = (this.status.conditions as Condition[] | undefined)?.map((c) =>
+      c.type === input.type && held ? held : c,
     );
+    this.status.conditions = setCondition(base, input, this.#job.metadata.generation, this.#now);
   }
 
   event(e: PendingEvent): void {

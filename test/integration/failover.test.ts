@@ -1,0 +1,312 @@
+// Failover against the real sandbox, through the operator process: a cluster
+// that stops answering (its API server hangs), a drained cluster, the limits
+// (maxFailovers, failover off), a whole cluster's jobs moving into a target
+// that fits only some of them, a new job while a cluster is lost, and a job
+// deleted while its cluster is lost. The trainer is simulated by the test,
+// which writes steps through the commit protocol into the stores.
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+import { heal, partition } from "../../scripts/sandbox/faults.ts";
+import type { TrainingJob } from "../../src/api/trainingjob.ts";
+import { admin } from "../support/cloudsim.ts";
+import {
+  committedSteps,
+  getCluster,
+  movedAndRunning,
+  patchCluster,
+  podsOf,
+  trainerEnv,
+  trainStep,
+  waitReachable,
+} from "../support/failover.ts";
+import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
+import { clients, eventually, uniqueName } from "../support/sandbox.ts";
+import { aTrainingJob } from "../support/trainingjob.ts";
+import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
+
+const LOST_TIMEOUT_S = 20;
+
+/** A job that prefers Trainium (aws-sim) and can move to H100 (azure-sim), with a CUDA image and env there. */
+function movable(name: string, prefix: string, mutate: (j: TrainingJob) => void = () => {}): TrainingJob {
+  return aTrainingJob(name)
+    .replicas(1)
+    .accelerator("trainium1", 16, { image: "example.com/train:neuron" })
+    .accelerator("nvidia-h100", 8, { image: "example.com/train:cuda", env: [{ name: "ON_H100", value: "1" }] })
+    .with((j) => {
+      j.spec.placement.strategy = "Preference";
+      j.spec.checkpoint.prefix = prefix;
+      j.spec.failover.clusterLostTimeout = `${LOST_TIMEOUT_S}s`;
+      j.spec.failover.drainCheckpointTimeout = "60s";
+      j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
+      mutate(j);
+    })
+    .obj();
+}
+
+describe("failover", { timeout: 900_000 }, () => {
+  const tjs = new TrainingJobs(uniqueName("failover"));
+  let operator: OperatorProcess;
+
+  before(async () => {
+    await prepareHub();
+    await tjs.createNamespace();
+    operator = startOperator("failover-operator", { HEARTBEAT_MS: "5000" });
+    await waitClustersReady();
+  });
+  afterEach(async () => {
+    // Whatever a test did to the clusters is undone before the next one.
+    await heal("aws-sim");
+    await patchCluster("aws-sim", { drain: false, paused: false });
+    await patchCluster("azure-sim", { drain: false, paused: false });
+    await waitReachable("aws-sim", "True");
+  });
+  after(async () => {
+    await operator.stop();
+    await tjs.deleteNamespace();
+  });
+
+  it("moves a job off a cluster that stops answering, resumes from the replicated step, and fences epoch 1", async () => {
+    const prefix = `${tjs.namespace}/lost`;
+    const created = await tjs.create(movable("lost", prefix));
+    const running = await tjs.waitForPhase("lost", "Running");
+    assert.equal(running.status?.placement?.cluster, "aws-sim");
+    await trainStep("aws-sim", prefix, 100, 1);
+    await eventually(
+      "step 100 replicated to azure-sim",
+      () => tjs.get("lost"),
+      (j) => j.status?.checkpoint?.stores?.find((s) => s.cluster === "azure-sim")?.latestStep === 100,
+      60_000,
+    );
+    const cut = Date.now();
+    await partition("aws-sim");
+    const moved = await eventually(
+      "the job running on azure-sim at epoch 2",
+      () => tjs.get("lost"),
+      movedAndRunning(2),
+      120_000,
+    );
+    const tookS = (Date.parse(moved.status?.failovers?.[0]?.runningAt ?? "") - cut) / 1000;
+    assert.ok(tookS <= LOST_TIMEOUT_S + 15 + 5, `Running elsewhere ${tookS}s after the partition`);
+    const record = moved.status?.failovers?.[0];
+    assert.equal(record?.reason, "ClusterLost");
+    assert.equal(record?.from, "aws-sim/trn1");
+    assert.equal(record?.to, "azure-sim/ndh100");
+    assert.equal(record?.resumedFromStep, 100);
+    assert.ok((record?.lostWorkSeconds ?? -1) >= 0);
+    assert.equal(moved.status?.placement?.accelerator, "nvidia-h100");
+    const [pod] = await podsOf("azure-sim", created, 2);
+    assert.equal(pod?.spec?.containers[0]?.image, "example.com/train:cuda");
+    const env = trainerEnv(pod);
+    assert.equal(env.ON_H100, "1");
+    assert.equal(env.CROSSCLOUD_RESUME_STEP, "100");
+    assert.equal(env.CROSSCLOUD_EPOCH, "2");
+    const events = await tjs.events("lost");
+    assert.ok(events.some((e) => e.reason === "FailoverStarted" && e.type === "Warning"));
+    assert.ok(events.some((e) => e.reason === "FailedOver"));
+
+    // The partitioned epoch 1 is still writing to its store: its step after the move is never used.
+    await trainStep("aws-sim", prefix, 200, 1);
+    await trainStep("azure-sim", prefix, 300, 2);
+    await eventually(
+      "epoch 2's step 300 replicated back to aws-sim's store",
+      () => committedSteps("aws-sim", prefix),
+      (steps) => steps.includes(300),
+      60_000,
+    );
+    assert.ok(!(await committedSteps("azure-sim", prefix)).includes(200), "epoch 1's step 200 was copied");
+    const after = await tjs.get("lost");
+    assert.equal(after.status?.checkpoint?.latestStep, 300);
+
+    // Heal: the epoch-1 Job and Service on aws-sim go.
+    await heal("aws-sim");
+    await eventually(
+      "epoch 1's workload gone from aws-sim",
+      () => workloadOf("aws-sim", created.metadata.uid ?? ""),
+      (w) => w.jobs.length === 0 && w.services.length === 0,
+      30_000 + 15_000,
+    );
+    const still = await tjs.get("lost");
+    assert.equal(still.status?.epoch, 2);
+    assert.equal(still.status?.failovers?.length, 1);
+    await tjs.delete("lost");
+  });
+
+  it("drains a cluster with two jobs: both move, each resumes from the step written on SIGTERM", async () => {
+    const names = ["drain-a", "drain-b"];
+    const jobs: TrainingJob[] = [];
+    for (const name of names) jobs.push(await tjs.create(movable(name, `${tjs.namespace}/${name}`)));
+    for (const name of names) {
+      const j = await tjs.waitForPhase(name, "Running");
+      assert.equal(j.status?.placement?.cluster, "aws-sim");
+      await trainStep("aws-sim", `${tjs.namespace}/${name}`, 10, 1);
+    }
+    for (const name of names) {
+      await eventually(
+        `${name}'s step 10 known`,
+        () => tjs.get(name),
+        (j) => j.status?.checkpoint?.latestStep === 10,
+        60_000,
+      );
+    }
+    await patchCluster("aws-sim", { drain: true });
+    for (const [i, name] of names.entries()) {
+      // The old pods are stopped; the trainer saves on SIGTERM: step 11, from epoch 1.
+      await eventually(
+        `${name}'s epoch-1 pods gone`,
+        () => podsOf("aws-sim", jobs[i] as TrainingJob, 1),
+        (pods) => pods.length === 0,
+        60_000,
+      );
+      await trainStep("aws-sim", `${tjs.namespace}/${name}`, 11, 1);
+    }
+    for (const [i, name] of names.entries()) {
+      const moved = await eventually(`${name} moved`, () => tjs.get(name), movedAndRunning(2), 120_000);
+      const record = moved.status?.failovers?.[0];
+      assert.equal(record?.reason, "Drained");
+      assert.equal(record?.newestStepAtStart, 10);
+      assert.equal(record?.resumedFromStep, 11);
+      assert.equal(moved.status?.placement?.cluster, "azure-sim");
+      const [pod] = await podsOf("azure-sim", jobs[i] as TrainingJob, 2);
+      assert.equal(trainerEnv(pod).CROSSCLOUD_RESUME_STEP, "11");
+    }
+    for (const name of names) await tjs.delete(name);
+  });
+
+  it("fails a job that reached maxFailovers, and keeps one whose failover is off where it is", async () => {
+    await tjs.create(
+      movable("limited", `${tjs.namespace}/limited`, (j) => {
+        j.spec.failover.maxFailovers = 0;
+      }),
+    );
+    await tjs.create(
+      movable("pinned", `${tjs.namespace}/pinned`, (j) => {
+        j.spec.failover.enabled = false;
+      }),
+    );
+    await tjs.waitForPhase("limited", "Running");
+    await tjs.waitForPhase("pinned", "Running");
+    await patchCluster("aws-sim", { drain: true });
+    const failed = await tjs.waitForPhase("limited", "Failed", [], 60_000);
+    const why = failed.status?.conditions?.find((c) => c.type === "Failed");
+    assert.equal(why?.reason, "FailoverLimitReached");
+    assert.match(why?.message ?? "", /maxFailovers is 0/);
+    const pinned = await eventually(
+      "pinned to say failover is off",
+      () => tjs.get("pinned"),
+      (j) => j.status?.conditions?.some((c) => c.type === "FailedOver" && c.reason === "FailoverDisabled") === true,
+      60_000,
+    );
+    assert.equal(pinned.status?.placement?.cluster, "aws-sim");
+    assert.equal(pinned.status?.epoch, 1);
+    assert.equal(pinned.status?.failovers, undefined);
+    assert.match(pinned.status?.conditions?.find((c) => c.type === "FailedOver")?.message ?? "", /failover is off/);
+    await tjs.delete("limited");
+    await tjs.delete("pinned");
+  });
+
+  it("moves only as many jobs of a lost cluster as the target fits; the rest wait Pending, then return", async () => {
+    // azure-sim's on-demand H100 group may not grow past its 4 nodes.
+    await admin("PUT", "/_admin/node-groups/azure-sim/ndh100", { maxSize: 4 });
+    await eventually(
+      "azure-sim/ndh100 max 4 in status",
+      () => getCluster("azure-sim"),
+      (cc) => cc.status?.nodeGroups?.find((g) => g.name === "ndh100")?.maxSize === 4,
+      30_000,
+    );
+    const names = [1, 2, 3, 4, 5, 6].map((i) => `many-${i}`);
+    try {
+      // All six start on aws-sim (trn1 holds 4, p5 the other 2) while azure-sim takes nothing new.
+      await patchCluster("azure-sim", { paused: true });
+      for (const name of names) await tjs.create(movable(name, `${tjs.namespace}/${name}`));
+      for (const name of names) {
+        const j = await tjs.waitForPhase(name, "Running", [], 120_000);
+        assert.equal(j.status?.placement?.cluster, "aws-sim");
+      }
+      await patchCluster("azure-sim", { paused: false });
+      await partition("aws-sim");
+      const settled = await eventually(
+        "four jobs on azure-sim, two Pending",
+        () => Promise.all(names.map((n) => tjs.get(n))),
+        (js) =>
+          js.filter(movedAndRunning(2)).length === 4 && js.filter((j) => j.status?.phase === "Pending").length === 2,
+        150_000,
+      );
+      for (const j of settled.filter((x) => x.status?.phase === "Pending")) {
+        const placed = j.status?.conditions?.find((c) => c.type === "Placed");
+        assert.equal(placed?.status, "False");
+        assert.ok(placed?.message, "a Pending job says why it is not placed");
+      }
+      // Never oversubscribed: one pod per node, no more than 4 on ndh100.
+      const azurePods = (
+        await clients("azure-sim").core.listPodForAllNamespaces({ labelSelector: "training.crosscloud.dev/job-name" })
+      ).items.filter((p) => p.metadata?.namespace === tjs.namespace && p.status?.phase === "Running");
+      const nodes = azurePods.map((p) => p.spec?.nodeName);
+      assert.equal(new Set(nodes).size, nodes.length, `two pods on one node: ${nodes.join(", ")}`);
+      assert.ok(azurePods.length <= 4);
+      // The lost cluster comes back: the two waiting jobs are placed again (there).
+      await heal("aws-sim");
+      await eventually(
+        "all six running",
+        () => Promise.all(names.map((n) => tjs.get(n))),
+        (js) => js.every((j) => j.status?.phase === "Running"),
+        120_000,
+      );
+    } finally {
+      await admin("PUT", "/_admin/node-groups/azure-sim/ndh100", { maxSize: 16 });
+      for (const name of names) await tjs.delete(name).catch(() => {});
+    }
+  });
+
+  it("starts a new job on azure-sim while aws-sim is lost about as fast as with both up", async () => {
+    const timeToRunning = async (name: string) => {
+      const started = Date.now();
+      await tjs.create(
+        movable(name, `${tjs.namespace}/${name}`, (j) => {
+          j.spec.placement.clouds = ["azure"];
+        }),
+      );
+      await tjs.waitForPhase(name, "Running", [], 60_000);
+      return Date.now() - started;
+    };
+    // A job on aws-sim, so the operator has work there that it must not wait on.
+    await tjs.create(movable("bystander", `${tjs.namespace}/bystander`));
+    await tjs.waitForPhase("bystander", "Running");
+    const both = await timeToRunning("fast-1");
+    await partition("aws-sim");
+    await waitReachable("aws-sim", "False");
+    const lost = await timeToRunning("fast-2");
+    assert.ok(lost <= Math.max(2 * both, both + 3_000), `with aws-sim lost ${lost}ms, with both up ${both}ms`);
+    for (const name of ["bystander", "fast-1", "fast-2"]) await tjs.delete(name);
+  });
+
+  it("finishes deleting a job whose cluster is lost, and removes its workload when the cluster is back", async () => {
+    const created = await tjs.create(
+      movable("doomed", `${tjs.namespace}/doomed`, (j) => {
+        j.spec.failover.clusterLostTimeout = "10m";
+      }),
+    );
+    await tjs.waitForPhase("doomed", "Running");
+    await partition("aws-sim");
+    const deletedAt = Date.now();
+    await tjs.delete("doomed");
+    await eventually(
+      "the TrainingJob gone from the hub",
+      () =>
+        tjs.get("doomed").then(
+          () => false,
+          (err: { code?: number }) => err.code === 404,
+        ),
+      (gone) => gone,
+      30_000,
+    );
+    assert.ok(Date.now() - deletedAt <= 30_000);
+    await heal("aws-sim");
+    await eventually(
+      "its orphaned workload removed from aws-sim",
+      () => workloadOf("aws-sim", created.metadata.uid ?? ""),
+      (w) => w.jobs.length === 0 && w.services.length === 0,
+      60_000,
+    );
+  });
+});
