@@ -89,7 +89,8 @@ export class Operator {
         if (key) tjController?.enqueue(key);
         // A workload whose TrainingJob is gone (deleted while its cluster was lost) is an orphan.
         const uid = obj.metadata?.labels?.[LABEL_JOB_UID];
-        if (kind === "job" && uid && !jobs.list().some((j) => j.metadata.uid === uid)) orphanController?.enqueue(cluster);
+        if (kind === "job" && uid && !jobs.list().some((j) => j.metadata.uid === uid))
+          orphanController?.enqueue(cluster);
         if (kind !== "job") ccController?.enqueueAfter(cluster, 1_000);
       },
     });
@@ -177,7 +178,8 @@ export class Operator {
         cc.enqueue(name);
         // Capacity, reachability or drain changed: jobs waiting for a placement try again, and jobs
         // placed there look at their cluster again; a cluster that answers again is searched for orphans.
-        for (const j of jobs.list()) if (!j.status?.placement || j.status.placement.cluster === name) tj.enqueue(keyOf(j));
+        for (const j of jobs.list())
+          if (!j.status?.placement || j.status.placement.cluster === name) tj.enqueue(keyOf(j));
         if (e !== "delete" && clusterAnswers(o)) orphans.enqueue(name);
       });
     }

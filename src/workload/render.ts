@@ -129,7 +129,9 @@ export function renderWorkload(input: RenderInput): Workload {
       backoffLimit: runPolicy.backoffLimit,
       // A pod lost to a disruption (spot reclaim, node deleted, preemption, eviction) is not the
       // trainer's failure: it never counts against backoffLimit. The trainer's own exit still does.
-      podFailurePolicy: { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] },
+      podFailurePolicy: {
+        rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }],
+      },
       suspend,
       template: {
         metadata: { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } },

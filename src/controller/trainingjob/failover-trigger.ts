@@ -99,7 +99,8 @@ export function capacityLostTrigger(
     p.status?.conditions?.some((c) => c.type === "DisruptionTarget" && c.status === "True"),
   );
   const why = `${since.length} pod(s) unschedulable on ${where} since ${new Date(first).toISOString()}${disrupted ? " after a disruption" : ""}`;
-  const growing = (group?.desiredSize ?? 0) > (group?.nodes ?? 0);
+  // A group the cloud is growing is waited for, but not forever: at most one more unschedulableTimeout.
+  const growing = (group?.desiredSize ?? 0) > (group?.nodes ?? 0) && now.getTime() < first + 2 * timeoutMs;
   if (growing) {
     return {
       kind: "Waiting",
