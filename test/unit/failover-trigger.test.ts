@@ -353,12 +353,19 @@ describe("capacityLostTrigger", () => {
       want: { kind: "Waiting", reason: "CapacityLost", leftMs: 200_000 },
     },
     {
-      name: "the group is growing (desiredSize above its nodes): waits, even past the timeout",
-      pods: [pod("p0", { unschedulableSince: ago(3600) })],
+      name: "the group is growing (desiredSize above its nodes): waits past the timeout",
+      pods: [pod("p0", { unschedulableSince: ago(400) })],
       group: group(2, 4),
       timeoutMs: 300_000,
       want: { kind: "Waiting", reason: "CapacityLost", leftMs: 10_000 },
       message: /; trn1 is growing to 4 nodes$/,
+    },
+    {
+      name: "the group is still growing after twice the timeout: moves anyway",
+      pods: [pod("p0", { unschedulableSince: ago(3600) })],
+      group: group(2, 4),
+      timeoutMs: 300_000,
+      want: { kind: "Move", reason: "CapacityLost", at: ago(3600).toISOString() },
     },
     {
       name: "the group is shrinking (desiredSize below its nodes): not growing",
