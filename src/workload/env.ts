@@ -23,8 +23,12 @@ export interface EnvInput {
   readonly cluster: string;
   readonly accelerator: string;
   readonly checkpointUri: string;
-  /** The newest committed step in this placement's store, when there is one to resume from. */
-  readonly resumeStep?: number;
+  /**
+   * The ConfigMap on the worker that holds the step to resume from (keys `step` and `uri`, absent
+   * on a fresh start). The operator keeps it at the newest usable step, and the kubelet reads it
+   * when each container starts, so a retried pod resumes from the newest step, not the first one.
+   */
+  readonly resumeConfigMap: string;
 }
 
 /** Processes per node: one per GPU, or one per NeuronCore of the devices used. */
@@ -59,15 +63,26 @@ export function trainerEnv(e: EnvInput): V1EnvVar[] {
       env.push(value("FI_PROVIDER", "efa"), value("FI_EFA_USE_DEVICE_RDMA", "1"), value("FI_EFA_FORK_SAFE", "1"));
     }
   }
+  const [uri, ...placement] = checkpointEnv({
+    checkpointUri: e.checkpointUri,
+    epoch: e.epoch,
+    cloud: e.cloud,
+    cluster: e.cluster,
+    accelerator: e.accelerator,
+  });
+  const fromResume = (name: string, key: string): V1EnvVar => ({
+    name,
+    valueFrom: { configMapKeyRef: { name: e.resumeConfigMap, key, optional: true } },
+  });
   env.push(
-    ...checkpointEnv({
-      checkpointUri: e.checkpointUri,
-      resumeStep: e.resumeStep,
-      epoch: e.epoch,
-      cloud: e.cloud,
-      cluster: e.cluster,
-      accelerator: e.accelerator,
-    }),
+    ...(uri ? [uri] : []),
+    fromResume("CROSSCLOUD_RESUME_STEP", RESUME_STEP_KEY),
+    fromResume("CROSSCLOUD_RESUME_URI", RESUME_URI_KEY),
+    ...placement,
   );
   return env;
 }
+
+/** Keys of the resume ConfigMap. */
+export const RESUME_STEP_KEY = "step";
+export const RESUME_URI_KEY = "uri";

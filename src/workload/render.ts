@@ -2,10 +2,19 @@
 // per node, rank = completion index) and the headless Service that gives its
 // pods stable DNS names. Pure: the same inputs give the same objects.
 
-import type { V1Container, V1EnvVar, V1Job, V1PodSpec, V1Service, V1Volume } from "@kubernetes/client-node";
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1EnvVar,
+  V1Job,
+  V1PodSpec,
+  V1Service,
+  V1Volume,
+} from "@kubernetes/client-node";
 import type { AcceleratorOption, TrainingJob } from "../api/trainingjob.ts";
 import type { InstanceType } from "../catalog/instance-types.ts";
-import { type EnvInput, MASTER_PORT, trainerEnv } from "./env.ts";
+import { stepDir } from "../checkpoint/manifest.ts";
+import { MASTER_PORT, RESUME_STEP_KEY, RESUME_URI_KEY, trainerEnv } from "./env.ts";
 import { type JobRef, LABEL_EPOCH, LABEL_JOB_UID, workloadLabels, workloadName } from "./names.ts";
 import { type NodeGroupTarget, nodeSelectorFor, tolerationsFor } from "./scheduling.ts";
 
@@ -18,7 +27,8 @@ export interface RenderInput {
   readonly option: AcceleratorOption;
   readonly target: NodeGroupTarget & { readonly cluster: string; readonly namespace: string };
   readonly checkpointUri: string;
-  readonly resumeStep?: EnvInput["resumeStep"];
+  /** The step the pods resume from when the Job is created (the resume ConfigMap is kept newer later). */
+  readonly resumeStep?: number;
   /** Env and a Secret (on the worker, for envFrom) that let the trainer reach its checkpoint store. */
   readonly store?: { readonly env: readonly V1EnvVar[]; readonly secretName?: string };
 }
@@ -29,6 +39,19 @@ export const RESUME_STEP_ANNOTATION = "training.crosscloud.dev/resume-step";
 export interface Workload {
   readonly job: V1Job;
   readonly service: V1Service;
+  /** The step to resume from, read by the trainer's env when each container starts. */
+  readonly resume: V1ConfigMap;
+}
+
+/** The resume ConfigMap's name: <job>-e<epoch>-resume. */
+export function resumeConfigMapName(workload: string): string {
+  return `${workload}-resume`;
+}
+
+/** The resume ConfigMap's data for `step` (empty: start from scratch). */
+export function resumeData(checkpointUri: string, step: number | undefined): Record<string, string> {
+  if (step === undefined) return {};
+  return { [RESUME_STEP_KEY]: String(step), [RESUME_URI_KEY]: `${checkpointUri.replace(/\/+$/, "")}/${stepDir(step)}` };
 }
 
 function jobRef(job: TrainingJob): JobRef {
@@ -83,7 +106,7 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     cluster: input.target.cluster,
     accelerator: input.option.type,
     checkpointUri: input.checkpointUri,
-    resumeStep: input.resumeStep,
+    resumeConfigMap: resumeConfigMapName(name),
   });
   const shm: V1Volume = { name: SHM_VOLUME, emptyDir: { medium: "Memory" } };
   return {
@@ -150,5 +173,11 @@ export function renderWorkload(input: RenderInput): Workload {
       ports: [{ name: "rendezvous", port: MASTER_PORT, targetPort: MASTER_PORT }],
     },
   };
-  return { job, service };
+  const resumeMap: V1ConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { ...meta, name: resumeConfigMapName(name) },
+    data: resumeData(input.checkpointUri, input.resumeStep),
+  };
+  return { job, service, resume: resumeMap };
 }

@@ -3,8 +3,7 @@
 // verified, in the other cluster's store (Blob on azure-sim); status shows
 // both stores; pods get the checkpoint env and store credentials; a job
 // placed where a replicated step is gets it as its resume step. (Stale-epoch
-// fencing is proven on the replicator in checkpoint-replication.test.ts: a
-// stale epoch needs a failover, which the operator does not do yet.)
+// fencing across a move is proven in failover.test.ts.)
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -128,7 +127,11 @@ describe("checkpoint replication by the operator", { timeout: 300_000 }, () => {
     );
     const env = Object.fromEntries((pods.items[0]?.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     assert.equal(env.CROSSCLOUD_CHECKPOINT_URI, blobUri(prefix));
-    assert.equal(env.CROSSCLOUD_RESUME_STEP, "100");
-    assert.equal(env.CROSSCLOUD_RESUME_URI, `${blobUri(prefix)}/step-100`);
+    // The resume step is in the epoch's resume ConfigMap, which the trainer's env reads at start.
+    const resume = await clients("azure-sim").core.readNamespacedConfigMap({
+      namespace: tjs.namespace,
+      name: "reader-e1-resume",
+    });
+    assert.deepEqual(resume.data, { step: "100", uri: `${blobUri(prefix)}/step-100` });
   });
 });

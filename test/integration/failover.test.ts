@@ -16,6 +16,7 @@ import {
   movedAndRunning,
   patchCluster,
   podsOf,
+  resumeOf,
   trainerEnv,
   trainStep,
   waitReachable,
@@ -99,8 +100,8 @@ describe("failover", { timeout: 900_000 }, () => {
     assert.equal(pod?.spec?.containers[0]?.image, "example.com/train:cuda");
     const env = trainerEnv(pod);
     assert.equal(env.ON_H100, "1");
-    assert.equal(env.CROSSCLOUD_RESUME_STEP, "100");
     assert.equal(env.CROSSCLOUD_EPOCH, "2");
+    assert.equal((await resumeOf("azure-sim", tjs.namespace, "lost", 2)).step, "100");
     const events = await tjs.events("lost");
     assert.ok(events.some((e) => e.reason === "FailoverStarted" && e.type === "Warning"));
     assert.ok(events.some((e) => e.reason === "FailedOver"));
@@ -117,6 +118,13 @@ describe("failover", { timeout: 900_000 }, () => {
     assert.ok(!(await committedSteps("azure-sim", prefix)).includes(200), "epoch 1's step 200 was copied");
     const after = await tjs.get("lost");
     assert.equal(after.status?.checkpoint?.latestStep, 300);
+    // A pod started again now (a retry) resumes from epoch 2's newest step, not the one epoch 2 launched with.
+    await eventually(
+      "the resume ConfigMap at step 300",
+      () => resumeOf("azure-sim", tjs.namespace, "lost", 2),
+      (data) => data.step === "300",
+      30_000,
+    );
 
     // Heal: the epoch-1 Job and Service on aws-sim go.
     await heal("aws-sim");
@@ -167,8 +175,8 @@ describe("failover", { timeout: 900_000 }, () => {
       assert.equal(record?.newestStepAtStart, 10);
       assert.equal(record?.resumedFromStep, 11);
       assert.equal(moved.status?.placement?.cluster, "azure-sim");
-      const [pod] = await podsOf("azure-sim", jobs[i] as TrainingJob, 2);
-      assert.equal(trainerEnv(pod).CROSSCLOUD_RESUME_STEP, "11");
+      assert.equal((await resumeOf("azure-sim", tjs.namespace, name, 2)).step, "11");
+      assert.equal((await podsOf("azure-sim", jobs[i] as TrainingJob, 2)).length, 1);
     }
     for (const name of names) await tjs.delete(name);
   });

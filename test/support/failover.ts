@@ -94,3 +94,14 @@ export function movedAndRunning(epoch: number) {
     j.status.epoch === epoch &&
     j.status.failovers?.find((f) => f.epoch === epoch)?.runningAt !== undefined;
 }
+
+/** What the resume ConfigMap of a job's epoch holds (the trainer's CROSSCLOUD_RESUME_STEP and _URI). */
+export async function resumeOf(
+  cluster: "aws-sim" | "azure-sim",
+  namespace: string,
+  job: string,
+  epoch: number,
+): Promise<Record<string, string>> {
+  const map = await clients(cluster).core.readNamespacedConfigMap({ namespace, name: `${job}-e${epoch}-resume` });
+  return map.data ?? {};
+}

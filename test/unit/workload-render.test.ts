@@ -187,7 +187,6 @@ describe("renderWorkload", () => {
       target: p5,
       checkpointUri: "s3://b/x",
     });
-    assert.equal(envOf(fresh.job.spec?.template.spec?.containers[0]?.env).CROSSCLOUD_RESUME_STEP, undefined);
     assert.equal(fresh.job.spec?.suspend, true);
     assert.equal(fresh.job.spec?.backoffLimit, 7);
     // Disruptions (spot reclaim, node loss, preemption) are ignored; any other pod failure counts.
@@ -202,10 +201,15 @@ describe("renderWorkload", () => {
       checkpointUri: "s3://b/x",
       resumeStep: 1200,
     });
-    const env = envOf(resumed.job.spec?.template.spec?.containers[0]?.env);
-    assert.equal(env.CROSSCLOUD_RESUME_STEP, "1200");
-    assert.equal(env.CROSSCLOUD_RESUME_URI, "s3://b/x/step-1200");
-    assert.equal(env.CROSSCLOUD_CHECKPOINT_URI, "s3://b/x");
+    // The step is in the resume ConfigMap, which the env reads when each container starts.
+    const env = resumed.job.spec?.template.spec?.containers[0]?.env ?? [];
+    const ref = (name: string) => env.find((e) => e.name === name)?.valueFrom?.configMapKeyRef;
+    assert.deepEqual(ref("CROSSCLOUD_RESUME_STEP"), { name: "x-e2-resume", key: "step", optional: true });
+    assert.deepEqual(ref("CROSSCLOUD_RESUME_URI"), { name: "x-e2-resume", key: "uri", optional: true });
+    assert.equal(resumed.resume.metadata?.name, "x-e2-resume");
+    assert.deepEqual(resumed.resume.data, { step: "1200", uri: "s3://b/x/step-1200" });
+    assert.deepEqual(fresh.resume.data, {});
+    assert.equal(envOf(env).CROSSCLOUD_CHECKPOINT_URI, "s3://b/x");
     assert.equal(resumed.job.metadata?.annotations?.["training.crosscloud.dev/resume-step"], "1200");
   });
 

@@ -1,5 +1,5 @@
 // Removes a TrainingJob's workloads from worker clusters and confirms they are
-// gone (the Job with its pods, then the Service), so the finalizer is dropped
+// gone (the Job with its pods, then its Secret, resume ConfigMap and Service), so the finalizer is dropped
 // only once every worker has answered that nothing is left.
 
 import type { V1Job } from "@kubernetes/client-node";
@@ -35,6 +35,11 @@ export async function cleanupWorker(worker: WorkerCluster, jobUid: string, epoch
   for (const s of secrets.items) {
     const { name = "", namespace = "" } = s.metadata ?? {};
     await removeIgnoringMissing(() => worker.core.deleteNamespacedSecret({ name, namespace }));
+  }
+  const configMaps = await worker.core.listConfigMapForAllNamespaces({ labelSelector: selector });
+  for (const c of configMaps.items) {
+    const { name = "", namespace = "" } = c.metadata ?? {};
+    await removeIgnoringMissing(() => worker.core.deleteNamespacedConfigMap({ name, namespace }));
   }
   for (const svc of services.items) {
     const { name = "", namespace = "" } = svc.metadata ?? {};

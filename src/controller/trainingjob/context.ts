@@ -68,6 +68,8 @@ export interface PassContext {
   readonly placer: Placer;
   /** Worker namespaces known to exist, by cluster. */
   readonly namespaces: Map<string, Set<string>>;
+  /** The step each resume ConfigMap holds, by "<cluster>/<namespace>/<name>" ("" for none). */
+  readonly resumeSteps: Map<string, string>;
 }
 
 /** "namespace/name" of a TrainingJob: its work-queue key. */

@@ -34,11 +34,7 @@ import type { StatusBuilder } from "./status.ts";
 const POLL_MS = 2_000;
 
 /** A trigger that fired or is pending, on a placed job: start the move, or say what is awaited. */
-export function onTrigger(
-  job: TrainingJob,
-  b: StatusBuilder,
-  t: Exclude<Trigger, { kind: "None" }>,
-): ReconcileResult {
+export function onTrigger(job: TrainingJob, b: StatusBuilder, t: Exclude<Trigger, { kind: "None" }>): ReconcileResult {
   if (t.kind === "Waiting") {
     b.condition({ type: CONDITION.Running, status: "Unknown", reason: RUNNING[t.reason], message: t.message });
     return Result.requeueAfter(Math.max(1_000, Math.min(t.leftMs, 10_000)));

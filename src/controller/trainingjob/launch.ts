@@ -13,7 +13,7 @@ import { checkpointUri, storeEnv, storeOptions } from "../../clusters/stores.ts"
 import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
 import { workloadName } from "../../workload/names.ts";
-import { RESUME_STEP_ANNOTATION, renderWorkload, type Workload } from "../../workload/render.ts";
+import { RESUME_STEP_ANNOTATION, renderWorkload, resumeData, type Workload } from "../../workload/render.ts";
 import { newestStep, type ResumePoint } from "./checkpoints.ts";
 import type { PassContext } from "./context.ts";
 import type { StatusBuilder } from "./status.ts";
@@ -61,7 +61,10 @@ export async function launch(
   const workload = render(ctx, job, b, cc, store);
   const hash = specHash(workload);
   const resume = store.resume;
-  if (cached?.metadata?.annotations?.[SPEC_HASH] === hash) return { job: cached, created: false, ...opt(resume) };
+  if (cached?.metadata?.annotations?.[SPEC_HASH] === hash) {
+    await keepResumeCurrent(ctx, worker, b, workload, resume);
+    return { job: cached, created: false, ...opt(resume) };
+  }
   await ensureNamespace(ctx, worker, namespace);
   if (store.secretName && store.credentials) {
     const labels = workload.job.metadata?.labels;
@@ -79,6 +82,8 @@ export async function launch(
   });
   // The Job goes last: its spec hash then says that everything it needs (Secret, Service) is there,
   // so a pass that finds the hash skips the whole launch, and a crash before it repeats all of it.
+  await apply(worker, workload.resume);
+  ctx.resumeSteps.set(resumeKey(worker, workload), workload.resume.data?.step ?? "");
   await apply(worker, annotate(workload.service));
   failpoint("launch.before-job");
   const created: Record<string, string> = resume?.createdAt
@@ -92,6 +97,37 @@ export async function launch(
       message: `created Job and Service ${namespace}/${workload.job.metadata?.name} on ${worker.name}${resume ? `, resuming from step ${resume.step}` : ", starting from scratch (no committed step in its store)"}`,
     });
   return { job: applied, created: !cached, ...opt(resume) };
+}
+
+function resumeKey(worker: WorkerCluster, w: Workload): string {
+  return `${worker.name}/${w.resume.metadata?.namespace}/${w.resume.metadata?.name}`;
+}
+
+/**
+ * Keeps the resume ConfigMap at the newest step of this placement's store that the fence allows (as
+ * the last replication pass found it), so a pod the Job controller starts again resumes from there.
+ * Written only when the step changes; after a restart it is read once to learn what it holds.
+ */
+async function keepResumeCurrent(
+  ctx: PassContext,
+  worker: WorkerCluster,
+  b: StatusBuilder,
+  w: Workload,
+  launched: ResumePoint | undefined,
+): Promise<void> {
+  const here = b.status.checkpoint?.stores?.find((s) => s.cluster === b.status.placement?.cluster);
+  const newest = Math.max(launched?.step ?? -1, here?.latestStep ?? -1);
+  if (newest < 0) return;
+  const key = resumeKey(worker, w);
+  const { name = "", namespace = "" } = w.resume.metadata ?? {};
+  if (!ctx.resumeSteps.has(key)) {
+    const held = await ignoreNotFound(worker.core.readNamespacedConfigMap({ name, namespace }));
+    ctx.resumeSteps.set(key, held?.data?.step ?? "");
+  }
+  if (ctx.resumeSteps.get(key) === String(newest)) return;
+  const uri = here?.uri ?? "";
+  await apply(worker, { ...w.resume, data: resumeData(uri, newest) } as KubernetesObject);
+  ctx.resumeSteps.set(key, String(newest));
 }
 
 function opt(resume: ResumePoint | undefined): { resume?: ResumePoint } {

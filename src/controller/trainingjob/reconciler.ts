@@ -57,6 +57,7 @@ export class TrainingJobReconciler {
       scale,
       placer: new Placer({ jobs: options.jobs, clusters: options.clusters }),
       namespaces: new Map(),
+      resumeSteps: new Map(),
     };
   }
 
