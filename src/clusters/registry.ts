@@ -1,9 +1,13 @@
 // Connections to the worker clusters: API clients and informers (Jobs and
 // pods the operator manages, all nodes and pods for capacity) per
 // ComputeCluster, made once and remade when its kubeconfig Secret changes.
+// Every request to a worker has a deadline (requestTimeoutMs), and the
+// registry remembers per cluster whether its API server answered last and
+// when it last did (reachability), for controllers to ask without a call.
 
 import {
   BatchV1Api,
+  type Configuration,
   CoreV1Api,
   type KubeConfig,
   KubernetesObjectApi,
@@ -14,6 +18,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Counter } from "prom-client";
 import { counted } from "../runtime/counted.ts";
+import { deadlineConfiguration, type RequestOutcome } from "../runtime/deadline.ts";
 import { Informer } from "../runtime/informer.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { MANAGED_SELECTOR } from "../workload/names.ts";
@@ -23,6 +28,7 @@ export interface WorkerCluster {
   /** Changes when the kubeconfig does; a new version means a new connection. */
   readonly version: string;
   readonly kubeConfig: KubeConfig;
+  /** The clients below reject with a NoAnswerError (src/runtime/deadline.ts) when the worker does not answer in time. */
   readonly core: CoreV1Api;
   readonly batch: BatchV1Api;
   readonly objects: KubernetesObjectApi;
@@ -34,20 +40,54 @@ export interface WorkerCluster {
   readonly nodes: Informer<V1Node>;
 }
 
+/**
+ * Whether a worker's API server answers, as the operator last saw it. Fed by every request made through
+ * the registry's clients (any HTTP answer counts as reached; no answer within the deadline, or a failed
+ * connection, as unreachable) and by the ComputeCluster heartbeat.
+ */
+export interface Reachability {
+  /** The newest request (or heartbeat) was answered. */
+  readonly reachable: boolean;
+  /**
+   * When the API server last answered. Absent: not since the operator started and the heartbeat
+   * found no earlier time in the ComputeCluster's status.lastHeartbeatTime.
+   */
+  readonly lastReached?: Date;
+  /** Why the newest request got no answer; only while unreachable. */
+  readonly lastError?: string;
+}
+
+export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 10_000;
+
 export interface RegistryOptions {
   readonly logger: Logger;
   /** Counts the requests made to workers. */
   readonly apiRequests?: Counter<"cluster" | "verb">;
   /** Called with the worker cluster's name and the object whenever a watched object changes. */
   readonly onChange: (cluster: string, kind: "job" | "pod" | "node", obj: V1Job | V1Pod | V1Node) => void;
+  /**
+   * How long one request to a worker may take before it is aborted, and how long an informer's watch
+   * may take to connect. Default 10 s (env WORKER_REQUEST_TIMEOUT_MS, once main.ts wires it).
+   */
+  readonly requestTimeoutMs?: number;
+  /** An established watch with no event or bookmark for this long is reconnected. Default: the Informer's (90 s). */
+  readonly watchIdleTimeoutMs?: number;
+  /** Default the wall clock. */
+  readonly now?: () => Date;
 }
 
 export class ClusterRegistry {
   readonly #clusters = new Map<string, { worker: WorkerCluster; stop: AbortController }>();
+  readonly #reach = new Map<string, Reachability>();
   readonly #options: RegistryOptions;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
+  }
+
+  /** The deadline of one request to a worker. */
+  get requestTimeoutMs(): number {
+    return this.#options.requestTimeoutMs ?? DEFAULT_WORKER_REQUEST_TIMEOUT_MS;
   }
 
   get(name: string): WorkerCluster | undefined {
@@ -58,52 +98,45 @@ export class ClusterRegistry {
     return [...this.#clusters.keys()];
   }
 
+  /**
+   * Whether cluster `name` answered its newest request and when it last answered; undefined when
+   * nothing is known yet (no request finished since the operator started). Synchronous and free.
+   */
+  reachability(name: string): Reachability | undefined {
+    return this.#reach.get(name);
+  }
+
+  /** Records that `name`'s API server answered at `at` (default now). */
+  markReached(name: string, at: Date = this.#now()): void {
+    const last = this.#reach.get(name)?.lastReached;
+    this.#reach.set(name, { reachable: true, lastReached: later(last, at) });
+  }
+
+  /**
+   * Records that `name`'s API server did not answer, with why. `lastKnown` is an earlier time it was
+   * reached that the registry may not know (the ComputeCluster's status after a restart).
+   */
+  markUnreachable(name: string, error: string, lastKnown?: Date): void {
+    const lastReached = later(this.#reach.get(name)?.lastReached, lastKnown);
+    this.#reach.set(name, { reachable: false, ...(lastReached ? { lastReached } : {}), lastError: error });
+  }
+
   /** The worker for `name` at this kubeconfig version, connecting (and starting its informers) if needed. */
   connect(name: string, kubeConfig: KubeConfig, version: string): WorkerCluster {
     const existing = this.#clusters.get(name);
     if (existing && existing.worker.version === version) return existing.worker;
     if (existing) this.disconnect(name);
     const stop = new AbortController();
-    const logger = this.#options.logger.child({ cluster: name });
-    const count = <T extends object>(api: T) => counted(api, name, this.#options.apiRequests);
-    const core = count(kubeConfig.makeApiClient(CoreV1Api));
-    const batch = count(kubeConfig.makeApiClient(BatchV1Api));
-    const informer = <T extends V1Job | V1Pod | V1Node>(
-      kind: "job" | "pod" | "node",
-      path: string,
-      list: () => Promise<{ items: T[] }>,
-      labelSelector?: string,
-    ) => {
-      const inf = new Informer<T>({ kubeConfig, path, list, labelSelector, name: `${name}/${kind}s`, logger });
-      for (const event of ["add", "update", "delete"] as const)
-        inf.on(event, (obj) => this.#options.onChange(name, kind, obj));
-      void inf
-        .start(stop.signal)
-        .catch((err: unknown) => logger.warn("informer stopped", { kind, error: String(err) }));
-      return inf;
-    };
-    const worker: WorkerCluster = {
-      name,
-      version,
-      kubeConfig,
-      core,
-      batch,
-      objects: count(KubernetesObjectApi.makeApiClient(kubeConfig)),
-      versionApi: count(kubeConfig.makeApiClient(VersionApi)),
-      jobs: informer(
-        "job",
-        "/apis/batch/v1/jobs",
-        () => batch.listJobForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
-        MANAGED_SELECTOR,
-      ),
-      pods: informer("pod", "/api/v1/pods", () => core.listPodForAllNamespaces()),
-      nodes: informer("node", "/api/v1/nodes", () => core.listNode()),
-    };
+    const worker = this.#worker(name, kubeConfig, version, stop.signal);
     this.#clusters.set(name, { worker, stop });
-    logger.info("connected to worker cluster");
+    this.#options.logger.info("connected to worker cluster", {
+      cluster: name,
+      requestTimeoutMs: this.requestTimeoutMs,
+    });
     return worker;
   }
 
+  /** Stops the informers of `name` and drops its clients; what is known of its reachability stays. */
   disconnect(name: string): void {
     const entry = this.#clusters.get(name);
     if (!entry) return;
@@ -112,7 +145,118 @@ export class ClusterRegistry {
     this.#clusters.delete(name);
   }
 
+  /** Disconnects `name` and forgets its reachability: its ComputeCluster is gone. */
+  forget(name: string): void {
+    this.disconnect(name);
+    this.#reach.delete(name);
+  }
+
   disconnectAll(): void {
     for (const name of this.names()) this.disconnect(name);
   }
+
+  #now(): Date {
+    return this.#options.now?.() ?? new Date();
+  }
+
+  #worker(name: string, kubeConfig: KubeConfig, version: string, signal: AbortSignal): WorkerCluster {
+    const config = this.#configuration(name, kubeConfig);
+    const count = <T extends object>(api: T) => counted(api, name, this.#options.apiRequests);
+    const core = count(new CoreV1Api(config));
+    const batch = count(new BatchV1Api(config));
+    const informer = this.#informerFactory(name, kubeConfig, signal);
+    return {
+      name,
+      version,
+      kubeConfig,
+      core,
+      batch,
+      objects: count(WorkerObjectApi.make(kubeConfig, config)),
+      versionApi: count(new VersionApi(config)),
+      jobs: informer(
+        "job",
+        "/apis/batch/v1/jobs",
+        () => listPaged((p) => batch.listJobForAllNamespaces({ ...p, labelSelector: MANAGED_SELECTOR })),
+        MANAGED_SELECTOR,
+      ),
+      pods: informer("pod", "/api/v1/pods", () => listPaged((p) => core.listPodForAllNamespaces(p))),
+      nodes: informer("node", "/api/v1/nodes", () => listPaged((p) => core.listNode(p))),
+    };
+  }
+
+  /** Clients' configuration for `name`: its kubeconfig, the deadline, and reachability from each request. */
+  #configuration(name: string, kubeConfig: KubeConfig): Configuration {
+    return deadlineConfiguration(kubeConfig, {
+      target: `worker cluster "${name}"`,
+      timeoutMs: this.requestTimeoutMs,
+      onOutcome: (outcome: RequestOutcome) => {
+        if (outcome.answered) this.markReached(name);
+        else this.markUnreachable(name, outcome.error.message);
+      },
+    });
+  }
+
+  #informerFactory(name: string, kubeConfig: KubeConfig, signal: AbortSignal) {
+    const logger = this.#options.logger.child({ cluster: name });
+    const watchTimeouts = { connectMs: this.requestTimeoutMs, idleMs: this.#options.watchIdleTimeoutMs };
+    return <T extends V1Job | V1Pod | V1Node>(
+      kind: "job" | "pod" | "node",
+      path: string,
+      list: () => Promise<{ items: T[] }>,
+      labelSelector?: string,
+    ): Informer<T> => {
+      const inf = new Informer<T>({
+        kubeConfig,
+        path,
+        list,
+        labelSelector,
+        name: `${name}/${kind}s`,
+        logger,
+        watchTimeouts,
+      });
+      for (const event of ["add", "update", "delete"] as const)
+        inf.on(event, (obj) => this.#options.onChange(name, kind, obj));
+      void inf.start(signal).catch((err: unknown) => logger.warn("informer stopped", { kind, error: String(err) }));
+      return inf;
+    };
+  }
+}
+
+/** KubernetesObjectApi with our configuration and the kubeconfig's default namespace, as its makeApiClient sets it. */
+class WorkerObjectApi extends KubernetesObjectApi {
+  static make(kubeConfig: KubeConfig, config: Configuration): KubernetesObjectApi {
+    const api = new WorkerObjectApi(config);
+    api.setDefaultNamespace(kubeConfig);
+    return api;
+  }
+}
+
+/** Objects per page of an informer's list: each page is one request with its own deadline, as client-go's pager does. */
+export const LIST_PAGE_SIZE = 500;
+
+interface Page<T> {
+  readonly items: T[];
+  readonly metadata?: { readonly resourceVersion?: string; readonly _continue?: string };
+}
+
+/** The whole collection, fetched in pages of LIST_PAGE_SIZE; its resourceVersion is the list's snapshot. */
+export async function listPaged<T>(
+  page: (params: { limit: number; _continue?: string }) => Promise<Page<T>>,
+): Promise<{ items: T[]; metadata: { resourceVersion?: string } }> {
+  const items: T[] = [];
+  let next: string | undefined;
+  let resourceVersion: string | undefined;
+  do {
+    const p = await page({ limit: LIST_PAGE_SIZE, ...(next ? { _continue: next } : {}) });
+    items.push(...p.items);
+    resourceVersion = p.metadata?.resourceVersion;
+    next = p.metadata?._continue || undefined;
+  } while (next);
+  return { items, metadata: resourceVersion ? { resourceVersion } : {} };
+}
+
+function later(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return a.getTime() >= b.getTime() ? a : b;
 }

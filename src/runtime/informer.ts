@@ -1,7 +1,8 @@
 // A cache of one kind of Kubernetes object on one cluster, built on
 // @kubernetes/client-node's ListWatch: it lists, then watches; relists after
 // 410 Gone (the watch's resourceVersion was compacted away), restarts after any
-// list or watch error with exponential backoff, and runs until it is stopped.
+// list or watch error with exponential backoff, reconnects a watch that makes
+// no progress (a hung server), and runs until it is stopped.
 
 import {
   type KubeConfig,
@@ -29,7 +30,16 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly clock?: Clock;
   /** Default a silent logger. */
   readonly logger?: Logger;
+  /**
+   * When a watch counts as stuck and is aborted and reconnected (from its resourceVersion): no response
+   * within connectMs (default 10_000) of sending it, or, once connected, no event or bookmark for idleMs
+   * (default 90_000; the API server sends a bookmark about every minute to a watch that asks for them).
+   */
+  readonly watchTimeouts?: { readonly connectMs?: number; readonly idleMs?: number };
 }
+
+export const DEFAULT_WATCH_CONNECT_MS = 10_000;
+export const DEFAULT_WATCH_IDLE_MS = 90_000;
 
 type EventName = "add" | "update" | "delete";
 type WatchCallback = (phase: string, obj: unknown, watchObj?: unknown) => void;
@@ -41,13 +51,37 @@ function isGone(value: unknown): boolean {
   return v?.statusCode === 410 || v?.code === 410;
 }
 
-/** A Watch that reports what ListWatch does with it, and refuses to start once stopped. */
+/** Watch's own deadline fired (it reports it as a DOMException named TimeoutError). */
+function isTimeout(value: unknown): boolean {
+  return (value as { name?: unknown } | null | undefined)?.name === "TimeoutError";
+}
+
+/**
+ * A Watch that reports what ListWatch does with it, refuses to start once stopped, asks for bookmarks,
+ * and has two deadlines instead of Watch's one requestTimeoutMs.
+ *
+ * Watch (client-node 2.0) arms one timer of `requestTimeoutMs` before it sends the request, re-arms it
+ * when the response arrives and again on every chunk of the body; when it fires, the request is aborted
+ * (socket included) and done() gets a TimeoutError, after which ListWatch reconnects at once from the
+ * last resourceVersion. `requestTimeoutMs` is read each time the timer is armed, so it is an accessor
+ * here: the first read of each watch is the connect deadline, every later read the idle limit.
+ */
 class ObservedWatch extends Watch {
   readonly #hooks: WatchHooks;
+  readonly #connectMs: number;
+  readonly #idleMs: number;
+  #connecting = false;
 
-  constructor(kubeConfig: KubeConfig, hooks: WatchHooks) {
+  constructor(kubeConfig: KubeConfig, hooks: WatchHooks, timeouts: { connectMs: number; idleMs: number }) {
     super(kubeConfig);
     this.#hooks = hooks;
+    this.#connectMs = timeouts.connectMs;
+    this.#idleMs = timeouts.idleMs;
+    Object.defineProperty(this, "requestTimeoutMs", {
+      configurable: true,
+      get: () => this.#nextTimeoutMs(),
+      set: () => {},
+    });
   }
 
   override async watch(path: string, query: WatchQuery, callback: WatchCallback, done: (err: unknown) => void) {
@@ -61,12 +95,19 @@ class ObservedWatch extends Watch {
       this.#hooks.onDone(err);
       done(err);
     };
+    this.#connecting = true;
     try {
-      return await super.watch(path, query, onEvent, onDone);
+      return await super.watch(path, { ...query, allowWatchBookmarks: true }, onEvent, onDone);
     } catch (err) {
       onDone(err);
       return new AbortController();
     }
+  }
+
+  #nextTimeoutMs(): number {
+    if (!this.#connecting) return this.#idleMs;
+    this.#connecting = false;
+    return this.#connectMs;
   }
 }
 
@@ -92,6 +133,7 @@ export class Informer<T extends KubernetesObject> {
   #lists = 0;
   #restarts = 0;
   #gone = 0;
+  #watchTimeouts = 0;
   #backoffMs: number;
 
   constructor(o: InformerOptions<T>) {
@@ -100,12 +142,19 @@ export class Informer<T extends KubernetesObject> {
     this.#clock = o.clock ?? realClock;
     this.#log = (o.logger ?? silentLogger()).child({ informer: o.name });
     this.#backoffMs = this.#initialBackoff;
-    const watch = new ObservedWatch(o.kubeConfig, {
-      stopped: () => this.#stop.signal.aborted,
-      beforeWatch: () => this.#afterList(),
-      onEvent: (phase, obj) => this.#onEvent(phase, obj),
-      onDone: (err) => this.#onDone(err),
-    });
+    const watch = new ObservedWatch(
+      o.kubeConfig,
+      {
+        stopped: () => this.#stop.signal.aborted,
+        beforeWatch: () => this.#afterList(),
+        onEvent: (phase, obj) => this.#onEvent(phase, obj),
+        onDone: (err) => this.#onDone(err),
+      },
+      {
+        connectMs: o.watchTimeouts?.connectMs ?? DEFAULT_WATCH_CONNECT_MS,
+        idleMs: o.watchTimeouts?.idleMs ?? DEFAULT_WATCH_IDLE_MS,
+      },
+    );
     const list = () => this.#list();
     const delayFn = (ms: number) => this.#delay(ms);
     this.#lw = new ListWatch<T>(o.path, watch, list, false, o.labelSelector, undefined, { delayFn });
@@ -182,6 +231,11 @@ export class Informer<T extends KubernetesObject> {
     return this.#gone;
   }
 
+  /** Watches aborted and reconnected because they made no progress in time (see watchTimeouts). */
+  get watchTimeouts(): number {
+    return this.#watchTimeouts;
+  }
+
   get #initialBackoff(): number {
     return this.#o.backoff?.initialMs ?? 500;
   }
@@ -231,6 +285,16 @@ export class Informer<T extends KubernetesObject> {
 
   #onDone(err: unknown): void {
     if (err && isGone(err)) this.#noteGone("watch request");
+    else if (isTimeout(err) && !this.#stop.signal.aborted) this.#noteWatchTimeout();
+  }
+
+  #noteWatchTimeout(): void {
+    this.#watchTimeouts++;
+    this.#log.info("watch made no progress in time; aborted it and reconnecting", {
+      watchTimeouts: this.#watchTimeouts,
+      connectMs: this.#o.watchTimeouts?.connectMs ?? DEFAULT_WATCH_CONNECT_MS,
+      idleMs: this.#o.watchTimeouts?.idleMs ?? DEFAULT_WATCH_IDLE_MS,
+    });
   }
 
   #noteGone(where: string): void {

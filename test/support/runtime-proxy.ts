@@ -1,20 +1,35 @@
 // A TCP proxy for runtime tests: sits between a client and an API server (TLS
 // passes through untouched), and can cut every connection and refuse new ones
-// until restored, as a network outage would.
+// until restored, as a network outage would, or hang: accept connections and
+// pass nothing either way until healed, as a frozen API server would.
 
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 
+/** One direction of a forwarded connection: what it holds back while the proxy hangs. */
+interface Flow {
+  readonly queue: Buffer[];
+  readonly to: Socket;
+}
+
 export class TcpProxy {
   readonly #server: Server;
+  readonly #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
+  readonly #flows = new Set<Flow>();
+  /** Connections accepted while hung, with what their clients sent: nothing is forwarded or answered. */
+  readonly #held = new Map<Socket, Buffer[]>();
   #down = false;
+  #hung = false;
   #port = 0;
   /** Connections accepted (and forwarded) so far. */
   connections = 0;
+  /** Connections accepted while hung so far. */
+  heldConnections = 0;
 
   private constructor(target: { host: string; port: number }) {
-    this.#server = createServer((client) => this.#accept(client, target));
+    this.#target = target;
+    this.#server = createServer((client) => this.#accept(client));
   }
 
   /** Starts a proxy to `target` on an ephemeral 127.0.0.1 port. */
@@ -32,12 +47,38 @@ export class TcpProxy {
   /** Destroys every open connection and refuses new ones until restore(). */
   cut(): void {
     this.#down = true;
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of [...this.#sockets, ...this.#held.keys()]) socket.destroy();
     this.#sockets.clear();
+    this.#held.clear();
   }
 
   restore(): void {
     this.#down = false;
+  }
+
+  /**
+   * Until heal(): open connections pass nothing either way, and new ones are accepted and never
+   * answered, as with a worker whose API server is frozen. Bytes are held back, not dropped, and a
+   * client closing its connection is still noticed (held counts the ones left open).
+   */
+  hang(): void {
+    this.#hung = true;
+  }
+
+  /** Ends a hang: what was held back is delivered, and held connections are forwarded from then on. */
+  heal(): void {
+    this.#hung = false;
+    for (const flow of this.#flows) for (const chunk of flow.queue.splice(0)) flow.to.write(chunk);
+    for (const [client, early] of this.#held) {
+      client.removeAllListeners("data");
+      this.#forward(client, early);
+    }
+    this.#held.clear();
+  }
+
+  /** Connections accepted while hung whose clients have not closed them (yet). */
+  get held(): number {
+    return this.#held.size;
   }
 
   async close(): Promise<void> {
@@ -45,25 +86,47 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  #accept(client: Socket, target: { host: string; port: number }): void {
+  #accept(client: Socket): void {
     if (this.#down) {
       client.resetAndDestroy();
       return;
     }
+    if (this.#hung) this.#hold(client);
+    else this.#forward(client, []);
+  }
+
+  #hold(client: Socket): void {
+    this.heldConnections++;
+    const early: Buffer[] = [];
+    this.#held.set(client, early);
+    client.on("data", (chunk: Buffer) => early.push(chunk));
+    client.on("error", () => client.destroy());
+    client.on("close", () => this.#held.delete(client));
+  }
+
+  #forward(client: Socket, early: Buffer[]): void {
     this.connections++;
-    const upstream = createConnection(target);
-    for (const [a, b] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      this.#sockets.add(a);
-      a.on("error", () => b.destroy());
-      a.on("close", () => {
-        this.#sockets.delete(a);
-        b.destroy();
-      });
-      a.pipe(b);
-    }
+    const upstream = createConnection(this.#target);
+    for (const chunk of early) upstream.write(chunk);
+    this.#link(client, upstream);
+    this.#link(upstream, client);
+  }
+
+  /** Forwards what `from` sends to `to`, holding it back while hung; closing one closes the other. */
+  #link(from: Socket, to: Socket): void {
+    const flow: Flow = { queue: [], to };
+    this.#flows.add(flow);
+    this.#sockets.add(from);
+    from.on("data", (chunk: Buffer) => {
+      if (this.#hung) flow.queue.push(chunk);
+      else to.write(chunk);
+    });
+    from.on("error", () => to.destroy());
+    from.on("close", () => {
+      this.#sockets.delete(from);
+      this.#flows.delete(flow);
+      to.destroy();
+    });
   }
 }
 

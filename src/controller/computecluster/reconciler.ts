@@ -1,8 +1,11 @@
 // Reconciles a ComputeCluster: connects to the worker with its kubeconfig,
 // heartbeats its API server, lists its node groups through the cloud's API,
 // and reports Reachable, CloudAPIReachable, Ready and capacity per node group
-// in status. Runs again every heartbeat interval.
+// in status. Runs again every heartbeat interval. A worker that does not
+// answer costs one request deadline (the registry's), then shows as
+// Reachable=False with the last time it was reached.
 
+import { isDeepStrictEqual } from "node:util";
 import {
   type CoreV1Api,
   type CustomObjectsApi,
@@ -15,16 +18,29 @@ import type { ComputeCluster, ComputeClusterStatus, NodeGroupStatus } from "../.
 import { type Catalog, parsePriceOverrides } from "../../catalog/index.ts";
 import { kubeconfigFor } from "../../clusters/kubeconfig.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
-import type { ClusterRegistry } from "../../clusters/registry.ts";
+import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts";
+import { innermostMessage, NoAnswerError } from "../../runtime/deadline.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import { type Condition, type ConditionInput, setCondition } from "../conditions.ts";
+import { HEARTBEAT_STALE_MS } from "../trainingjob/place.ts";
 import { nodeGroupsFrom } from "./capacity.ts";
 import { type CloudListing, CloudNodeGroups, cloudCondition, lastKnownCloudGroups, mergeNodeGroups } from "./cloud.ts";
 import { type CloudIdentity, withCloudIdentity } from "./identity.ts";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * The rule for writing status: only when it differs by value from the status the hub holds, leaving
+ * lastHeartbeatTime aside; and, while the worker answers, also when the lastHeartbeatTime written is
+ * this old or older. Placement (src/controller/trainingjob/place.ts) distrusts a lastHeartbeatTime
+ * older than HEARTBEAT_STALE_MS (60 s); refreshing at half that keeps a live cluster fresh with room
+ * for a late heartbeat and the informer's lag, at one write per ~30 s instead of one per heartbeat.
+ * While the worker does not answer, lastHeartbeatTime stays the last time it was reached. A
+ * reconciler's first pass for a cluster (a new leader) always writes.
+ */
+export const HEARTBEAT_REFRESH_MS = HEARTBEAT_STALE_MS / 2;
 
 export interface ComputeClusterReconcilerOptions {
   readonly hub: KubeConfig;
@@ -48,11 +64,15 @@ export interface ComputeClusterReconcilerOptions {
 interface Heartbeat {
   readonly reachable: ConditionInput;
   readonly version?: string;
+  /** While unreachable: when the worker last answered (what status.lastHeartbeatTime should say). */
+  readonly lastReached?: Date;
 }
 
 export class ComputeClusterReconciler {
   readonly #o: ComputeClusterReconcilerOptions;
   readonly #cloud: CloudNodeGroups;
+  /** Clusters whose status this reconciler has written (see HEARTBEAT_REFRESH_MS). */
+  readonly #written = new Set<string>();
 
   constructor(options: ComputeClusterReconcilerOptions) {
     this.#o = options;
@@ -66,14 +86,18 @@ export class ComputeClusterReconciler {
   async reconcile(name: string): Promise<ReconcileResult> {
     const cc = this.#o.clusters.get(undefined, name);
     if (!cc) {
-      this.#o.registry.disconnect(name);
+      this.#written.delete(name);
+      this.#o.registry.forget(name);
       this.#o.providers?.forget(name);
       return Result.done();
     }
     const now = (this.#o.now ?? (() => new Date()))();
     const [heartbeat, cloud] = await Promise.all([this.#heartbeat(cc), this.#listCloud(cc)]);
     const status = this.#status(cc, heartbeat, cloud, now);
-    await this.#writeStatus(cc, status);
+    if (!this.#written.has(name) || statusNeedsWrite(cc.status, status, now)) {
+      await this.#writeStatus(cc, status);
+      this.#written.add(name);
+    }
     return Result.requeueAfter(this.heartbeatMs);
   }
 
@@ -84,8 +108,10 @@ export class ComputeClusterReconciler {
     return this.#cloud.list(cc.metadata.name ?? "", provider);
   }
 
+  /** Asks the worker's API server for its version; bounded by the registry's request deadline. */
   async #heartbeat(cc: ComputeCluster): Promise<Heartbeat> {
     const name = cc.metadata.name ?? "";
+    const lastKnown = parseTime(cc.status?.lastHeartbeatTime);
     const source = await withCloudIdentity(
       await kubeconfigFor(cc, this.#o.hub, this.#o.core),
       cc,
@@ -93,25 +119,29 @@ export class ComputeClusterReconciler {
     );
     if (!source.ok) {
       this.#o.registry.disconnect(name);
+      this.#o.registry.markUnreachable(name, source.message, lastKnown);
       return { reachable: { type: "Reachable", status: "False", reason: source.reason, message: source.message } };
     }
     const worker = this.#o.registry.connect(name, source.kubeConfig, source.version);
-    const started = Date.now();
+    return this.#askVersion(worker, source.kubeConfig.getCurrentCluster()?.server ?? "its API server", lastKnown);
+  }
+
+  /** The heartbeat proper; feeds the registry's reachability, seeded with the status's last heartbeat. */
+  async #askVersion(worker: WorkerCluster, server: string, lastKnown: Date | undefined): Promise<Heartbeat> {
+    const registry = this.#o.registry;
     try {
-      const version = await withTimeout(worker.versionApi.getCode(), 5_000);
-      const ms = Date.now() - started;
+      const version = await worker.versionApi.getCode();
+      registry.markReached(worker.name);
+      const message = `the API server at ${server} answered`;
       return {
-        reachable: {
-          type: "Reachable",
-          status: "True",
-          reason: "Heartbeat",
-          message: `the API server answered in ${ms}ms`,
-        },
+        reachable: { type: "Reachable", status: "True", reason: "Heartbeat", message },
         version: version.gitVersion,
       };
     } catch (err) {
-      const message = `the API server at ${source.kubeConfig.getCurrentCluster()?.server} did not answer: ${errorText(err)}`;
-      return { reachable: { type: "Reachable", status: "False", reason: "Unreachable", message } };
+      registry.markUnreachable(worker.name, errorText(err), lastKnown);
+      const lastReached = registry.reachability(worker.name)?.lastReached;
+      const message = unreachableMessage(server, errorText(err), lastReached);
+      return { reachable: { type: "Reachable", status: "False", reason: "Unreachable", message }, lastReached };
     }
   }
 
@@ -135,6 +165,7 @@ export class ComputeClusterReconciler {
       conditions,
       nodeGroups,
       ...(reachable ? { lastHeartbeatTime: now.toISOString(), kubernetesVersion: hb.version } : {}),
+      ...(!reachable && hb.lastReached ? { lastHeartbeatTime: hb.lastReached.toISOString() } : {}),
     };
   }
 
@@ -184,19 +215,42 @@ function readiness(
   };
 }
 
+/** The error's message, cut short: an API error's message carries the whole response. */
 function errorText(err: unknown): string {
-  const e = err as { message?: string; code?: string | number };
-  return e.message ?? String(err);
+  const text = err instanceof NoAnswerError ? err.message : innermostMessage(err);
+  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function parseTime(value: string | undefined): Date | undefined {
+  const at = Date.parse(value ?? "");
+  return Number.isFinite(at) ? new Date(at) : undefined;
+}
+
+/** Reachable=False's message: where, why, and since when (status.lastHeartbeatTime says the same time). */
+export function unreachableMessage(server: string, error: string, lastReached: Date | undefined): string {
+  const since = lastReached ? `last reached ${lastReached.toISOString()}` : "not reached since the operator started";
+  return `no answer from ${server}: ${error}; ${since}`;
+}
+
+/** Whether `next` must be written over `old`, the status the hub holds (see HEARTBEAT_REFRESH_MS). */
+export function statusNeedsWrite(
+  old: ComputeClusterStatus | undefined,
+  next: ComputeClusterStatus,
+  now: Date,
+): boolean {
+  const { lastHeartbeatTime: oldBeat, ...oldRest } = old ?? {};
+  const { lastHeartbeatTime: nextBeat, ...nextRest } = next;
+  if (!isDeepStrictEqual(plain(oldRest), plain(nextRest))) return true;
+  if (nextBeat === oldBeat) return false;
+  const written = parseTime(oldBeat);
+  if (!written) return true;
+  const nextAt = parseTime(nextBeat);
+  // A heartbeat time moving back (never while reachable) is written: status must not claim a later reach.
+  if (!nextAt || nextAt.getTime() < written.getTime()) return true;
+  return now.getTime() - written.getTime() >= HEARTBEAT_REFRESH_MS;
+}
+
+/** The value as JSON would carry it: no undefined fields, key order irrelevant to the comparison. */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value ?? {}));
 }

@@ -1,0 +1,356 @@
+// Worker deadlines against real API servers: the sandbox's aws-sim reached
+// through a TCP proxy that can hang (accept connections, pass nothing), the
+// way a frozen worker API server behaves. A call to the hung worker rejects
+// within its deadline naming the cluster while the healthy worker answers;
+// its informers' watches are aborted and reconnected, lists of a new
+// connection time out, and all of it works again once the proxy heals. The
+// ComputeCluster reconciler, run in-process against the hub, writes
+// Reachable=False with the last time the worker was reached, skips writes
+// that would change nothing, and writes Reachable=True again after the heal.
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { GROUP, VERSION } from "../../src/api/common.ts";
+import type { ComputeCluster } from "../../src/api/computecluster.ts";
+import { Catalog } from "../../src/catalog/index.ts";
+import { ClusterRegistry, type WorkerCluster } from "../../src/clusters/registry.ts";
+import { ComputeClusterReconciler } from "../../src/controller/computecluster/reconciler.ts";
+import { deadlineConfiguration, NoAnswerError } from "../../src/runtime/deadline.ts";
+import { Informer } from "../../src/runtime/informer.ts";
+import { silentLogger } from "../../src/runtime/logger.ts";
+import { kubeConfigVia, serverOf, TcpProxy } from "../support/runtime-proxy.ts";
+import { clients, eventually, installCrds, uniqueName } from "../support/sandbox.ts";
+
+const DEADLINE_MS = 2_000;
+/** Scheduling and TLS on a busy 2-core machine; a hang that is not aborted would take far longer. */
+const SLACK_MS = 1_500;
+const WATCH_IDLE_MS = 6_000;
+
+const aws = clients("aws-sim");
+const azure = clients("azure-sim");
+const hub = clients("hub");
+
+function newRegistry(): ClusterRegistry {
+  return new ClusterRegistry({
+    logger: silentLogger(),
+    onChange: () => {},
+    requestTimeoutMs: DEADLINE_MS,
+    watchIdleTimeoutMs: WATCH_IDLE_MS,
+  });
+}
+
+const informersOf = (w: WorkerCluster) => [w.jobs, w.pods, w.nodes];
+
+async function waitSynced(w: WorkerCluster): Promise<void> {
+  await eventually(
+    `the informers of ${w.name} to sync`,
+    () => Promise.resolve(informersOf(w).map((i) => i.synced)),
+    (s) => s.every(Boolean),
+    30_000,
+  );
+}
+
+/** The promise's outcome and how long it took. */
+async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
+  const started = Date.now();
+  try {
+    const value = await p;
+    return { ms: Date.now() - started, value };
+  } catch (error) {
+    return { ms: Date.now() - started, error };
+  }
+}
+
+function assertNoAnswerInTime(r: { ms: number; error?: unknown }, cluster: string, what: string): void {
+  assert.ok(
+    r.error instanceof NoAnswerError,
+    `${what}: expected a NoAnswerError, got ${String(r.error ?? "an answer")}`,
+  );
+  assert.ok(r.error.timedOut, `${what}: ${r.error.message}`);
+  // KubernetesObjectApi prefixes the message of a failed discovery request ("Failed to fetch resource metadata").
+  assert.match(r.error.message, new RegExp(`worker cluster "${cluster}" did not answer .* within 2s`));
+  assert.ok(r.ms >= DEADLINE_MS - 50 && r.ms <= DEADLINE_MS + SLACK_MS, `${what}: rejected after ${r.ms}ms`);
+}
+
+describe("worker requests to a hung API server", () => {
+  const namespace = uniqueName("worker-timeouts");
+  let proxy: TcpProxy;
+  let registry: ClusterRegistry;
+  let hung: WorkerCluster;
+  let healthy: WorkerCluster;
+
+  before(async () => {
+    await aws.core.createNamespace({ body: { metadata: { name: namespace } } });
+    proxy = await TcpProxy.start(serverOf(aws.kubeConfig));
+    registry = newRegistry();
+    hung = registry.connect("aws-via-proxy", kubeConfigVia(aws.kubeConfig, proxy), "1");
+    healthy = registry.connect("azure-sim", azure.kubeConfig, "1");
+    await Promise.all([waitSynced(hung), waitSynced(healthy)]);
+  });
+  after(async () => {
+    registry.disconnectAll();
+    await proxy.close();
+    await aws.core.deleteNamespace({ name: namespace }).catch(() => {});
+  });
+
+  it("every client rejects within the deadline naming the cluster, while the healthy worker answers", async () => {
+    proxy.hang();
+    const [core, batch, objects, version, other] = await Promise.all([
+      timed(hung.core.listNode()),
+      timed(hung.batch.listJobForAllNamespaces()),
+      timed(hung.objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } })),
+      timed(hung.versionApi.getCode()),
+      timed(healthy.core.listNode()),
+    ]);
+    assertNoAnswerInTime(core, "aws-via-proxy", "core.listNode");
+    assertNoAnswerInTime(batch, "aws-via-proxy", "batch.listJobForAllNamespaces");
+    assertNoAnswerInTime(objects, "aws-via-proxy", "objects.read");
+    assertNoAnswerInTime(version, "aws-via-proxy", "versionApi.getCode");
+    assert.equal(other.error, undefined, `the healthy worker failed: ${String(other.error)}`);
+    assert.ok(other.ms < 1_000, `the healthy worker took ${other.ms}ms`);
+
+    const r = registry.reachability("aws-via-proxy");
+    assert.equal(r?.reachable, false);
+    assert.match(r?.lastError ?? "", /did not answer .* within 2s/);
+    assert.ok(r?.lastReached, "it was reached before the hang");
+    assert.equal(registry.reachability("azure-sim")?.reachable, true);
+  });
+
+  it("an informer's stuck watch is aborted and reconnected; a new connection's lists time out", async () => {
+    // The frozen watch goes after the idle limit; each reconnect is held, and aborted after the
+    // connect deadline (2 s), far sooner than the idle limit (6 s).
+    const first = await eventually(
+      "the pod informer's watch to time out",
+      () => Promise.resolve(hung.pods.watchTimeouts),
+      (n) => n >= 1,
+      WATCH_IDLE_MS + SLACK_MS,
+    );
+    const started = Date.now();
+    await eventually(
+      "two more watch timeouts",
+      () => Promise.resolve(hung.pods.watchTimeouts),
+      (n) => n >= first + 2,
+      2 * DEADLINE_MS + 2 * SLACK_MS,
+    );
+    const took = Date.now() - started;
+    assert.ok(took < 2 * WATCH_IDLE_MS, `two reconnects took ${took}ms: the connect deadline is not in effect`);
+    const late = registry.connect("aws-late", kubeConfigVia(aws.kubeConfig, proxy), "1");
+    await eventually(
+      "the new connection's lists to fail",
+      () => Promise.resolve(late.nodes.restarts),
+      (n) => n >= 1,
+      DEADLINE_MS + SLACK_MS + 1_000,
+    );
+    assert.equal(late.nodes.synced, false);
+    assert.equal(registry.reachability("aws-late")?.reachable, false);
+  });
+
+  it("once the server answers again, calls succeed and informers list and watch again", async () => {
+    proxy.heal();
+    const version = await hung.versionApi.getCode();
+    assert.ok(version.gitVersion);
+    assert.equal(registry.reachability("aws-via-proxy")?.reachable, true);
+    const late = registry.get("aws-late");
+    assert.ok(late);
+    await waitSynced(late);
+
+    const pod: V1Pod = {
+      metadata: { name: "after-heal", namespace },
+      spec: {
+        containers: [{ name: "c", image: "busybox" }],
+        nodeSelector: { "worker-timeouts.test/none": "true" }, // stays Pending: nothing to run
+      },
+    };
+    // Retried: a new namespace's default ServiceAccount, which admission wants, may still be coming.
+    await eventually("the pod to be created", () => aws.core.createNamespacedPod({ namespace, body: pod }), Boolean);
+    await eventually(
+      "the pod created after the heal in the old connection's cache",
+      () => Promise.resolve(hung.pods.get(namespace, "after-heal")),
+      Boolean,
+      WATCH_IDLE_MS + 3 * DEADLINE_MS,
+    );
+    await eventually(
+      "the pod in the new connection's cache",
+      () => Promise.resolve(late.pods.get(namespace, "after-heal")),
+      Boolean,
+      WATCH_IDLE_MS + 3 * DEADLINE_MS,
+    );
+  });
+});
+
+describe("the socket of a request to a hung server", () => {
+  // An answered connection is closed as soon as its request is aborted (test/unit/worker-deadlines.test.ts).
+  // A server that accepts TCP and never completes TLS (a frozen process) is different: aborting the
+  // request does not cancel undici's connect, and its connect timeout (10 s) closes the socket.
+  it("is closed within undici's connect timeout when the server never completes TLS", async () => {
+    const proxy = await TcpProxy.start(serverOf(aws.kubeConfig));
+    try {
+      const core = new CoreV1Api(
+        deadlineConfiguration(kubeConfigVia(aws.kubeConfig, proxy), { target: "hung", timeoutMs: DEADLINE_MS }),
+      );
+      proxy.hang();
+      const started = Date.now();
+      const r = await timed(core.listNode());
+      assert.ok(r.error instanceof NoAnswerError && r.error.timedOut, String(r.error));
+      assert.equal(proxy.heldConnections, 1);
+      await eventually(
+        "the hung socket to be closed",
+        () => Promise.resolve(proxy.held),
+        (n) => n === 0,
+        12_000,
+      );
+      assert.ok(Date.now() - started <= 10_000 + SLACK_MS, `closed after ${Date.now() - started}ms`);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe("ComputeCluster reconcile of a hung worker", () => {
+  const name = uniqueName("hang");
+  const namespace = uniqueName("worker-timeouts-hub");
+  const custom = hub.kubeConfig.makeApiClient(CustomObjectsApi);
+  const read = () =>
+    custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: "computeclusters",
+      name,
+    }) as Promise<ComputeCluster>;
+  let proxy: TcpProxy;
+  let registry: ClusterRegistry;
+  let clusters: Informer<ComputeCluster>;
+  let reconciler: ComputeClusterReconciler;
+  const stop = new AbortController();
+
+  /** Reconciles once the reconciler's informer holds the hub's newest version of the ComputeCluster. */
+  async function reconcileFresh(): Promise<{ ms: number }> {
+    const rv = (await read()).metadata.resourceVersion;
+    await eventually(
+      "the hub informer to catch up",
+      () => Promise.resolve(clusters.get(undefined, name)?.metadata.resourceVersion),
+      (v) => v === rv,
+      15_000,
+    );
+    const started = Date.now();
+    await reconciler.reconcile(name);
+    return { ms: Date.now() - started };
+  }
+
+  const reachable = (cc: ComputeCluster) => cc.status?.conditions?.find((c) => c.type === "Reachable");
+
+  before(async () => {
+    installCrds();
+    proxy = await TcpProxy.start(serverOf(aws.kubeConfig));
+    await hub.core.createNamespace({ body: { metadata: { name: namespace } } });
+    await hub.core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name: "kubeconfig", namespace },
+        stringData: { kubeconfig: kubeConfigVia(aws.kubeConfig, proxy).exportConfig() },
+      },
+    });
+    await custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: "computeclusters",
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "ComputeCluster",
+        metadata: { name },
+        spec: {
+          cloud: "aws",
+          aws: { region: "us-east-1", clusterName: "aws-sim" },
+          kubeconfigSecretRef: { namespace, name: "kubeconfig" },
+          checkpointStore: { s3: { bucket: "unused", region: "us-east-1" } },
+        },
+      },
+    });
+    clusters = new Informer<ComputeCluster>({
+      kubeConfig: hub.kubeConfig,
+      name: "hub/computeclusters",
+      path: `/apis/${GROUP}/${VERSION}/computeclusters`,
+      list: () =>
+        custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "computeclusters" }) as never,
+    });
+    await clusters.start(stop.signal);
+    registry = newRegistry();
+    reconciler = new ComputeClusterReconciler({
+      hub: hub.kubeConfig,
+      core: hub.core,
+      custom,
+      clusters,
+      registry,
+      catalog: Catalog.builtIn(),
+      logger: silentLogger(),
+    });
+  });
+  after(async () => {
+    stop.abort();
+    registry.disconnectAll();
+    await proxy.close();
+    await custom
+      .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: "computeclusters", name })
+      .catch(() => {});
+    await hub.core.deleteNamespace({ name: namespace }).catch(() => {});
+  });
+
+  it("is Reachable with a heartbeat, and skips a write that would change nothing", async () => {
+    await reconcileFresh();
+    const worker = registry.get(name);
+    assert.ok(worker);
+    await waitSynced(worker);
+    await reconcileFresh(); // capacity from the synced informers
+    const written = await read();
+    assert.equal(reachable(written)?.status, "True", JSON.stringify(written.status));
+    assert.ok(written.status?.lastHeartbeatTime);
+    await reconcileFresh();
+    const again = await read();
+    assert.equal(
+      again.metadata.resourceVersion,
+      written.metadata.resourceVersion,
+      "an unchanged status is not written",
+    );
+  });
+
+  it("writes Reachable=False with the last reach within the deadline, and keeps it while hung", async () => {
+    proxy.hang();
+    const { ms } = await reconcileFresh();
+    assert.ok(ms <= DEADLINE_MS + SLACK_MS, `the reconcile took ${ms}ms`);
+    const cc = await read();
+    const cond = reachable(cc);
+    assert.equal(cond?.status, "False");
+    assert.equal(cond?.reason, "Unreachable");
+    const server = `https://127.0.0.1:${proxy.port}`;
+    assert.ok(
+      cond?.message.startsWith(`no answer from ${server}: worker cluster "${name}" did not answer`),
+      cond?.message,
+    );
+    const said = /; last reached (\S+)$/.exec(cond?.message ?? "")?.[1];
+    assert.ok(said, `no last reach in: ${cond?.message}`);
+    assert.equal(
+      Date.parse(said),
+      Date.parse(cc.status?.lastHeartbeatTime ?? ""),
+      "message and lastHeartbeatTime agree",
+    );
+    assert.ok(Date.now() - Date.parse(said) < 60_000, `last reached ${said}`);
+    const ready = cc.status?.conditions?.find((c) => c.type === "Ready");
+    assert.equal(ready?.status, "False");
+
+    await reconcileFresh();
+    const still = await read();
+    assert.equal(still.metadata.resourceVersion, cc.metadata.resourceVersion, "nothing changed, nothing written");
+    assert.equal(still.status?.lastHeartbeatTime, cc.status?.lastHeartbeatTime);
+  });
+
+  it("is Reachable again with a new heartbeat once the worker answers", async () => {
+    const before = Date.parse((await read()).status?.lastHeartbeatTime ?? "");
+    proxy.heal();
+    await reconcileFresh();
+    const cc = await read();
+    assert.equal(reachable(cc)?.status, "True", JSON.stringify(cc.status?.conditions));
+    assert.ok(Date.parse(cc.status?.lastHeartbeatTime ?? "") > before);
+    assert.equal(registry.reachability(name)?.reachable, true);
+  });
+});
