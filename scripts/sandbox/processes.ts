@@ -2,7 +2,9 @@
 // `sandbox:up`), records each in .sandbox/pids, and stops them again: also
 // what a crashed earlier run left behind. Nothing here kills a process the
 // sandbox did not start: a recorded pid is only signalled while its
-// /proc/<pid>/cmdline still names the recorded binary.
+// /proc/<pid>/cmdline still names the recorded binary. A recorded process can
+// also be paused (SIGSTOP) and resumed: how `sandbox:partition` makes an API
+// server hang, noted in its record so `sandbox:status` shows it.
 
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +15,8 @@ export interface ProcessRecord {
   readonly name: string;
   readonly pid: number;
   readonly binary: string;
+  /** When the process was paused (SIGSTOP); absent while it runs. */
+  readonly pausedAt?: string;
 }
 
 export interface StartOptions {
@@ -46,8 +50,11 @@ export class Processes {
     });
     if (child.pid === undefined) throw new Error(`could not start ${name} (${binary})`);
     child.unref();
-    const record: ProcessRecord = { name, pid: child.pid, binary };
-    writeFileSync(join(this.#pidDir, `${name}.json`), JSON.stringify(record));
+    return this.#write({ name, pid: child.pid, binary });
+  }
+
+  #write(record: ProcessRecord): ProcessRecord {
+    writeFileSync(join(this.#pidDir, `${record.name}.json`), JSON.stringify(record));
     return record;
   }
 
@@ -72,14 +79,45 @@ export class Processes {
     }
   }
 
+  /** The recorded process `name`, still running; throws naming what runs otherwise. */
+  running(name: string): ProcessRecord {
+    const alive = this.alive();
+    const record = alive.find((r) => r.name === name);
+    if (record) return record;
+    const others = alive.map((r) => r.name).join(", ") || "nothing";
+    throw new Error(`${name} is not running (the sandbox runs ${others}); start the sandbox: npm run sandbox:up`);
+  }
+
+  /**
+   * Pauses `name` with SIGSTOP: its sockets stay open and the kernel still
+   * accepts connections into their backlog, but nothing answers them.
+   */
+  async pause(name: string): Promise<ProcessRecord> {
+    const record = this.running(name);
+    process.kill(record.pid, "SIGSTOP");
+    await waitFor(`${name} (pid ${record.pid}) to stop`, 5_000, async () => (isStopped(record) ? true : undefined));
+    return this.#write({ ...record, pausedAt: record.pausedAt ?? new Date().toISOString() });
+  }
+
+  /** Lets a paused `name` run on (SIGCONT); a no-op for a running one. */
+  resume(name: string): ProcessRecord {
+    const { pausedAt: _, ...record } = this.running(name);
+    process.kill(record.pid, "SIGCONT");
+    return this.#write(record);
+  }
+
   /**
    * SIGTERM to every recorded process group, SIGKILL after `graceMs`, then
    * forget them. The grace is short: the sandbox's state is thrown away at the
-   * next up, and kube-apiserver and Azurite take many seconds to drain.
+   * next up, and kube-apiserver and Azurite take many seconds to drain. A
+   * paused process gets SIGCONT after its SIGTERM, so it handles it at once.
    */
   async stopAll(graceMs = 3_000): Promise<void> {
     const running = this.alive();
-    for (const r of running) signal(r, "SIGTERM");
+    for (const r of running) {
+      signal(r, "SIGTERM");
+      signal(r, "SIGCONT");
+    }
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && running.some(isRunning)) await sleep(100);
     for (const r of running.filter(isRunning)) signal(r, "SIGKILL");
@@ -88,15 +126,29 @@ export class Processes {
   }
 }
 
+/** The process's state letter in /proc/<pid>/stat (R, S, T for stopped, Z for a zombie...), or undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 function isRunning(record: ProcessRecord): boolean {
   try {
     const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, "utf8");
-    const stat = readFileSync(`/proc/${record.pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && cmdline.split("\0").includes(record.binary);
+    const state = procState(record.pid);
+    return state !== undefined && state !== "Z" && cmdline.split("\0").includes(record.binary);
   } catch {
     return false;
   }
+}
+
+/** The recorded process runs but is stopped (SIGSTOP). */
+export function isStopped(record: ProcessRecord): boolean {
+  return isRunning(record) && procState(record.pid) === "T";
 }
 
 function signal(record: ProcessRecord, sig: NodeJS.Signals): void {

@@ -88,6 +88,18 @@ export class CloudState {
     return op;
   }
 
+  /**
+   * The cloud took `count` of the group's machines back (a spot reclaim): the
+   * group shrinks by that many without a resize, so the nodes, already gone
+   * from the cluster, are not made again. maxSize stays, so it can grow back;
+   * minSize drops if it must, as the group cannot be below it.
+   */
+  reclaim(group: SimGroup, count: number): void {
+    group.desiredSize = Math.max(0, group.desiredSize - count);
+    group.nodes = Math.max(0, group.nodes - count);
+    group.minSize = Math.min(group.minSize, group.desiredSize);
+  }
+
   async #finish(op: SimOperation): Promise<void> {
     try {
       if (op.group.desiredSize === op.desiredSize) {
