@@ -44,6 +44,8 @@ export interface OperatorOptions {
   readonly cloudIdentity?: CloudTokens;
   /** Nodes not there this long after a scale-up request: the job's next option is tried. Default 10 min. */
   readonly scaleUpTimeoutMs?: number;
+  /** The deadline of every call to a worker cluster's API server. Default 10 s. */
+  readonly workerRequestTimeoutMs?: number;
 }
 
 export class Operator {
@@ -83,6 +85,7 @@ export class Operator {
     let orphanController: Controller | undefined;
     const registry = new ClusterRegistry({
       logger,
+      ...(this.#o.workerRequestTimeoutMs !== undefined ? { requestTimeoutMs: this.#o.workerRequestTimeoutMs } : {}),
       apiRequests: metrics.apiRequests,
       onChange: (cluster, kind, obj) => {
         const key = trainingJobKeyOf(obj.metadata?.labels);

@@ -35,24 +35,21 @@
 // pool. The operator is given a CATALOG_FILE with a spot price below p5's
 // (SPOT_PRICE below), as a real AKS spot pool would be priced.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { ContainerServiceClient } from "@azure/arm-containerservice";
 import { evict, heal, partition } from "../../scripts/sandbox/faults.ts";
-import { SANDBOX_GROUP_LABEL } from "../../scripts/sandbox/nodes.ts";
 import { STATE_DIR } from "../../scripts/sandbox/paths.ts";
 import { Processes } from "../../scripts/sandbox/processes.ts";
-import { cloudSimUrl, kubeConfigFor, kubeconfigPath, sandboxCaPath } from "../../scripts/sandbox/sandbox.ts";
+import { kubeConfigFor, kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
 import { defaultTopology } from "../../scripts/sandbox/topology.ts";
 import type { TrainingJob, TrainingJobStatus } from "../../src/api/trainingjob.ts";
-import { createAksClient } from "../../src/providers/aks/client.ts";
-import { simGroup } from "../../test/support/cloudsim.ts";
+import { scaleAzurePool, simGroup } from "../../test/support/cloudsim.ts";
 import { getCluster, movedAndRunning, podsOf, trainStep, waitReachable } from "../../test/support/failover.ts";
 import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../../test/support/operator.ts";
-import { clients, eventually } from "../../test/support/sandbox.ts";
+import { eventually } from "../../test/support/sandbox.ts";
 import { aTrainingJob } from "../../test/support/trainingjob.ts";
 import { TrainingJobs, workloadOf } from "../../test/support/trainingjobs.ts";
 
@@ -267,42 +264,9 @@ function spotJob(name: string, prefix: string, timeoutS: number): TrainingJob {
 
 // ------------------------------------------------------------------ faults
 
-let aks: ContainerServiceClient | undefined;
-
-/** The ARM client the sandbox-faults test uses, against the cloud simulator. */
-function aksClient(): ContainerServiceClient {
-  aks ??= createAksClient(
-    { getToken: async () => ({ token: "sandbox", expiresOnTimestamp: Date.now() + 3_600_000 }) },
-    {
-      subscriptionId: "00000000-0000-0000-0000-000000000000",
-      endpoint: cloudSimUrl(),
-      ca: readFileSync(sandboxCaPath()),
-    },
-  );
-  return aks;
-}
-
-async function readySpotNodes(): Promise<number> {
-  const nodes = await clients("azure-sim").core.listNode({ labelSelector: `${SANDBOX_GROUP_LABEL}=${SPOT_POOL}` });
-  return nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
-}
-
 /** Scales the spot pool back through the ARM API (as the operator would) and waits for its Ready nodes. */
 async function restoreSpotPool(): Promise<void> {
-  const size = spotPoolSize();
-  if ((await simGroup("azure-sim", SPOT_POOL)).desiredSize !== size) {
-    const current = await aksClient().agentPools.get("sandbox", "azure-sim", SPOT_POOL);
-    await aksClient()
-      .agentPools.createOrUpdate(
-        "sandbox",
-        "azure-sim",
-        SPOT_POOL,
-        { ...current, count: size },
-        { updateIntervalInMs: 250 },
-      )
-      .pollUntilDone();
-  }
-  await eventually(`${size} Ready ${SPOT_POOL} nodes`, readySpotNodes, (n) => n === size, 120_000);
+  await scaleAzurePool(SPOT_POOL, spotPoolSize());
 }
 
 async function inject(s: Scenario): Promise<void> {

@@ -7,9 +7,9 @@
 
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
-import { heal, partition } from "../../scripts/sandbox/faults.ts";
+import { evict, heal, partition } from "../../scripts/sandbox/faults.ts";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
-import { admin } from "../support/cloudsim.ts";
+import { admin, scaleAzurePool } from "../support/cloudsim.ts";
 import {
   committedSteps,
   getCluster,
@@ -27,6 +27,7 @@ import { aTrainingJob } from "../support/trainingjob.ts";
 import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
 
 const LOST_TIMEOUT_S = 20;
+const UNSCHEDULABLE_TIMEOUT_S = 15;
 
 /** A job that prefers Trainium (aws-sim) and can move to H100 (azure-sim), with a CUDA image and env there. */
 function movable(name: string, prefix: string, mutate: (j: TrainingJob) => void = () => {}): TrainingJob {
@@ -116,8 +117,12 @@ describe("failover", { timeout: 900_000 }, () => {
       60_000,
     );
     assert.ok(!(await committedSteps("azure-sim", prefix)).includes(200), "epoch 1's step 200 was copied");
-    const after = await tjs.get("lost");
-    assert.equal(after.status?.checkpoint?.latestStep, 300);
+    await eventually(
+      "status to show step 300 as the newest",
+      () => tjs.get("lost"),
+      (j) => j.status?.checkpoint?.latestStep === 300,
+      30_000,
+    );
     // A pod started again now (a retry) resumes from epoch 2's newest step, not the one epoch 2 launched with.
     await eventually(
       "the resume ConfigMap at step 300",
@@ -138,6 +143,67 @@ describe("failover", { timeout: 900_000 }, () => {
     assert.equal(still.status?.epoch, 2);
     assert.equal(still.status?.failovers?.length, 1);
     await tjs.delete("lost");
+  });
+
+  it("moves a spot job whose nodes are reclaimed, without counting the evicted pods against backoffLimit", async () => {
+    // The spot pool is priced below on-demand here, as a real AKS spot pool is.
+    await patchCluster("azure-sim", { prices: { "Standard_ND96isr_H100_v5:Spot": "39.33" } });
+    const prefix = `${tjs.namespace}/spot`;
+    try {
+      const created = await tjs.create(
+        aTrainingJob("spot")
+          .replicas(1)
+          .accelerator("nvidia-h100", 8)
+          .with((j) => {
+            j.spec.placement.capacityType = "Any";
+            j.spec.checkpoint.prefix = prefix;
+            j.spec.failover.unschedulableTimeout = `${UNSCHEDULABLE_TIMEOUT_S}s`;
+            j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
+          })
+          .obj(),
+      );
+      const running = await eventually(
+        "the job Running on the spot pool",
+        () => tjs.get("spot"),
+        (j) => j.status?.phase === "Running" && j.status.placement?.nodeGroup === "ndh100spot",
+        90_000,
+      );
+      assert.equal(running.status?.placement?.capacityType, "Spot");
+      await trainStep("azure-sim", prefix, 50, 1);
+      await eventually(
+        "step 50 replicated to aws-sim",
+        () => tjs.get("spot"),
+        (j) => j.status?.checkpoint?.stores?.find((st) => st.cluster === "aws-sim")?.latestStep === 50,
+        60_000,
+      );
+      const evicted = Date.now();
+      await evict("azure-sim/ndh100spot", undefined);
+      // The evicted pod is not the trainer's failure: the Job starts a replacement and counts nothing.
+      const old = await eventually(
+        "a replacement pod pending, with no failure counted",
+        async () => ({
+          pods: await podsOf("azure-sim", created, 1),
+          job: (await workloadOf("azure-sim", created.metadata.uid ?? "")).jobs[0],
+        }),
+        ({ pods, job }) => pods.some((p) => p.status?.phase === "Pending") && job !== undefined,
+        30_000,
+      );
+      assert.equal(old.job?.status?.failed ?? 0, 0, "the evicted pod counted against backoffLimit");
+      const moved = await eventually("the spot job moved", () => tjs.get("spot"), movedAndRunning(2), 120_000);
+      const record = moved.status?.failovers?.[0];
+      assert.equal(record?.reason, "CapacityLost");
+      assert.equal(record?.from, "azure-sim/ndh100spot");
+      assert.notEqual(record?.to, "azure-sim/ndh100spot");
+      assert.equal(record?.resumedFromStep, 50);
+      const tookS = (Date.parse(record?.runningAt ?? "") - evicted) / 1000;
+      assert.ok(tookS <= UNSCHEDULABLE_TIMEOUT_S + 15 + 5, `Running elsewhere ${tookS}s after the eviction`);
+      assert.equal(moved.status?.replicas?.failed, 0);
+      assert.ok(!(await tjs.events("spot")).some((e) => e.reason === "PodFailed"), "a PodFailed event was sent");
+      await tjs.delete("spot");
+    } finally {
+      await patchCluster("azure-sim", { prices: null } as never);
+      await scaleAzurePool("ndh100spot", 4);
+    }
   });
 
   it("drains a cluster with two jobs: both move, each resumes from the step written on SIGTERM", async () => {

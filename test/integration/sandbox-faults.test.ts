@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { RequestOptions } from "node:https";
 import { request } from "node:https";
 import { connect } from "node:net";
@@ -18,9 +18,9 @@ import type { ContainerServiceClient } from "@azure/arm-containerservice";
 import { type V1Pod, Watch } from "@kubernetes/client-node";
 import { SANDBOX_GROUP_LABEL } from "../../scripts/sandbox/nodes.ts";
 import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
-import { cloudSimUrl, kubeConfigFor, sandboxCaPath } from "../../scripts/sandbox/sandbox.ts";
+import { kubeConfigFor } from "../../scripts/sandbox/sandbox.ts";
 import { defaultTopology } from "../../scripts/sandbox/topology.ts";
-import { createAksClient } from "../../src/providers/aks/client.ts";
+import { sandboxAksClient, scaleAzurePool, simGroup } from "../support/cloudsim.ts";
 import { clients, eventually, type SandboxCluster, uniqueName } from "../support/sandbox.ts";
 
 const cli = join(REPO_ROOT, "scripts/sandbox/cli.ts");
@@ -112,32 +112,6 @@ describe("sandbox:partition and sandbox:heal", { timeout: 120_000 }, () => {
   });
 });
 
-interface SimGroupState {
-  cluster: string;
-  group: string;
-  desiredSize: number;
-  nodes: number;
-  maxSize: number;
-}
-
-/** The sandbox's cloud simulator's view of one group (its admin API). */
-function simGroup(cluster: string, group: string): Promise<SimGroupState> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${cloudSimUrl()}/_admin/state`, { ca: readFileSync(sandboxCaPath()) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const state = JSON.parse(Buffer.concat(chunks).toString()) as { groups: SimGroupState[] };
-        const g = state.groups.find((x) => x.cluster === cluster && x.group === group);
-        if (g) resolve(g);
-        else reject(new Error(`the simulator has no ${cluster}/${group}`));
-      });
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** A pod on the spot pool: all 8 GPUs of one node, tolerating the pool's taints. */
 function spotPod(name: string): V1Pod {
   const gpus = { "nvidia.com/gpu": "8" };
@@ -174,14 +148,7 @@ describe("sandbox:evict", { timeout: 240_000 }, () => {
       n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
     );
 
-  /** Scales the pool to `count` through the ARM API (as the operator would) and waits for its Ready nodes. */
-  const scalePool = async (count: number) => {
-    const current = await aks.agentPools.get("sandbox", "azure-sim", pool);
-    await aks.agentPools
-      .createOrUpdate("sandbox", "azure-sim", pool, { ...current, count }, { updateIntervalInMs: 250 })
-      .pollUntilDone();
-    await eventually(`${count} Ready ${pool} nodes`, poolNodes, (nodes) => nodes.length === count, 60_000);
-  };
+  const scalePool = (count: number) => scaleAzurePool(pool, count, 60_000);
 
   /** Runs a pod on the pool and returns the node it runs on. */
   const runPod = async (name: string) => {
@@ -202,14 +169,7 @@ describe("sandbox:evict", { timeout: 240_000 }, () => {
   };
 
   before(async () => {
-    const credential = {
-      getToken: async () => ({ token: "sandbox", expiresOnTimestamp: Date.now() + 3_600_000 }),
-    };
-    aks = createAksClient(credential, {
-      subscriptionId: "00000000-0000-0000-0000-000000000000",
-      endpoint: cloudSimUrl(),
-      ca: readFileSync(sandboxCaPath()),
-    });
+    aks = sandboxAksClient();
     size = (await simGroup("azure-sim", pool)).desiredSize;
     await azure.core.createNamespace({ body: { metadata: { name: namespace } } });
     watch = await new Watch(azure.kubeConfig).watch(

@@ -66,6 +66,9 @@ export async function place(
     reason: explain(decision),
     placedAt: b.now.toISOString(),
   };
+  // The new epoch has no pods yet: counts left from an earlier epoch would hide the nodes it is promised.
+  b.status.replicas = { desired: job.spec.replicas, running: 0, succeeded: 0, failed: 0 };
+  b.status.readyReplicas = `0/${job.spec.replicas}`;
   b.condition({ type: CONDITION.Placed, status: "True", reason: "Placed", message: decision.reason });
   b.setPhase("Starting");
   ctx.scale.placed(b);

@@ -4,7 +4,7 @@
 // observe, fence, replicate, run policy), writes status once, and sends events.
 // Each phase lives in its own file beside this one.
 
-import { CONDITION, RUNNING } from "../../api/conditions.ts";
+import { CONDITION, FAILOVER_EVENT, RUNNING } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import { isConflict } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
@@ -36,6 +36,8 @@ import { StatusBuilder } from "./status.ts";
 export type { TrainingJobReconcilerOptions } from "./context.ts";
 export { FINALIZER } from "./finalizer.ts";
 
+/** Events of a move, also logged: an operator's log tells when and why jobs moved. */
+const FAILOVER_LOGGED = new Set<string>([FAILOVER_EVENT.Started, FAILOVER_EVENT.Done, FAILOVER_EVENT.Fenced]);
 /** After a status conflict, the informer usually has the newer copy within milliseconds. */
 const CONFLICT_RETRY_MS = 200;
 /** How often an active job's stores are scanned for new steps. */
@@ -78,6 +80,9 @@ export class TrainingJobReconciler {
       return Result.requeueAfter(CONFLICT_RETRY_MS);
     }
     await ctx.o.events.record(job, b.events);
+    for (const e of b.events.filter((x) => FAILOVER_LOGGED.has(x.reason))) {
+      ctx.o.logger.info(e.message, { job: key, event: e.reason });
+    }
     return result;
   }
 
@@ -135,6 +140,7 @@ export class TrainingJobReconciler {
     reportWorkload(job, b, observeWorkload(launched.job, pods, job.spec.replicas), pods);
     const move = currentMove(b.status);
     if (move) trackMove(ctx, b, move);
+    let waiting: ReconcileResult = Result.done();
     if (!job.spec.suspend && !["Succeeded", "Failed"].includes(b.phase)) {
       const group = cc.status?.nodeGroups?.find((g) => g.name === b.status.placement?.nodeGroup);
       const trigger = firstMove(
@@ -147,7 +153,8 @@ export class TrainingJobReconciler {
         if (b.phase === "Failed") await cleanupWorker(worker, job.metadata.uid ?? "");
         return result;
       }
-      if (trigger.kind === "Waiting") onTrigger(job, b, trigger);
+      // Looked at again when the wait ends, not only at the next checkpoint interval.
+      if (trigger.kind === "Waiting") waiting = onTrigger(job, b, trigger);
     }
     await fenceOldEpochs(ctx, job, b);
     await syncCheckpoints(ctx, job, b, { cluster: cc, epoch, lineage, ...opt(b.status.placement?.placedAt) });
@@ -155,9 +162,7 @@ export class TrainingJobReconciler {
     // An active job is looked at again at least every checkpoint interval: new steps appear in its
     // store without any Kubernetes event.
     if (["Succeeded", "Failed", "Suspended"].includes(b.phase)) return deadline;
-    return deadline.kind === "requeueAfter"
-      ? Result.requeueAfter(Math.min(deadline.afterMs, CHECKPOINT_INTERVAL_MS))
-      : Result.requeueAfter(CHECKPOINT_INTERVAL_MS);
+    return Result.requeueAfter(Math.min(CHECKPOINT_INTERVAL_MS, afterMs(deadline), afterMs(waiting)));
   }
 
   /**
@@ -176,6 +181,10 @@ export class TrainingJobReconciler {
       throw err;
     }
   }
+}
+
+function afterMs(r: ReconcileResult): number {
+  return r.kind === "requeueAfter" ? r.afterMs : Number.POSITIVE_INFINITY;
 }
 
 /** The first trigger that says move, else the first that says wait, else none. */
