@@ -84,17 +84,7 @@ describe("an operator killed during a move", { timeout: 600_000 }, () => {
       assert.equal(later.status?.failovers?.length, 1);
       assert.equal(later.status?.epoch, 2);
       await patchCluster("aws-sim", { drain: false });
-      await tjs.delete(name);
-      await eventually(
-        `${name} deleted`,
-        () =>
-          tjs.get(name).then(
-            () => false,
-            (err: { code?: number }) => err.code === 404,
-          ),
-        (gone) => gone,
-        60_000,
-      );
+      await tjs.deleteAndWait(name);
       await operator.stop();
       operator = undefined;
     });

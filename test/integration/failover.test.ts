@@ -142,12 +142,18 @@ describe("failover", { timeout: 900_000 }, () => {
     const still = await tjs.get("lost");
     assert.equal(still.status?.epoch, 2);
     assert.equal(still.status?.failovers?.length, 1);
-    await tjs.delete("lost");
+    await tjs.deleteAndWait("lost");
   });
 
   it("moves a spot job whose nodes are reclaimed, without counting the evicted pods against backoffLimit", async () => {
     // The spot pool is priced below on-demand here, as a real AKS spot pool is.
     await patchCluster("azure-sim", { prices: { "Standard_ND96isr_H100_v5:Spot": "39.33" } });
+    await eventually(
+      "the spot price in azure-sim's status",
+      () => getCluster("azure-sim"),
+      (cc) => cc.status?.nodeGroups?.find((g) => g.name === "ndh100spot")?.pricePerHour === "39.33",
+      30_000,
+    );
     const prefix = `${tjs.namespace}/spot`;
     try {
       const created = await tjs.create(
@@ -199,7 +205,7 @@ describe("failover", { timeout: 900_000 }, () => {
       assert.ok(tookS <= UNSCHEDULABLE_TIMEOUT_S + 15 + 5, `Running elsewhere ${tookS}s after the eviction`);
       assert.equal(moved.status?.replicas?.failed, 0);
       assert.ok(!(await tjs.events("spot")).some((e) => e.reason === "PodFailed"), "a PodFailed event was sent");
-      await tjs.delete("spot");
+      await tjs.deleteAndWait("spot");
     } finally {
       await patchCluster("azure-sim", { prices: null } as never);
       await scaleAzurePool("ndh100spot", 4);
@@ -244,7 +250,7 @@ describe("failover", { timeout: 900_000 }, () => {
       assert.equal((await resumeOf("azure-sim", tjs.namespace, name, 2)).step, "11");
       assert.equal((await podsOf("azure-sim", jobs[i] as TrainingJob, 2)).length, 1);
     }
-    for (const name of names) await tjs.delete(name);
+    for (const name of names) await tjs.deleteAndWait(name);
   });
 
   it("fails a job that reached maxFailovers, and keeps one whose failover is off where it is", async () => {
@@ -275,8 +281,8 @@ describe("failover", { timeout: 900_000 }, () => {
     assert.equal(pinned.status?.epoch, 1);
     assert.equal(pinned.status?.failovers, undefined);
     assert.match(pinned.status?.conditions?.find((c) => c.type === "FailedOver")?.message ?? "", /failover is off/);
-    await tjs.delete("limited");
-    await tjs.delete("pinned");
+    await tjs.deleteAndWait("limited");
+    await tjs.deleteAndWait("pinned");
   });
 
   it("moves only as many jobs of a lost cluster as the target fits; the rest wait Pending, then return", async () => {
@@ -328,7 +334,7 @@ describe("failover", { timeout: 900_000 }, () => {
       );
     } finally {
       await admin("PUT", "/_admin/node-groups/azure-sim/ndh100", { maxSize: 16 });
-      for (const name of names) await tjs.delete(name).catch(() => {});
+      for (const name of names) await tjs.deleteAndWait(name).catch(() => {});
     }
   });
 
@@ -351,7 +357,7 @@ describe("failover", { timeout: 900_000 }, () => {
     await waitReachable("aws-sim", "False");
     const lost = await timeToRunning("fast-2");
     assert.ok(lost <= Math.max(2 * both, both + 3_000), `with aws-sim lost ${lost}ms, with both up ${both}ms`);
-    for (const name of ["bystander", "fast-1", "fast-2"]) await tjs.delete(name);
+    for (const name of ["bystander", "fast-1", "fast-2"]) await tjs.deleteAndWait(name);
   });
 
   it("finishes deleting a job whose cluster is lost, and removes its workload when the cluster is back", async () => {

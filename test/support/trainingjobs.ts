@@ -50,6 +50,21 @@ export class TrainingJobs {
     await this.#custom.deleteNamespacedCustomObject(this.#ref(name));
   }
 
+  /** Deletes the job and waits until the operator has removed it (its workloads gone from reachable workers). */
+  async deleteAndWait(name: string, timeoutMs = 60_000): Promise<void> {
+    await this.delete(name);
+    await eventually(
+      `TrainingJob ${this.namespace}/${name} to be gone`,
+      () =>
+        this.get(name).then(
+          () => false,
+          (err: { code?: number }) => err.code === 404,
+        ),
+      (gone) => gone,
+      timeoutMs,
+    );
+  }
+
   /** Waits for `phase`, recording every phase seen on the way. */
   async waitForPhase(
     name: string,
