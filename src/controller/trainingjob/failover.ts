@@ -143,7 +143,7 @@ async function findTarget(
   }
   failpoint("failover.before-place");
   return place(ctx, job, b, {
-    exclude: leftOut(move, fromCc, answers),
+    exclude: leftOut(move, fromCc, answers, b.now, failoverTimeouts(job).unschedulable),
     onPlaced: (placed) => {
       move.to = `${placed.status.placement?.cluster}/${placed.status.placement?.nodeGroup}`;
       placed.setPhase("FailingOver");
@@ -157,10 +157,22 @@ async function findTarget(
   });
 }
 
-/** What placement leaves out for this move: the lost group, or the lost cluster while it does not answer. */
-function leftOut(move: FailoverRecord, fromCc: ComputeCluster | undefined, answers: boolean): ExcludedGroup[] {
+/**
+ * What placement leaves out for this move: the lost cluster while it does not answer; the lost group
+ * for one more unschedulableTimeout after the move began (its status may still show the nodes that
+ * went), after which capacity that came back there is taken again.
+ */
+export function leftOut(
+  move: FailoverRecord,
+  fromCc: ComputeCluster | undefined,
+  answers: boolean,
+  now: Date,
+  unschedulableMs: number,
+): ExcludedGroup[] {
   const from = splitWhere(move.from);
-  if (move.reason === "CapacityLost") return [from];
+  if (move.reason === "CapacityLost") {
+    return now.getTime() < Date.parse(move.at ?? "") + 2 * unschedulableMs ? [from] : [];
+  }
   if (move.reason === "ClusterLost" && !answers) {
     return (fromCc?.status?.nodeGroups ?? []).map((g) => ({ cluster: from.cluster, nodeGroup: g.name ?? "" }));
   }
