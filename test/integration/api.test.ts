@@ -147,7 +147,13 @@ describe("the CRDs on the hub", () => {
       strategy: "LowestCost",
     });
     assert.deepEqual(created.spec.checkpoint, { keep: 3 });
-    assert.deepEqual(created.spec.failover, { enabled: true, maxFailovers: 3, clusterLostTimeout: "60s" });
+    assert.deepEqual(created.spec.failover, {
+      enabled: true,
+      maxFailovers: 3,
+      clusterLostTimeout: "60s",
+      unschedulableTimeout: "5m",
+      drainCheckpointTimeout: "10m",
+    });
     assert.deepEqual(created.spec.runPolicy, { backoffLimit: 3 });
     assert.equal(created.spec.suspend, false);
   });

@@ -360,6 +360,34 @@ describe("failover", { timeout: 900_000 }, () => {
     for (const name of ["bystander", "fast-1", "fast-2"]) await tjs.deleteAndWait(name);
   });
 
+  it("replaces the workload with a new epoch when the pod template changes while suspended", async () => {
+    const created = await tjs.create(movable("edited", `${tjs.namespace}/edited`));
+    await tjs.waitForPhase("edited", "Running");
+    await tjs.patch("edited", { spec: { suspend: true } });
+    await tjs.waitForPhase("edited", "Suspended");
+    await tjs.patch("edited", {
+      spec: {
+        suspend: false,
+        template: { spec: { containers: [{ name: "trainer", image: "example.com/train:v2" }] } },
+      },
+    });
+    const replaced = await eventually(
+      "epoch 2 running",
+      () => tjs.get("edited"),
+      (j) => j.status?.phase === "Running" && j.status.epoch === 2,
+      90_000,
+    );
+    assert.equal(replaced.status?.failovers, undefined, "a new epoch for an edit is not a failover");
+    const w = await workloadOf("aws-sim", created.metadata.uid ?? "");
+    assert.deepEqual(
+      w.jobs.map((j) => j.metadata?.labels?.["training.crosscloud.dev/epoch"]),
+      ["2"],
+    );
+    const events = await tjs.events("edited");
+    assert.ok(events.some((e) => e.reason === "NewEpoch"));
+    await tjs.deleteAndWait("edited");
+  });
+
   it("finishes deleting a job whose cluster is lost, and removes its workload when the cluster is back", async () => {
     const created = await tjs.create(
       movable("doomed", `${tjs.namespace}/doomed`, (j) => {

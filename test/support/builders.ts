@@ -1,6 +1,7 @@
 // Fluent builders for placement's inputs, in the style of Kueue's test
 // wrappers: aCluster("aws-sim").cloud("aws").group(aGroup("trn1")...).obj().
 
+import type { ComputeCluster } from "../../src/api/computecluster.ts";
 import type { Cloud } from "../../src/catalog/instance-types.ts";
 import type {
   AcceleratorOption,
@@ -155,4 +156,27 @@ export function sandboxSnapshot(): ClusterSnapshot[] {
     aCluster("aws-sim").cloud("aws").group(trn1(), trn2().nodes(2), p5().nodes(2)).obj(),
     aCluster("azure-sim").cloud("azure").group(ndh100(), ndh100("ndh100spot").spot().price("39.33")).obj(),
   ];
+}
+
+/** An aws ComputeCluster object as the hub holds it, with `spec` and `status` laid over the defaults. */
+export function anAwsComputeCluster(
+  name: string,
+  spec: Partial<ComputeCluster["spec"]> = {},
+  status?: ComputeCluster["status"],
+): ComputeCluster {
+  return {
+    apiVersion: "training.crosscloud.dev/v1alpha1",
+    kind: "ComputeCluster",
+    metadata: { name },
+    spec: {
+      cloud: "aws",
+      aws: { region: "us-east-1", clusterName: name },
+      checkpointStore: { s3: { bucket: "b" } },
+      paused: false,
+      drain: false,
+      workloadNamespace: "",
+      ...spec,
+    },
+    ...(status ? { status } : {}),
+  };
 }

@@ -21,6 +21,7 @@ import {
   splitWhere,
   type Trigger,
 } from "../../src/controller/trainingjob/failover-trigger.ts";
+import { anAwsComputeCluster } from "../support/builders.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
 const NOW = new Date("2026-11-27T12:00:00Z");
@@ -48,27 +49,13 @@ function cluster(opts: {
         },
       ]
     : [];
-  return {
-    apiVersion: "training.crosscloud.dev/v1alpha1",
-    kind: "ComputeCluster",
-    metadata: { name: "aws-sim" },
-    spec: {
-      cloud: "aws",
-      aws: { region: "us-east-1", clusterName: "aws-sim" },
-      checkpointStore: { s3: { bucket: "b" } },
-      paused: false,
-      drain: opts.drain ?? false,
-      workloadNamespace: "",
-    },
-    ...(opts.noStatus
-      ? {}
-      : {
-          status: {
-            conditions,
-            ...(opts.heartbeat ? { lastHeartbeatTime: opts.heartbeat.toISOString() } : {}),
-          },
-        }),
-  };
+  return anAwsComputeCluster(
+    "aws-sim",
+    { drain: opts.drain ?? false },
+    opts.noStatus
+      ? undefined
+      : { conditions, ...(opts.heartbeat ? { lastHeartbeatTime: opts.heartbeat.toISOString() } : {}) },
+  );
 }
 
 /** A pod of the placement; `unschedulableSince` makes it Pending with PodScheduled=False/Unschedulable. */

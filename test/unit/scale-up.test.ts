@@ -26,6 +26,7 @@ import { ProviderError } from "../../src/providers/errors.ts";
 import { FakeProvider } from "../../src/providers/fake.ts";
 import type { NodeGroup } from "../../src/providers/types.ts";
 import type { Informer } from "../../src/runtime/informer.ts";
+import { anAwsComputeCluster } from "../support/builders.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
 function awsSim(trn1: { nodes: number; free: number; max: number; desired?: number }): ComputeCluster {
@@ -36,19 +37,10 @@ function awsSim(trn1: { nodes: number; free: number; max: number; desired?: numb
     message: "m",
     lastTransitionTime: "2026-11-27T00:00:00Z",
   };
-  return {
-    apiVersion: "training.crosscloud.dev/v1alpha1",
-    kind: "ComputeCluster",
-    metadata: { name: "aws-sim" },
-    spec: {
-      cloud: "aws",
-      aws: { region: "us-east-1", clusterName: "aws-sim" },
-      checkpointStore: { s3: { bucket: "b" } },
-      paused: false,
-      drain: false,
-      workloadNamespace: "",
-    },
-    status: {
+  return anAwsComputeCluster(
+    "aws-sim",
+    {},
+    {
       lastHeartbeatTime: new Date().toISOString(),
       conditions: [ready],
       nodeGroups: [
@@ -68,7 +60,7 @@ function awsSim(trn1: { nodes: number; free: number; max: number; desired?: numb
         },
       ],
     },
-  };
+  );
 }
 
 const trn1Group = (over: Partial<NodeGroup> = {}): NodeGroup => ({

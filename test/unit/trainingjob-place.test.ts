@@ -5,22 +5,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
 import { clusterSnapshot, decidePlacement, nodesInFlight } from "../../src/controller/trainingjob/place.ts";
+import { anAwsComputeCluster } from "../support/builders.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
 function cluster(name: string, freeNodes: number, ready = true): ComputeCluster {
-  return {
-    apiVersion: "training.crosscloud.dev/v1alpha1",
-    kind: "ComputeCluster",
-    metadata: { name },
-    spec: {
-      cloud: "aws",
-      aws: { region: "us-east-1", clusterName: name },
-      checkpointStore: { s3: { bucket: "b" } },
-      paused: false,
-      drain: false,
-      workloadNamespace: "",
-    },
-    status: {
+  return anAwsComputeCluster(
+    name,
+    {},
+    {
       lastHeartbeatTime: new Date().toISOString(),
       conditions: [
         {
@@ -48,7 +40,7 @@ function cluster(name: string, freeNodes: number, ready = true): ComputeCluster 
         },
       ],
     },
-  };
+  );
 }
 
 const placed = (name: string, phase: "Starting" | "Running", replicas: number, running: number) =>

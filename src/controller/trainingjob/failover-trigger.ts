@@ -43,22 +43,24 @@ export function clusterLostTrigger(cc: ComputeCluster, now: Date, timeoutMs: num
   const reachable = findCondition(cc.status?.conditions as never, "Reachable");
   const last = Date.parse(cc.status?.lastHeartbeatTime ?? reachable?.lastTransitionTime ?? "");
   const lastReached = Number.isFinite(last) ? new Date(last) : now;
-  const leftMs = lastReached.getTime() + timeoutMs - now.getTime();
   const why = `${name} has not answered since ${lastReached.toISOString()} (${reachable?.message ?? "unreachable"})`;
-  if (leftMs > 0) {
-    return {
-      kind: "Waiting",
-      reason: "ClusterLost",
-      leftMs,
-      message: `${why}; clusterLostTimeout is ${timeoutMs / 1000}s`,
-    };
-  }
-  return {
-    kind: "Move",
-    reason: "ClusterLost",
-    at: lastReached,
-    message: `${why}, longer than clusterLostTimeout (${timeoutMs / 1000}s)`,
-  };
+  return afterTimeout("ClusterLost", lastReached, timeoutMs, now, why, "clusterLostTimeout");
+}
+
+/** Waiting until `since` + `timeoutMs` (the setting named `knob`), then Move with `at` = `since`. */
+function afterTimeout(
+  reason: FailoverReason,
+  since: Date,
+  timeoutMs: number,
+  now: Date,
+  why: string,
+  knob: string,
+  more = "",
+): Trigger {
+  const leftMs = since.getTime() + timeoutMs - now.getTime();
+  const seconds = timeoutMs / 1000;
+  if (leftMs > 0) return { kind: "Waiting", reason, leftMs, message: `${why}; ${knob} is ${seconds}s` };
+  return { kind: "Move", reason, at: since, message: `${why}, longer than ${knob} (${seconds}s)${more}` };
 }
 
 /** Drained: the cluster has spec.drain. */
@@ -109,21 +111,8 @@ export function capacityLostTrigger(
       message: `${why}; ${where} is growing to ${group?.desiredSize} nodes`,
     };
   }
-  const leftMs = first + timeoutMs - now.getTime();
-  if (leftMs > 0) {
-    return {
-      kind: "Waiting",
-      reason: "CapacityLost",
-      leftMs,
-      message: `${why}; unschedulableTimeout is ${timeoutMs / 1000}s`,
-    };
-  }
-  return {
-    kind: "Move",
-    reason: "CapacityLost",
-    at: new Date(first),
-    message: `${why}, longer than unschedulableTimeout (${timeoutMs / 1000}s), and ${where} is not growing`,
-  };
+  const notGrowing = `, and ${where} is not growing`;
+  return afterTimeout("CapacityLost", new Date(first), timeoutMs, now, why, "unschedulableTimeout", notGrowing);
 }
 
 /** The move under way: the newest failover record whose new epoch has not reached Running. */

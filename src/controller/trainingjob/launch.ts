@@ -20,12 +20,19 @@ import type { StatusBuilder } from "./status.ts";
 
 export const FIELD_MANAGER = "crosscloud-operator";
 const SPEC_HASH = "training.crosscloud.dev/spec-hash";
+/** The hash of what a Job cannot change once created: its pod template, completions and parallelism. */
+const TEMPLATE_HASH = "training.crosscloud.dev/template-hash";
 /** When the step the Job resumes from was committed, so a pass after a crash still knows the work lost. */
 const RESUME_CREATED_ANNOTATION = "training.crosscloud.dev/resume-step-created-at";
 
 export interface Launched {
   /** The worker's Job for this epoch. */
   readonly job: V1Job | undefined;
+  /**
+   * The worker's Job was made from another pod template (image, env, devices) or size, which a Job
+   * cannot change: the placement needs a new epoch. Nothing was applied.
+   */
+  readonly replace?: boolean;
   /** True when this pass created it. */
   readonly created: boolean;
   /** The step its pods resume from (decided when the Job was created). */
@@ -61,6 +68,8 @@ export async function launch(
   const workload = render(ctx, job, b, cc, store);
   const hash = specHash(workload);
   const resume = store.resume;
+  const held = cached?.metadata?.annotations?.[TEMPLATE_HASH];
+  if (held !== undefined && held !== templateHash(workload)) return { job: cached, created: false, replace: true };
   if (cached?.metadata?.annotations?.[SPEC_HASH] === hash) {
     await keepResumeCurrent(ctx, worker, b, workload, resume);
     return { job: cached, created: false, ...opt(resume) };
@@ -78,7 +87,10 @@ export async function launch(
   }
   const annotate = <T extends KubernetesObject>(o: T, extra: Record<string, string> = {}): T => ({
     ...o,
-    metadata: { ...o.metadata, annotations: { ...o.metadata?.annotations, [SPEC_HASH]: hash, ...extra } },
+    metadata: {
+      ...o.metadata,
+      annotations: { ...o.metadata?.annotations, [SPEC_HASH]: hash, [TEMPLATE_HASH]: templateHash(workload), ...extra },
+    },
   });
   // The Job goes last: its spec hash then says that everything it needs (Secret, Service) is there,
   // so a pass that finds the hash skips the whole launch, and a crash before it repeats all of it.
@@ -206,6 +218,14 @@ async function ensureNamespace(ctx: PassContext, worker: WorkerCluster, namespac
   await apply(worker, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   known.add(namespace);
   ctx.namespaces.set(worker.name, known);
+}
+
+function templateHash(w: Workload): string {
+  const spec = w.job.spec;
+  return createHash("sha256")
+    .update(JSON.stringify([spec?.template, spec?.completions, spec?.parallelism]))
+    .digest("hex")
+    .slice(0, 16);
 }
 
 function specHash(w: Workload): string {

@@ -6,6 +6,7 @@
 
 import { CONDITION, FAILOVER_EVENT, RUNNING } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
+import type { WorkerCluster } from "../../clusters/registry.ts";
 import { isConflict } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
@@ -129,6 +130,7 @@ export class TrainingJobReconciler {
     const epoch = b.status.epoch ?? 1;
     const lineage = lineageOf(b.status);
     const launched = await launch(ctx, job, b, worker, cc, { activeEpoch: epoch, lineage });
+    if (launched.replace) return this.#newEpoch(job, b, worker, epoch);
     b.status.startTime ??= b.now.toISOString();
     const pods = worker.pods
       .list()
@@ -163,6 +165,22 @@ export class TrainingJobReconciler {
     // store without any Kubernetes event.
     if (["Succeeded", "Failed", "Suspended"].includes(b.phase)) return deadline;
     return Result.requeueAfter(Math.min(CHECKPOINT_INTERVAL_MS, afterMs(deadline), afterMs(waiting)));
+  }
+
+  /**
+   * The pod template or size changed (edited while suspended, or the template while running): a Job
+   * cannot take that, so the epoch's workload is removed and the job placed anew with a new epoch.
+   */
+  async #newEpoch(job: TrainingJob, b: StatusBuilder, worker: WorkerCluster, epoch: number): Promise<ReconcileResult> {
+    const gone = await cleanupWorker(worker, job.metadata.uid ?? "", epoch);
+    if (!gone.done) return Result.requeueAfter(2_000);
+    b.event({
+      type: "Normal",
+      reason: "NewEpoch",
+      message: `the pod template or replicas changed, which a running Job cannot take: epoch ${epoch}'s workload on ${worker.name} was removed and the job is placed anew as epoch ${epoch + 1}`,
+    });
+    b.status.placement = undefined;
+    return Result.requeueAfter(100);
   }
 
   /**
