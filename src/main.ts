@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     workers: Number(env.WORKERS ?? 8),
     scaleUpTimeoutMs: Number(env.SCALE_UP_TIMEOUT_MS ?? 600_000),
     ...(env.HEARTBEAT_MS ? { heartbeatMs: Number(env.HEARTBEAT_MS) } : {}),
+    ...(env.CHECKPOINT_INTERVAL_MS ? { checkpointIntervalMs: Number(env.CHECKPOINT_INTERVAL_MS) } : {}),
     ...(env.WORKER_REQUEST_TIMEOUT_MS ? { workerRequestTimeoutMs: Number(env.WORKER_REQUEST_TIMEOUT_MS) } : {}),
     ...cloudWiring(),
   });

@@ -44,6 +44,8 @@ export interface OperatorOptions {
   readonly cloudIdentity?: CloudTokens;
   /** Nodes not there this long after a scale-up request: the job's next option is tried. Default 10 min. */
   readonly scaleUpTimeoutMs?: number;
+  /** How often an active job's stores are scanned and replicated. Default 10 s. */
+  readonly checkpointIntervalMs?: number;
   /** The deadline of every call to a worker cluster's API server. Default 10 s. */
   readonly workerRequestTimeoutMs?: number;
 }
@@ -103,6 +105,7 @@ export class Operator {
       logger,
       metrics: replicationMetrics(metrics.registry),
       onResult: (key) => tjController?.enqueue(key),
+      ...(this.#o.checkpointIntervalMs !== undefined ? { intervalMs: this.#o.checkpointIntervalMs } : {}),
     });
     signal.addEventListener("abort", () => checkpoints.stopAll(), { once: true });
     const tjReconciler = new TrainingJobReconciler({
@@ -118,6 +121,7 @@ export class Operator {
       ...(this.#o.providers ? { providers: this.#o.providers } : {}),
       ...(this.#o.scaleUpTimeoutMs !== undefined ? { scaleUpTimeoutMs: this.#o.scaleUpTimeoutMs } : {}),
       failoverMetrics: failoverMetrics(metrics.registry),
+      ...(this.#o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: this.#o.checkpointIntervalMs } : {}),
       onScaleRequested: (cluster) => {
         // The cloud's desired size changed: list it again soon rather than at the next heartbeat.
         cloudGroups.invalidate(cluster);

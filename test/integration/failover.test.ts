@@ -26,8 +26,8 @@ import { clients, eventually, uniqueName } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
 
-const LOST_TIMEOUT_S = 20;
-const UNSCHEDULABLE_TIMEOUT_S = 15;
+const LOST_TIMEOUT_S = 10;
+const UNSCHEDULABLE_TIMEOUT_S = 10;
 
 /** A job that prefers Trainium (aws-sim) and can move to H100 (azure-sim), with a CUDA image and env there. */
 function movable(name: string, prefix: string, mutate: (j: TrainingJob) => void = () => {}): TrainingJob {
@@ -53,7 +53,7 @@ describe("failover", { timeout: 900_000 }, () => {
   before(async () => {
     await prepareHub();
     await tjs.createNamespace();
-    operator = startOperator("failover-operator", { HEARTBEAT_MS: "5000" });
+    operator = startOperator("failover-operator", { HEARTBEAT_MS: "3000", CHECKPOINT_INTERVAL_MS: "3000" });
     await waitClustersReady();
   });
   afterEach(async () => {
@@ -368,7 +368,11 @@ describe("failover", { timeout: 900_000 }, () => {
     await tjs.patch("edited", {
       spec: {
         suspend: false,
-        template: { spec: { containers: [{ name: "trainer", image: "example.com/train:v2" }] } },
+        template: {
+          spec: {
+            containers: [{ name: "trainer", image: "example.com/train:cuda", env: [{ name: "RUN", value: "2" }] }],
+          },
+        },
       },
     });
     const replaced = await eventually(

@@ -46,7 +46,9 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  const seen = last === undefined ? String(lastError) : JSON.stringify(last, null, 1).slice(0, 2000);
+  // managedFields say nothing about the state and would crowd out the status.
+  const dropManaged = (key: string, v: unknown) => (key === "managedFields" ? undefined : v);
+  const seen = last === undefined ? String(lastError) : JSON.stringify(last, dropManaged, 1).slice(0, 6000);
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${seen}`);
 }
 

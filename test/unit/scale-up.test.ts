@@ -162,7 +162,8 @@ describe("ScaleUps", () => {
     const placed = b.status.conditions?.find((c) => c.type === "Placed");
     assert.equal(placed?.reason, "ScalingUp");
     assert.match(placed?.message ?? "", /scaling up aws-sim\/trn1 to 6 nodes/);
-    assert.equal(fake.calls[0]?.args[2], scaleClientToken("uid-llama", 1, "aws-sim", "trn1"));
+    const scaled = fake.calls.find((c) => c.method === "scaleNodeGroup");
+    assert.equal(scaled?.args[2], scaleClientToken("uid-llama", 1, "aws-sim", "trn1"));
     assert.ok(b.events.some((e) => e.reason === "ScalingUp"));
   });
 
@@ -174,7 +175,21 @@ describe("ScaleUps", () => {
     const again = await requestFor(job(4), cc, scale);
     assert.equal(again.b.status.scaleUp?.operation, "op-1", "the same operation");
     assert.equal(fake.groups.get("trn1")?.desiredSize, 6);
-    assert.equal(fake.calls.length, 2);
+    assert.equal(fake.calls.filter((c) => c.method === "scaleNodeGroup").length, 2);
+  });
+
+  it("never asks for less than another job already asked the group for", async () => {
+    // This job's snapshot says 6; meanwhile another job's request took the group to 7.
+    const cc = awsSim({ nodes: 4, free: 2, max: 16 });
+    const fake = new FakeProvider("aws", [trn1Group({ desiredSize: 7 })]);
+    const { b, outcome } = await requestFor(job(4), cc, setup(cc, fake));
+    assert.equal(outcome, "Requested");
+    assert.equal(fake.groups.get("trn1")?.desiredSize, 7, "the group was not shrunk to 6");
+    assert.equal(b.status.scaleUp?.targetSize, 7);
+    assert.deepEqual(
+      fake.calls.filter((c) => c.method === "scaleNodeGroup").map((c) => c.args[1]),
+      [7],
+    );
   });
 
   it("excludes a group the cloud refuses (autoscaler-owned), so the next option is tried", async () => {

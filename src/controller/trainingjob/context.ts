@@ -37,6 +37,8 @@ export interface TrainingJobReconcilerOptions {
   readonly checkpoints: CheckpointSync;
   /** Called after a node group was asked to grow (e.g. to refresh that cluster's cloud listing). */
   readonly onScaleRequested?: (cluster: string) => void;
+  /** How often an active job is looked at (its stores get new steps without any event). Default 10 s. */
+  readonly checkpointIntervalMs?: number;
   /** Moves by reason, their duration and the work they lost. */
   readonly failoverMetrics?: FailoverMetrics;
   readonly now?: () => Date;

@@ -67,6 +67,9 @@ export function onTrigger(job: TrainingJob, b: StatusBuilder, t: Exclude<Trigger
     ...(b.status.checkpoint?.latestStep !== undefined ? { newestStepAtStart: b.status.checkpoint.latestStep } : {}),
   };
   b.status.failovers = [...moves, record].slice(-128);
+  // The old epoch's pods no longer count as the job's, whatever its cluster last said.
+  b.status.replicas = { desired: job.spec.replicas, running: 0, succeeded: 0, failed: 0 };
+  b.status.readyReplicas = `0/${job.spec.replicas}`;
   b.setPhase("FailingOver");
   b.condition({ type: CONDITION.Running, status: "False", reason: RUNNING.FailingOver, message: t.message });
   b.condition({ type: CONDITION.FailedOver, status: "False", reason: FAILED_OVER.FailingOver, message: t.message });

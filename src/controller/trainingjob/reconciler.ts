@@ -41,7 +41,7 @@ export { FINALIZER } from "./finalizer.ts";
 const FAILOVER_LOGGED = new Set<string>([FAILOVER_EVENT.Started, FAILOVER_EVENT.Done, FAILOVER_EVENT.Fenced]);
 /** After a status conflict, the informer usually has the newer copy within milliseconds. */
 const CONFLICT_RETRY_MS = 200;
-/** How often an active job's stores are scanned for new steps. */
+/** How often an active job's stores are scanned for new steps, unless the options say otherwise. */
 const CHECKPOINT_INTERVAL_MS = 10_000;
 
 export class TrainingJobReconciler {
@@ -164,7 +164,8 @@ export class TrainingJobReconciler {
     // An active job is looked at again at least every checkpoint interval: new steps appear in its
     // store without any Kubernetes event.
     if (["Succeeded", "Failed", "Suspended"].includes(b.phase)) return deadline;
-    return Result.requeueAfter(Math.min(CHECKPOINT_INTERVAL_MS, afterMs(deadline), afterMs(waiting)));
+    const interval = ctx.o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+    return Result.requeueAfter(Math.min(interval, afterMs(deadline), afterMs(waiting)));
   }
 
   /**

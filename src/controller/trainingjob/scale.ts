@@ -148,11 +148,15 @@ export class ScaleUps {
     const epoch = (b.status.epoch ?? 0) + 1;
     const token = scaleClientToken(job.metadata.uid ?? "", epoch, step.cluster, step.nodeGroup);
     try {
-      const op = await provider.scaleNodeGroup(step.nodeGroup, step.targetSize, token);
+      // Grow only: another job may have asked the same group for more since this decision's snapshot,
+      // and asking for less would shrink it under that job.
+      const current = await provider.getNodeGroup(step.nodeGroup);
+      const targetSize = Math.max(step.targetSize, current.desiredSize);
+      const op = await provider.scaleNodeGroup(step.nodeGroup, targetSize, token);
       const s: ScaleUpStatus = {
         cluster: step.cluster,
         nodeGroup: step.nodeGroup,
-        targetSize: step.targetSize,
+        targetSize,
         operation: op.id,
         requestedAt: b.now.toISOString(),
       };
