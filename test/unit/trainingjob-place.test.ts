@@ -98,3 +98,62 @@ describe("a stale ComputeCluster status", () => {
     assert.equal(clusterSnapshot(cc, new Map(), new Map(), new Date(now.getTime() - 2_000)).ready, true);
   });
 });
+
+describe("decisions not yet in the informer (the placer's assumptions)", () => {
+  const job = () => aTrainingJob("next").replicas(1).accelerator("trainium1", 16).obj();
+  /** aws-sim with trn1 at `nodes` nodes of at most 16, `free` of them free. */
+  const growable = (free: number, nodes = 4) => {
+    const cc = cluster("aws-sim", free);
+    const g = cc.status?.nodeGroups?.[0];
+    if (g) Object.assign(g, { nodes, readyNodes: nodes, desiredSize: nodes, maxSize: 16 });
+    return cc;
+  };
+  const none = new Map<string, number>();
+  const cases: {
+    name: string;
+    free: number;
+    nodes?: number;
+    placed?: number;
+    scaling?: number;
+    want: { fit: string | undefined; scaleUpTo?: number };
+  }[] = [
+    { name: "nothing assumed: a free node", free: 1, want: { fit: "Now" } },
+    {
+      name: "the free node assumed by another job: a scale-up",
+      free: 1,
+      placed: 1,
+      want: { fit: "AfterScaleUp", scaleUpTo: 5 },
+    },
+    {
+      name: "another job's scale-up assumed: ask for one more on top of it",
+      free: 0,
+      scaling: 1,
+      want: { fit: "AfterScaleUp", scaleUpTo: 6 },
+    },
+    {
+      name: "the node another job's scale-up added is not taken: ask for one more",
+      free: 1,
+      nodes: 5,
+      scaling: 1,
+      want: { fit: "AfterScaleUp", scaleUpTo: 6 },
+    },
+    {
+      name: "two grown nodes, one waited for: this job takes the other",
+      free: 2,
+      nodes: 6,
+      scaling: 1,
+      want: { fit: "Now" },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const assumed = {
+        placed: c.placed ? new Map([["aws-sim/trn1", c.placed]]) : none,
+        scaling: c.scaling ? new Map([["aws-sim/trn1", c.scaling]]) : none,
+      };
+      const w = decidePlacement(job(), [growable(c.free, c.nodes)], [], [], assumed).winner;
+      assert.equal(w?.fit, c.want.fit);
+      if (c.want.scaleUpTo !== undefined) assert.equal(w?.scaleUpTo, c.want.scaleUpTo);
+    });
+  }
+});

@@ -121,17 +121,30 @@ export function clusterSnapshot(
   };
 }
 
+/** Nodes of decisions not yet visible in the informer, by "<cluster>/<nodeGroup>" (placer.ts). */
+export interface AssumedNodes {
+  /** Placed on nodes that are free now. */
+  readonly placed: ReadonlyMap<string, number>;
+  /** Waiting for the group to grow (a scale-up asked or about to be asked for). */
+  readonly scaling: ReadonlyMap<string, number>;
+}
+
 export function decidePlacement(
   job: TrainingJob,
   clusters: readonly ComputeCluster[],
   jobs: readonly TrainingJob[] = [],
   exclude: readonly ExcludedGroup[] = [],
-  assumed: ReadonlyMap<string, number> = new Map(),
+  assumed: AssumedNodes = { placed: new Map(), scaling: new Map() },
   now: Date = new Date(),
 ): PlacementDecision {
+  const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
+    for (const [key, n] of from) into.set(key, (into.get(key) ?? 0) + n);
+  };
   const inFlight = nodesInFlight(jobs, job.metadata.uid);
-  for (const [key, n] of assumed) inFlight.set(key, (inFlight.get(key) ?? 0) + n);
+  add(inFlight, assumed.placed);
+  add(inFlight, assumed.scaling);
   const awaiting = nodesAwaitingScaleUp(jobs, job.metadata.uid);
+  add(awaiting, assumed.scaling);
   return placeJob(
     { ...placementRequest(job), ...(exclude.length > 0 ? { exclude } : {}) },
     clusters.map((cc) => clusterSnapshot(cc, inFlight, awaiting, now)),

@@ -1,14 +1,15 @@
 // Decides placements one at a time against free capacity minus the
 // placements already decided but not yet visible in the informer (assumed
 // placements, as Kueue's scheduler assumes a workload until its cache shows
-// it). Without this, jobs placed close together, as when a whole cluster is
+// it), and the scale-ups decided but not yet recorded, so two jobs that need
+// the same group to grow ask for enough nodes for both. Without this, jobs placed close together, as when a whole cluster is
 // lost and its jobs move at once, could each be given the same free nodes.
 
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
 import type { Informer } from "../../runtime/informer.ts";
-import { decidePlacement } from "./place.ts";
+import { type AssumedNodes, decidePlacement } from "./place.ts";
 
 /** An assumed placement is dropped after this long even if the informer never shows it. */
 export const ASSUME_TTL_MS = 60_000;
@@ -19,6 +20,8 @@ interface Assumed {
   readonly nodes: number;
   readonly epoch: number;
   readonly at: number;
+  /** Placed on free nodes, or waiting for the group to grow. */
+  readonly kind: "placed" | "scaling";
 }
 
 export interface PlacerOptions {
@@ -38,7 +41,8 @@ export class Placer {
   /**
    * The decision for `job`, against the informers' snapshot minus every other job's assumed
    * placement. Synchronous, so no other decision interleaves with it; when it has a winner that
-   * fits now, that winner is assumed for the job (epoch `epoch`) until the informer shows it.
+   * fits now or after a scale-up, that winner is assumed for the job (epoch `epoch`) until the
+   * informer shows the placement (or the Scaling status).
    */
   decide(job: TrainingJob, exclude: readonly ExcludedGroup[], epoch: number, now: Date): PlacementDecision {
     const uid = job.metadata.uid ?? "";
@@ -52,13 +56,14 @@ export class Placer {
       now,
     );
     const w = decision.winner;
-    if (w?.fit === "Now") {
+    if (w) {
       this.#assumed.set(uid, {
         cluster: w.cluster,
         nodeGroup: w.nodeGroup,
         nodes: job.spec.replicas,
         epoch,
         at: now.getTime(),
+        kind: w.fit === "Now" ? "placed" : "scaling",
       });
     } else {
       this.#assumed.delete(uid);
@@ -71,15 +76,17 @@ export class Placer {
     this.#assumed.delete(uid);
   }
 
-  /** Nodes assumed for other jobs, by "<cluster>/<nodeGroup>". */
-  #assumedNodes(except: string): Map<string, number> {
-    const byGroup = new Map<string, number>();
+  /** Nodes assumed for other jobs, by kind and "<cluster>/<nodeGroup>". */
+  #assumedNodes(except: string): AssumedNodes {
+    const placed = new Map<string, number>();
+    const scaling = new Map<string, number>();
     for (const [uid, a] of this.#assumed) {
       if (uid === except) continue;
+      const into = a.kind === "placed" ? placed : scaling;
       const key = `${a.cluster}/${a.nodeGroup}`;
-      byGroup.set(key, (byGroup.get(key) ?? 0) + a.nodes);
+      into.set(key, (into.get(key) ?? 0) + a.nodes);
     }
-    return byGroup;
+    return { placed, scaling };
   }
 
   /** Drops assumptions the informer now shows (or that are too old, or whose job is gone). */
@@ -87,10 +94,11 @@ export class Placer {
     const byUid = new Map(this.#o.jobs.list().map((j) => [j.metadata.uid ?? "", j]));
     for (const [uid, a] of this.#assumed) {
       const job = byUid.get(uid);
+      const s = job?.status;
       const seen =
-        job?.status?.placement?.cluster === a.cluster &&
-        job.status.placement.nodeGroup === a.nodeGroup &&
-        (job.status.epoch ?? 0) >= a.epoch;
+        a.kind === "placed"
+          ? s?.placement?.cluster === a.cluster && s.placement.nodeGroup === a.nodeGroup && (s.epoch ?? 0) >= a.epoch
+          : s?.phase === "Scaling" && s.scaleUp?.cluster === a.cluster && s.scaleUp.nodeGroup === a.nodeGroup;
       if (!job || seen || now.getTime() - a.at > ASSUME_TTL_MS) this.#assumed.delete(uid);
     }
   }
