@@ -50,8 +50,22 @@ export class StatusBuilder {
     this.events.push(e);
   }
 
-  /** True when the status differs from what the API server holds. */
+  /**
+   * True when the status differs by value from what the API server holds. Key order does not count:
+   * the server returns objects with sorted keys, while a pass builds them in its own order.
+   */
   changed(): boolean {
-    return JSON.stringify(this.status) !== JSON.stringify(this.#job.status ?? {});
+    return canonical(this.status) !== canonical(this.#job.status ?? {});
   }
+}
+
+/** JSON with every object's keys sorted and undefined members dropped, for comparing by value. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
 }
