@@ -70,22 +70,6 @@ describe("placement snapshot", () => {
     });
   }
 
-  it("counts a job that started running after the cluster's capacity was last written", () => {
-    const runningSince = (iso: string) => {
-      const j = placed("a", "Running", 4, 4);
-      j.status = {
-        ...j.status,
-        conditions: [{ type: "Running", status: "True", reason: "r", message: "m", lastTransitionTime: iso }],
-      };
-      return j;
-    };
-    const countedAt = new Map([["aws-sim", Date.parse("2026-11-30T12:00:10Z")]]);
-    const after = nodesInFlight([runningSince("2026-11-30T12:00:11Z")], undefined, countedAt);
-    const before = nodesInFlight([runningSince("2026-11-30T12:00:09Z")], undefined, countedAt);
-    assert.equal(after.get("aws-sim/trn1"), 4, "its pods are not in freeNodes yet");
-    assert.equal(before.get("aws-sim/trn1") ?? 0, 0, "its pods are in freeNodes");
-  });
-
   it("takes nodes in flight off a group's free nodes, never below zero", () => {
     const inFlight = new Map([["aws-sim/trn1", 5]]);
     assert.equal(clusterSnapshot(cluster("aws-sim", 8), inFlight).nodeGroups[0]?.freeNodes, 3);

@@ -31,18 +31,9 @@ export function placementRequest(job: TrainingJob): PlacementRequest {
  * land, and without this two jobs placed in one burst could both be given the same free nodes.
  * Jobs being deleted promise nothing: their pods are going.
  */
-export function nodesInFlight(
-  jobs: readonly TrainingJob[],
-  except?: string,
-  countedAt: ReadonlyMap<string, number> = new Map(),
-): Map<string, number> {
+export function nodesInFlight(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
   const inFlight = new Map<string, number>();
-  const promised = [
-    ...promisedToStarting(jobs, except),
-    ...runningSinceCount(jobs, except, countedAt),
-    ...nodesAwaitingScaleUp(jobs, except),
-  ];
-  for (const [key, n] of promised) {
+  for (const [key, n] of [...promisedToStarting(jobs, except), ...nodesAwaitingScaleUp(jobs, except)]) {
     inFlight.set(key, (inFlight.get(key) ?? 0) + n);
   }
   return inFlight;
@@ -58,30 +49,6 @@ function promisedToStarting(jobs: readonly TrainingJob[], except?: string): Map<
     const key = `${p.cluster}/${p.nodeGroup}`;
     const waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
     promised.set(key, (promised.get(key) ?? 0) + waiting);
-  }
-  return promised;
-}
-
-/**
- * Nodes of jobs that reached Running after their ComputeCluster's capacity was last written
- * (`countedAt`: cluster name to its status time): the cluster's freeNodes does not show their pods
- * yet. Counting them a little longer than needed only makes placement careful for a heartbeat.
- */
-function runningSinceCount(
-  jobs: readonly TrainingJob[],
-  except: string | undefined,
-  countedAt: ReadonlyMap<string, number>,
-): Map<string, number> {
-  const promised = new Map<string, number>();
-  for (const j of jobs) {
-    const p = j.status?.placement;
-    if (!p || j.metadata.uid === except || j.metadata.deletionTimestamp || j.status?.phase !== "Running") continue;
-    const running = j.status.conditions?.find((c) => c.type === "Running" && c.status === "True");
-    const since = Date.parse(running?.lastTransitionTime ?? "");
-    const counted = countedAt.get(p.cluster ?? "");
-    if (counted === undefined || !Number.isFinite(since) || since < counted) continue;
-    const key = `${p.cluster}/${p.nodeGroup}`;
-    promised.set(key, (promised.get(key) ?? 0) + j.spec.replicas);
   }
   return promised;
 }
@@ -173,10 +140,7 @@ export function decidePlacement(
   const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
     for (const [key, n] of from) into.set(key, (into.get(key) ?? 0) + n);
   };
-  const countedAt = new Map(
-    clusters.map((cc) => [cc.metadata.name ?? "", Date.parse(cc.status?.lastHeartbeatTime ?? "")] as const),
-  );
-  const inFlight = nodesInFlight(jobs, job.metadata.uid, countedAt);
+  const inFlight = nodesInFlight(jobs, job.metadata.uid);
   add(inFlight, assumed.placed);
   add(inFlight, assumed.scaling);
   const awaiting = nodesAwaitingScaleUp(jobs, job.metadata.uid);
