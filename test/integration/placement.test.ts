@@ -302,6 +302,9 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
       const events = await tjs.events("grower");
       assert.ok(events.some((e) => e.reason === "ScalingUp" && /scaling up aws-sim\/trn1 to 6 nodes/.test(e.message)));
       await tjs.waitForPhase("grower", "Running");
+      // Placement decides from the capacity the ComputeCluster reports, which counts grower's pods
+      // a heartbeat after they run.
+      await waitGroupStatus("aws-sim", "trn1", (g) => g.freeNodes === 0, "with no free node");
       // Under LowestCost the same job would have gone to azure-sim/ndh100, which fits now.
       await create(job("lowest", 4, ["trainium1", 16], ["nvidia-h100", 8]).obj());
       assert.equal(placedOn(await waitPlaced("lowest")), "azure-sim/ndh100");
