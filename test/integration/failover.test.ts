@@ -53,7 +53,11 @@ describe("failover", { timeout: 900_000 }, () => {
   before(async () => {
     await prepareHub();
     await tjs.createNamespace();
-    operator = startOperator("failover-operator", { HEARTBEAT_MS: "3000", CHECKPOINT_INTERVAL_MS: "3000" });
+    operator = startOperator("failover-operator", {
+      HEARTBEAT_MS: "3000",
+      CHECKPOINT_INTERVAL_MS: "3000",
+      WORKER_REQUEST_TIMEOUT_MS: "3000",
+    });
     await waitClustersReady();
   });
   afterEach(async () => {
