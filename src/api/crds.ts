@@ -27,8 +27,13 @@ interface KindDefinition {
   readonly description: string;
   readonly spec: OpenAPISchema;
   readonly status: OpenAPISchema;
-  /** The longest metadata.name, with why. */
-  readonly name: { readonly maxLength: number; readonly message: string };
+  /** The longest metadata.name, with why; and the pattern it must match, when it has one. */
+  readonly name: {
+    readonly maxLength: number;
+    readonly message: string;
+    readonly pattern?: string;
+    readonly patternMessage?: string;
+  };
   readonly rules: readonly Rule[];
   readonly printerColumns: readonly { name: string; type: string; jsonPath: string; description?: string }[];
 }
@@ -79,7 +84,12 @@ export function customResourceDefinition(def: KindDefinition): Record<string, un
           name: {
             type: "string",
             description: "The object's name.",
-            "x-kubernetes-validations": [{ rule: `size(self) <= ${def.name.maxLength}`, message: def.name.message }],
+            "x-kubernetes-validations": [
+              { rule: `size(self) <= ${def.name.maxLength}`, message: def.name.message },
+              ...(def.name.pattern
+                ? [{ rule: `self.matches('${def.name.pattern}')`, message: def.name.patternMessage ?? "" }]
+                : []),
+            ],
           },
         },
       },

@@ -338,6 +338,10 @@ function immutableWhilePlaced(field: "replicas" | "accelerators") {
 export const trainingJobName = {
   maxLength: MAX_TRAINING_JOB_NAME,
   message: `must be at most ${MAX_TRAINING_JOB_NAME} characters: the worker Job and its pods' hostnames are derived from it and Kubernetes limits them to 63`,
+  // The worker's headless Service and the pods' subdomain carry the name: a DNS-1035 label.
+  pattern: "^[a-z]([-a-z0-9]*[a-z0-9])?$",
+  patternMessage:
+    "must start with a lowercase letter and hold only lowercase letters, digits and '-' (e.g. llama-8b): the worker's headless Service and the pods' hostnames are named after it, and a dot or a leading digit is not allowed there",
 };
 
 export const trainingJobRules = [immutableWhilePlaced("replicas"), immutableWhilePlaced("accelerators")];
