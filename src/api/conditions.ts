@@ -9,6 +9,7 @@ export const CONDITION = {
   Running: "Running",
   CheckpointReplicated: "CheckpointReplicated",
   FailedOver: "FailedOver",
+  ReconcileError: "ReconcileError",
   Succeeded: "Succeeded",
   Failed: "Failed",
   Suspended: "Suspended",

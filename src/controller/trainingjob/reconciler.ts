@@ -8,7 +8,7 @@ import { CONDITION, FAILOVER_EVENT, RUNNING } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { WorkerCluster } from "../../clusters/registry.ts";
 import { isConflict } from "../../runtime/api-errors.ts";
-import { type ReconcileResult, Result } from "../../runtime/result.ts";
+import { type ReconcileResult, Result, TerminalError, toError } from "../../runtime/result.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import { type PassContext, StoreSecrets, type TrainingJobReconcilerOptions } from "./context.ts";
@@ -74,8 +74,18 @@ export class TrainingJobReconciler {
       await addFinalizer(ctx, job);
       return Result.done(); // the update wakes the next pass
     }
-    const b = new StatusBuilder(job, (ctx.o.now ?? (() => new Date()))());
-    const result = await this.#run(job, b);
+    const now = (ctx.o.now ?? (() => new Date()))();
+    let b = new StatusBuilder(job, now);
+    let result: ReconcileResult;
+    try {
+      result = await this.#run(job, b);
+      b.status.conditions = b.status.conditions?.filter((c) => c.type !== CONDITION.ReconcileError);
+    } catch (err) {
+      // What this pass changed is dropped; the job says what failed, and the error is retried with backoff.
+      b = new StatusBuilder(job, now);
+      this.#reportError(b, err);
+      result = { kind: err instanceof TerminalError ? "terminal" : "retry", error: toError(err) };
+    }
     if (b.changed() && !(await this.#writeStatus(job, b))) {
       ctx.placer.forget(job.metadata.uid ?? "");
       return Result.requeueAfter(CONFLICT_RETRY_MS);
@@ -166,6 +176,17 @@ export class TrainingJobReconciler {
     if (["Succeeded", "Failed", "Suspended"].includes(b.phase)) return deadline;
     const interval = ctx.o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
     return Result.requeueAfter(Math.min(interval, afterMs(deadline), afterMs(waiting)));
+  }
+
+  /**
+   * A pass that failed: condition ReconcileError with the cause, and a Warning event when the cause
+   * is new, so a repeating error is seen on the object (kubectl describe), not only in the log.
+   */
+  #reportError(b: StatusBuilder, err: unknown): void {
+    const message = `${toError(err).message}`.slice(0, 1000);
+    const before = b.status.conditions?.find((c) => c.type === CONDITION.ReconcileError)?.message;
+    b.condition({ type: CONDITION.ReconcileError, status: "True", reason: "ReconcileFailed", message });
+    if (before !== message) b.event({ type: "Warning", reason: "ReconcileFailed", message });
   }
 
   /**
