@@ -6,7 +6,7 @@
 // which writes steps through the commit protocol into the stores.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import { evict, heal, partition } from "../../scripts/sandbox/faults.ts";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { admin, scaleAzurePool } from "../support/cloudsim.ts";
@@ -21,10 +21,10 @@ import {
   trainStep,
   waitReachable,
 } from "../support/failover.ts";
-import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
-import { clients, eventually, uniqueName } from "../support/sandbox.ts";
+import { withOperator } from "../support/operator.ts";
+import { clients, eventually } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
-import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
+import { workloadOf } from "../support/trainingjobs.ts";
 
 const LOST_TIMEOUT_S = 10;
 const UNSCHEDULABLE_TIMEOUT_S = 10;
@@ -47,18 +47,10 @@ function movable(name: string, prefix: string, mutate: (j: TrainingJob) => void 
 }
 
 describe("failover", { timeout: 900_000 }, () => {
-  const tjs = new TrainingJobs(uniqueName("failover"));
-  let operator: OperatorProcess;
-
-  before(async () => {
-    await prepareHub();
-    await tjs.createNamespace();
-    operator = startOperator("failover-operator", {
-      HEARTBEAT_MS: "3000",
-      CHECKPOINT_INTERVAL_MS: "3000",
-      WORKER_REQUEST_TIMEOUT_MS: "3000",
-    });
-    await waitClustersReady();
+  const { tjs } = withOperator("failover", {
+    HEARTBEAT_MS: "3000",
+    CHECKPOINT_INTERVAL_MS: "3000",
+    WORKER_REQUEST_TIMEOUT_MS: "3000",
   });
   afterEach(async () => {
     // Whatever a test did to the clusters is undone before the next one.
@@ -66,10 +58,6 @@ describe("failover", { timeout: 900_000 }, () => {
     await patchCluster("aws-sim", { drain: false, paused: false });
     await patchCluster("azure-sim", { drain: false, paused: false });
     await waitReachable("aws-sim", "True");
-  });
-  after(async () => {
-    await operator.stop();
-    await tjs.deleteNamespace();
   });
 
   it("moves a job off a cluster that stops answering, resumes from the replicated step, and fences epoch 1", async () => {

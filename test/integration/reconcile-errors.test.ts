@@ -5,32 +5,20 @@
 // condition goes.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { patchCluster } from "../support/failover.ts";
-import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
-import { eventually, uniqueName } from "../support/sandbox.ts";
+import { withOperator } from "../support/operator.ts";
+import { eventually } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
-import { TrainingJobs } from "../support/trainingjobs.ts";
 
 const STORE = { s3: { bucket: "ckpt-aws-sim" } };
 
 describe("a reconcile error", { timeout: 240_000 }, () => {
-  const tjs = new TrainingJobs(uniqueName("errors"));
-  let operator: OperatorProcess;
-
-  before(async () => {
-    await prepareHub();
-    await tjs.createNamespace();
-    operator = startOperator("errors-operator");
-    await waitClustersReady();
-  });
-  after(async () => {
+  const { tjs } = withOperator("errors", {}, async (jobs) => {
     await patchCluster("aws-sim", {
       checkpointStore: { ...STORE, credentialsSecretRef: { namespace: "crosscloud-system", name: "aws-sim-store" } },
     } as never);
-    await tjs.deleteAndWait("broken").catch(() => {});
-    await operator.stop();
-    await tjs.deleteNamespace();
+    await jobs.deleteAndWait("broken").catch(() => {});
   });
 
   it("becomes a condition and an event naming the cause, and goes when it is fixed", async () => {

@@ -6,12 +6,11 @@
 // every 30 s, patch), over a 12 s window of 6 replication passes.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { trainStep } from "../support/failover.ts";
-import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
-import { eventually, uniqueName } from "../support/sandbox.ts";
+import { type OperatorProcess, withOperator } from "../support/operator.ts";
+import { eventually } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
-import { TrainingJobs } from "../support/trainingjobs.ts";
 
 const WRITES = ["create", "patch", "replace", "delete"];
 
@@ -38,20 +37,10 @@ function writesBetween(before: Map<string, number>, after: Map<string, number>):
 }
 
 describe("a steady job", { timeout: 300_000 }, () => {
-  const tjs = new TrainingJobs(uniqueName("steady"));
-  let operator: OperatorProcess;
-
-  before(async () => {
-    await prepareHub();
-    await tjs.createNamespace();
-    operator = startOperator("steady-operator", { CHECKPOINT_INTERVAL_MS: "2000" });
-    await waitClustersReady();
+  const suite = withOperator("steady", { CHECKPOINT_INTERVAL_MS: "2000" }, async (jobs) => {
+    await jobs.deleteAndWait("steady").catch(() => {});
   });
-  after(async () => {
-    await tjs.deleteAndWait("steady").catch(() => {});
-    await operator.stop();
-    await tjs.deleteNamespace();
-  });
+  const tjs = suite.tjs;
 
   it("makes no write while nothing changes", async () => {
     const prefix = `${tjs.namespace}/steady`;
@@ -76,9 +65,9 @@ describe("a steady job", { timeout: 300_000 }, () => {
     // Let the last writes of getting there (status, resume ConfigMap, events) settle.
     await new Promise((r) => setTimeout(r, 3_000));
     const start = await tjs.get("steady");
-    const first = await requestCounts(operator);
+    const first = await requestCounts(suite.operator());
     await new Promise((r) => setTimeout(r, 12_000));
-    const second = await requestCounts(operator);
+    const second = await requestCounts(suite.operator());
     const end = await tjs.get("steady");
     const writes = writesBetween(first, second);
     const heartbeats = writes.get("hub/patch") ?? 0;

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
@@ -13,7 +14,8 @@ import { cloudSimUrl, kubeconfigPath, sandboxCaPath } from "../../scripts/sandbo
 import { defaultTopology } from "../../scripts/sandbox/topology.ts";
 import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
-import { clients, eventually, installCrds } from "./sandbox.ts";
+import { clients, eventually, installCrds, uniqueName } from "./sandbox.ts";
+import { TrainingJobs } from "./trainingjobs.ts";
 
 export interface OperatorProcess {
   readonly identity: string;
@@ -139,3 +141,41 @@ export async function waitClustersReady(since = new Date()): Promise<void> {
 }
 
 export { OPERATOR_NAMESPACE };
+
+/** What withOperator gives a suite: its namespace's TrainingJobs and the running operator. */
+export interface OperatorSuite {
+  readonly tjs: TrainingJobs;
+  operator(): OperatorProcess;
+}
+
+/**
+ * Registers a suite's hooks (call inside describe): before, the hub prepared, a namespace of its own
+ * and an operator process (with `env`) whose heartbeat shows both clusters Ready; after, `cleanup`,
+ * then the operator stopped and the namespace deleted.
+ */
+export function withOperator(
+  name: string,
+  env: NodeJS.ProcessEnv = {},
+  cleanup: (tjs: TrainingJobs) => Promise<void> = async () => {},
+): OperatorSuite {
+  const tjs = new TrainingJobs(uniqueName(name));
+  let operator: OperatorProcess | undefined;
+  before(async () => {
+    await prepareHub();
+    await tjs.createNamespace();
+    operator = startOperator(`${name}-operator`, env);
+    await waitClustersReady();
+  });
+  after(async () => {
+    await cleanup(tjs);
+    await operator?.stop();
+    await tjs.deleteNamespace();
+  });
+  return {
+    tjs,
+    operator: () => {
+      if (!operator) throw new Error("the operator starts in the suite's before hook");
+      return operator;
+    },
+  };
+}
