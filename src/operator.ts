@@ -15,6 +15,7 @@ import { CloudNodeGroups } from "./controller/computecluster/cloud.ts";
 import { ComputeClusterReconciler } from "./controller/computecluster/reconciler.ts";
 import { EventRecorder } from "./controller/events.ts";
 import { CheckpointSync } from "./controller/trainingjob/checkpoints.ts";
+import { keyOf } from "./controller/trainingjob/context.ts";
 import { failoverMetrics } from "./controller/trainingjob/failover-metrics.ts";
 import { clusterAnswers } from "./controller/trainingjob/failover-trigger.ts";
 import { collectOrphans } from "./controller/trainingjob/fence.ts";
@@ -177,7 +178,6 @@ export class Operator {
     const tj = tjController;
     const cc = ccController;
     const orphans = orphanController;
-    const keyOf = (o: TrainingJob) => `${o.metadata.namespace}/${o.metadata.name}`;
     for (const e of ["add", "update", "delete"] as const) {
       jobs.on(e, (o) => tj.enqueue(keyOf(o)));
       clusters.on(e, (o) => {

@@ -3,6 +3,7 @@
 
 import { type CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
+import { ignoreNotFound } from "../runtime/api-errors.ts";
 
 export type KubeconfigSource =
   | { readonly ok: true; readonly kubeConfig: KubeConfig; readonly version: string }
@@ -17,12 +18,7 @@ export async function kubeconfigFor(cc: ComputeCluster, hub: KubeConfig, core: C
   const ref = cc.spec.kubeconfigSecretRef;
   if (!ref) return { ok: true, kubeConfig: hub, version: "in-cluster" };
   const where = `Secret ${ref.namespace}/${ref.name}`;
-  const secret = await core
-    .readNamespacedSecret({ namespace: ref.namespace, name: ref.name })
-    .catch((err: { code?: number }) => {
-      if (err.code === 404) return undefined;
-      throw err;
-    });
+  const secret = await ignoreNotFound(core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name }));
   if (!secret) {
     return {
       ok: false,

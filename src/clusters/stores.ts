@@ -6,6 +6,7 @@ import type { CoreV1Api, V1EnvVar } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
 import type { TrainingJob } from "../api/trainingjob.ts";
 import type { OpenStoreOptions } from "../checkpoint/open-store.ts";
+import { isNotFound } from "../runtime/api-errors.ts";
 
 /** Where a job's steps go in a cluster's store: the store under the job's prefix. */
 export function checkpointUri(cc: ComputeCluster, job: TrainingJob): string {
@@ -23,16 +24,14 @@ export async function storeCredentials(
 ): Promise<Record<string, string> | undefined> {
   const ref = cc.spec.checkpointStore.credentialsSecretRef;
   if (!ref) return undefined;
-  const secret = await core
-    .readNamespacedSecret({ namespace: ref.namespace, name: ref.name })
-    .catch((err: { code?: number }) => {
-      if (err.code === 404) {
-        throw new Error(
-          `Secret ${ref.namespace}/${ref.name} (spec.checkpointStore.credentialsSecretRef of ComputeCluster ${cc.metadata.name}) does not exist`,
-        );
-      }
-      throw err;
-    });
+  const secret = await core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name }).catch((err: unknown) => {
+    if (isNotFound(err)) {
+      throw new Error(
+        `Secret ${ref.namespace}/${ref.name} (spec.checkpointStore.credentialsSecretRef of ComputeCluster ${cc.metadata.name}) does not exist`,
+      );
+    }
+    throw err;
+  });
   return Object.fromEntries(
     Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
   );

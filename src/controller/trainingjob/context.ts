@@ -44,7 +44,7 @@ export interface TrainingJobReconcilerOptions {
   readonly now?: () => Date;
 }
 
-/** Store credentials of each ComputeCluster, read from the hub at most once a minute. */
+/** Store credentials of each ComputeCluster, read from the hub at most once a minute per Secret reference. */
 export class StoreSecrets {
   readonly #core: CoreV1Api;
   readonly #cache = new Map<string, { at: number; data: Record<string, string> | undefined }>();
@@ -54,7 +54,9 @@ export class StoreSecrets {
   }
 
   async of(cc: ComputeCluster, now: Date): Promise<Record<string, string> | undefined> {
-    const name = cc.metadata.name ?? "";
+    // Keyed by the reference too: a ComputeCluster pointed at another Secret is read again at once.
+    const ref = cc.spec.checkpointStore.credentialsSecretRef;
+    const name = `${cc.metadata.name}|${ref?.namespace}/${ref?.name}`;
     const hit = this.#cache.get(name);
     if (hit && now.getTime() - hit.at < 60_000) return hit.data;
     const data = await storeCredentials(cc, this.#core);
