@@ -1,37 +1,85 @@
 // Reusable part buffers: the replicator reads every part into a buffer it
 // holds until the part is written and hashed; reusing those buffers instead
 // of allocating one per part keeps the garbage collector out of the copy loop.
-// At most `capacity` buffers of `unit` bytes are kept.
+// Buffers of 1 MiB and more are kept by size (rounded up to a whole MiB), and
+// never more than `limit` bytes of them exist at once, handed out or free:
+// when a new one would pass the limit, free buffers of other sizes are
+// dropped first. Smaller requests are allocated and dropped.
 
 export interface PooledBuffer {
   /** Exactly the requested number of bytes. */
   readonly bytes: Buffer;
-  /** Hands the buffer back; `bytes` must not be used after. */
+  /** Bytes the buffer really occupies (its size rounded up to a whole MiB from 1 MiB on). */
+  readonly capacity: number;
+  /** Hands the buffer back; `bytes` must not be used after. A second call does nothing. */
   readonly give: () => void;
 }
 
-export class BufferPool {
-  readonly #free: Buffer[] = [];
-  readonly #unit: number;
-  readonly #capacity: number;
+const MiB = 2 ** 20;
 
-  /** Keeps up to `capacity` buffers of `unit` bytes; larger requests are allocated and dropped. */
-  constructor(unit: number, capacity: number) {
-    this.#unit = unit;
-    this.#capacity = capacity;
+/** The bytes a buffer of `size` bytes occupies in the pool. */
+export function bufferCapacity(size: number): number {
+  return size < MiB ? size : Math.ceil(size / MiB) * MiB;
+}
+
+export class BufferPool {
+  readonly #free = new Map<number, Buffer[]>();
+  readonly #limit: number;
+  /** Bytes of pooled buffers alive, free or handed out. */
+  #kept = 0;
+  #freeBytes = 0;
+
+  /** Keeps at most `limit` bytes of buffers. */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Bytes of pooled buffers that exist, handed out or free. */
+  get kept(): number {
+    return this.#kept;
   }
 
   take(size: number): PooledBuffer {
-    if (size > this.#unit) return { bytes: Buffer.allocUnsafeSlow(size), give: () => {} };
-    const base = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#unit);
+    const capacity = bufferCapacity(size);
+    if (capacity < MiB) return { bytes: Buffer.allocUnsafeSlow(size), capacity, give: () => {} };
+    let base = this.#free.get(capacity)?.pop();
+    if (base) this.#freeBytes -= capacity;
+    else base = this.#allocate(capacity);
+    const pooled = base !== undefined;
+    const buffer = base ?? Buffer.allocUnsafeSlow(capacity);
     let given = false;
     return {
-      bytes: base.subarray(0, size),
+      bytes: buffer.subarray(0, size),
+      capacity,
       give: () => {
-        if (given) return;
+        if (given || !pooled) return;
         given = true;
-        if (this.#free.length < this.#capacity) this.#free.push(base);
+        const list = this.#free.get(capacity) ?? [];
+        list.push(buffer);
+        this.#free.set(capacity, list);
+        this.#freeBytes += capacity;
       },
     };
+  }
+
+  /** Drops every free buffer (the garbage collector reclaims them). */
+  clear(): void {
+    this.#kept -= this.#freeBytes;
+    this.#freeBytes = 0;
+    this.#free.clear();
+  }
+
+  /** A new pooled buffer, after dropping free ones of other sizes if needed; undefined when the limit forbids. */
+  #allocate(capacity: number): Buffer | undefined {
+    for (const [size, list] of this.#free) {
+      while (this.#kept + capacity > this.#limit && list.pop()) {
+        this.#kept -= size;
+        this.#freeBytes -= size;
+      }
+      if (list.length === 0) this.#free.delete(size);
+    }
+    if (this.#kept + capacity > this.#limit) return undefined;
+    this.#kept += capacity;
+    return Buffer.allocUnsafeSlow(capacity);
   }
 }

@@ -6,7 +6,7 @@
 // and is then checked against the store's own checksums.
 
 import { createHash } from "node:crypto";
-import type { BufferPool } from "./buffer-pool.ts";
+import type { BudgetHolder } from "./copy-budget.ts";
 import { CheckpointError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { sha256Hex } from "./hash.ts";
@@ -31,9 +31,10 @@ export type CopyMode =
 export interface CopyContext {
   readonly source: ObjectStore;
   readonly destination: ObjectStore;
+  /** The pass's own cap on parts in memory at once. */
   readonly slots: Slots;
-  /** Part buffers, reused; at most one per slot is in use. */
-  readonly buffers: BufferPool;
+  /** The process-wide budget every part's buffer and copy slot come from (copy-budget.ts). */
+  readonly budget: BudgetHolder;
   readonly partSize: number;
   readonly multipartThreshold: number;
   readonly copyMode: CopyMode;
@@ -65,17 +66,22 @@ export async function copyFile(ctx: CopyContext, file: FileToCopy): Promise<stri
   );
 }
 
-/** A slot and a buffer of `size` bytes, released together. */
+/** A pass slot and a lease of `size` bytes from the process budget, released together; neither is kept on failure. */
 async function takeSlot(ctx: CopyContext, size: number, signal?: AbortSignal) {
   const release = await ctx.slots.acquire(signal);
-  const buffer = ctx.buffers.take(size);
-  return {
-    bytes: buffer.bytes,
-    release: () => {
-      buffer.give();
-      release();
-    },
-  };
+  try {
+    const lease = await ctx.budget.take(size, signal);
+    return {
+      bytes: lease.bytes,
+      release: () => {
+        lease.release();
+        release();
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
 }
 
 async function copySmall(ctx: CopyContext, file: FileToCopy): Promise<ExpectedObject> {

@@ -4,7 +4,7 @@
 // often to run it (the operator on every new step, the `replicate` command in
 // a loop or once as a Job).
 
-import { BufferPool } from "./buffer-pool.ts";
+import { type BudgetHolder, type CopyBudget, processCopyBudget } from "./copy-budget.ts";
 import type { CopyMode } from "./copy-file.ts";
 import { CheckpointError, isAbort } from "./errors.ts";
 import type { EventSink, ReplicationEvent } from "./events.ts";
@@ -35,8 +35,14 @@ export interface ReplicateOptions {
    * start (older uncommitted steps are left alone). Default: not done.
    */
   readonly commitDcp?: { readonly notBefore?: Date };
-  /** Part buffers held in memory at once (memory <= concurrency x part size); default 8. */
+  /** This pass's cap on part buffers held at once (its memory <= concurrency x part size); default 8. */
   readonly concurrency?: number;
+  /**
+   * Where part buffers and part copies come from, shared with every other
+   * pass that uses it; default the process's one budget (processCopyBudget(),
+   * sized by CHECKPOINT_BUFFER_MIB and CHECKPOINT_PART_COPIES).
+   */
+  readonly budget?: CopyBudget;
   /** Files copied at once per destination; default 4. */
   readonly fileConcurrency?: number;
   /** Preferred part size in bytes, raised where the destination's part count limit needs it; default 16 MiB. */
@@ -79,9 +85,9 @@ export async function replicateCheckpoints(options: ReplicateOptions): Promise<R
   const steps = await chooseSteps(source, options, emit);
   const tally = { bytesRead: 0, bytesWritten: 0 };
   const slots = new Slots(settings.concurrency);
-  const buffers = new BufferPool(Math.max(settings.partSize, settings.multipartThreshold), settings.concurrency);
+  const budget = (options.budget ?? processCopyBudget()).holder();
   const results = await Promise.all(
-    options.destinations.map((d) => replicateTo(d, steps, { ...settings, slots, buffers, tally, emit }, options)),
+    options.destinations.map((d) => replicateTo(d, steps, { ...settings, slots, budget, tally, emit }, options)),
   );
   const deleted: { store: string; step: number }[] = [];
   if (options.keep !== undefined) {
@@ -125,7 +131,7 @@ interface Settings {
 
 interface Shared extends Settings {
   readonly slots: Slots;
-  readonly buffers: BufferPool;
+  readonly budget: BudgetHolder;
   readonly tally: { bytesRead: number; bytesWritten: number };
   readonly emit: EventSink;
 }

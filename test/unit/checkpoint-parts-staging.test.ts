@@ -58,31 +58,50 @@ describe("Slots", () => {
 });
 
 describe("BufferPool", () => {
+  const MiB = 2 ** 20;
   it("hands back the same memory once it is given back, cut to the size asked", () => {
-    const pool = new BufferPool(1024, 2);
-    const a = pool.take(1000);
-    assert.equal(a.bytes.length, 1000);
+    const pool = new BufferPool(8 * MiB);
+    const a = pool.take(2 * MiB - 5);
+    assert.equal(a.bytes.length, 2 * MiB - 5);
+    assert.equal(a.capacity, 2 * MiB);
     a.give();
-    const b = pool.take(10);
-    assert.equal(b.bytes.length, 10);
+    const b = pool.take(2 * MiB);
+    assert.equal(b.bytes.length, 2 * MiB);
     assert.equal(b.bytes.buffer, a.bytes.buffer);
   });
   it("never gives one buffer to two holders", () => {
-    const pool = new BufferPool(64, 2);
-    const a = pool.take(64);
-    const b = pool.take(64);
+    const pool = new BufferPool(8 * MiB);
+    const a = pool.take(MiB);
+    const b = pool.take(MiB);
     assert.notEqual(a.bytes.buffer, b.bytes.buffer);
     a.give();
     a.give(); // a second give is ignored
-    const c = pool.take(64);
-    const d = pool.take(64);
+    const c = pool.take(MiB);
+    const d = pool.take(MiB);
     assert.notEqual(c.bytes.buffer, d.bytes.buffer);
   });
-  it("allocates, and does not keep, buffers larger than its unit", () => {
-    const pool = new BufferPool(64, 2);
-    const big = pool.take(65);
-    assert.equal(big.bytes.length, 65);
-    big.give();
-    assert.notEqual(pool.take(64).bytes.buffer, big.bytes.buffer);
+  it("keeps no more than its limit, dropping free buffers of other sizes first", () => {
+    const pool = new BufferPool(4 * MiB);
+    const a = pool.take(2 * MiB);
+    const b = pool.take(2 * MiB);
+    assert.equal(pool.kept, 4 * MiB);
+    const over = pool.take(MiB); // past the limit: allocated, not kept
+    assert.equal(pool.kept, 4 * MiB);
+    over.give();
+    a.give();
+    b.give();
+    const three = pool.take(3 * MiB); // both free 2 MiB buffers make room
+    assert.equal(pool.kept, 3 * MiB);
+    three.give();
+    pool.clear();
+    assert.equal(pool.kept, 0);
+  });
+  it("allocates, and does not keep, buffers under 1 MiB", () => {
+    const pool = new BufferPool(4 * MiB);
+    const small = pool.take(1000);
+    assert.equal(small.bytes.length, 1000);
+    small.give();
+    assert.equal(pool.kept, 0);
+    assert.notEqual(pool.take(1000).bytes.buffer, small.bytes.buffer);
   });
 });
