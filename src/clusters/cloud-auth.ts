@@ -6,6 +6,7 @@
 
 import { KubeConfig, type User } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
+import { DEFAULT_CALL_TIMEOUT_MS, seconds, timeoutSignal } from "../providers/retry.ts";
 
 /** How the operator authenticates to a worker's API server. */
 export type ClusterAuth =
@@ -51,10 +52,13 @@ export interface CloudToken {
 }
 
 export interface CloudTokenSources {
-  readonly eks: (clusterName: string, region: string) => Promise<CloudToken>;
-  readonly aks: () => Promise<CloudToken>;
+  /** Fetches a token; `signal` aborts when the deadline passes (a source that cannot stop is left behind). */
+  readonly eks: (clusterName: string, region: string, signal: AbortSignal) => Promise<CloudToken>;
+  readonly aks: (signal: AbortSignal) => Promise<CloudToken>;
   /** Refresh this long before a token expires. Default 5 minutes. */
   readonly refreshBeforeMs?: number;
+  /** A token not there this long fails the fetch, naming the cluster. Default: CLOUD_CALL_TIMEOUT_MS, else 30 s. */
+  readonly timeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -74,21 +78,62 @@ export class CloudTokens {
     this.#o = sources;
   }
 
-  /** A valid token for `auth` (not "kubeconfig"), cached under `key`. */
-  async token(key: string, auth: Exclude<ClusterAuth, { kind: "kubeconfig" }>): Promise<CloudToken> {
+  /**
+   * A valid token for `auth` (not "kubeconfig"), cached under `key`. A fetch that takes longer than
+   * the deadline, or that `signal` aborts, rejects at once, naming the cluster and the deadline.
+   */
+  async token(
+    key: string,
+    auth: Exclude<ClusterAuth, { kind: "kubeconfig" }>,
+    signal?: AbortSignal,
+  ): Promise<CloudToken> {
     const now = (this.#o.now ?? Date.now)();
     const cached = this.#cache.get(key);
     if (cached && cached.expiresAt.getTime() - (this.#o.refreshBeforeMs ?? 300_000) > now) return cached;
-    const fresh = auth.kind === "eks" ? await this.#o.eks(auth.clusterName, auth.region) : await this.#o.aks();
+    const timeoutMs = this.#o.timeoutMs ?? envTimeoutMs() ?? DEFAULT_CALL_TIMEOUT_MS;
+    const timer = timeoutSignal(timeoutMs);
+    const deadline = timer.signal;
+    const stop = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const fetch = auth.kind === "eks" ? this.#o.eks(auth.clusterName, auth.region, stop) : this.#o.aks(stop);
+    const fresh = await untilAborted(fetch, stop, () =>
+      deadline.aborted && !signal?.aborted
+        ? new Error(`the ${auth.kind.toUpperCase()} token for cluster ${key} did not come within ${seconds(timeoutMs)}`)
+        : new Error(`fetching the ${auth.kind.toUpperCase()} token for cluster ${key} was aborted`),
+    ).finally(() => timer.clear());
     this.#cache.set(key, fresh);
     return fresh;
   }
+}
+
+function envTimeoutMs(): number | undefined {
+  const ms = Number(process.env.CLOUD_CALL_TIMEOUT_MS);
+  return Number.isInteger(ms) && ms > 0 ? ms : undefined;
+}
+
+/** `work`, or the error of `failure()` as soon as `signal` aborts (the work is left to finish on its own). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, failure: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(failure());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(failure());
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** Token sources for real clouds: the default AWS credential chain, and an @azure/identity credential. */
 export function defaultCloudTokenSources(azure: () => Promise<import("@azure/identity").TokenCredential>) {
   return {
     eks: async (clusterName: string, region: string): Promise<CloudToken> => {
+      // The default chain has no AbortSignal: CloudTokens stops waiting for it at the deadline.
       const [{ fromNodeProviderChain }, { eksToken }] = await Promise.all([
         import("@aws-sdk/credential-providers"),
         import("../providers/eks/token.ts"),
@@ -99,9 +144,9 @@ export function defaultCloudTokenSources(azure: () => Promise<import("@azure/ide
       // Renewed after EKS_TOKEN_REUSE_MS plus the refresh margin.
       return { token: t.token, expiresAt: new Date(now.getTime() + EKS_TOKEN_REUSE_MS + 300_000) };
     },
-    aks: async (): Promise<CloudToken> => {
+    aks: async (signal: AbortSignal): Promise<CloudToken> => {
       const { aksToken } = await import("../providers/aks/token.ts");
-      return aksToken(await azure());
+      return aksToken(await azure(), signal);
     },
   } satisfies CloudTokenSources;
 }

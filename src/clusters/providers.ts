@@ -10,7 +10,7 @@ import { createAksClient } from "../providers/aks/client.ts";
 import { AksProvider } from "../providers/aks/provider.ts";
 import { createEksClient } from "../providers/eks/client.ts";
 import { EksProvider } from "../providers/eks/provider.ts";
-import type { RetryOptions } from "../providers/retry.ts";
+import { type RetryOptions, validateRetryOptions } from "../providers/retry.ts";
 import type { NodeGroupProvider } from "../providers/types.ts";
 
 /** Builds the provider for a ComputeCluster; undefined when its spec names no cloud cluster. */
@@ -35,15 +35,49 @@ export async function azureCredentialFromEnv(env: NodeJS.ProcessEnv = process.en
   return new DefaultAzureCredential();
 }
 
+/** The env variables of the cloud calls' deadlines (see CallOptions in src/providers/types.ts). */
+export const CLOUD_DEADLINE_ENV = {
+  requestTimeoutMs: "CLOUD_REQUEST_TIMEOUT_MS",
+  callTimeoutMs: "CLOUD_CALL_TIMEOUT_MS",
+} as const;
+
+/** The deadlines the env sets (CLOUD_REQUEST_TIMEOUT_MS, CLOUD_CALL_TIMEOUT_MS); throws naming a bad one. */
+export function cloudDeadlinesFromEnv(env: NodeJS.ProcessEnv = process.env): RetryOptions {
+  const out: { requestTimeoutMs?: number; callTimeoutMs?: number } = {};
+  for (const [field, name] of Object.entries(CLOUD_DEADLINE_ENV) as [keyof typeof out, string][]) {
+    const text = env[name];
+    if (text === undefined || text === "") continue;
+    const ms = Number(text);
+    if (!Number.isInteger(ms) || ms <= 0) {
+      throw new Error(
+        `${name} must be a whole number of milliseconds > 0, got ${JSON.stringify(text)}; unset it for the default`,
+      );
+    }
+    out[field] = ms;
+  }
+  if (
+    out.requestTimeoutMs !== undefined &&
+    out.callTimeoutMs !== undefined &&
+    out.callTimeoutMs < out.requestTimeoutMs
+  ) {
+    throw new Error(
+      `CLOUD_CALL_TIMEOUT_MS (${out.callTimeoutMs}) is shorter than CLOUD_REQUEST_TIMEOUT_MS (${out.requestTimeoutMs}): a call could never wait for one request; raise it`,
+    );
+  }
+  return out;
+}
+
 export interface CloudProviderOptions {
   /** The credential of ARM calls (made once, on the first Azure cluster). AWS uses the SDK's default chain. */
   readonly azureCredential: () => Promise<TokenCredential>;
-  /** Backoff of retried cloud calls. Default: the providers' (5 retries, 0.5 s to 20 s). */
+  /** Backoff and deadlines of cloud calls. Default: the deadlines of cloudDeadlinesFromEnv(), the providers' backoff. */
   readonly retry?: RetryOptions;
 }
 
 /** The factory for real clouds (or the simulator, through spec.aws.endpoint / spec.azure.endpoint). */
 export function cloudProviderFactory(o: CloudProviderOptions): ProviderFactory {
+  const retry = o.retry ?? cloudDeadlinesFromEnv();
+  validateRetryOptions(retry);
   let credential: Promise<TokenCredential> | undefined;
   const lazyCredential: TokenCredential = {
     getToken: async (scopes, options) => {
@@ -55,7 +89,7 @@ export function cloudProviderFactory(o: CloudProviderOptions): ProviderFactory {
     const { aws, azure } = cc.spec;
     if (cc.spec.cloud === "aws" && aws) {
       const client = createEksClient({ region: aws.region, ...(aws.endpoint ? { endpoint: aws.endpoint } : {}) });
-      return new EksProvider({ client, clusterName: aws.clusterName, ...(o.retry ? { retry: o.retry } : {}) });
+      return new EksProvider({ client, clusterName: aws.clusterName, retry });
     }
     if (cc.spec.cloud === "azure" && azure) {
       const client = createAksClient(lazyCredential, {
@@ -66,7 +100,7 @@ export function cloudProviderFactory(o: CloudProviderOptions): ProviderFactory {
         client,
         resourceGroup: azure.resourceGroup,
         clusterName: azure.clusterName,
-        ...(o.retry ? { retry: o.retry } : {}),
+        retry,
       });
     }
     return undefined;

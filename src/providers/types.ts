@@ -45,6 +45,13 @@ export interface ClusterEndpoint {
   readonly status: string;
 }
 
+/**
+ * What every method takes. Each method's requests have a deadline (RetryOptions.requestTimeoutMs,
+ * env CLOUD_REQUEST_TIMEOUT_MS) and each method as a whole, retries included, has one too
+ * (RetryOptions.callTimeoutMs, env CLOUD_CALL_TIMEOUT_MS): past it the method throws Timeout naming
+ * the cluster, the call and the time. `signal` is the caller's (a reconcile's, the leader's): when it
+ * fires, the request in flight is aborted, no retry starts, and the method throws Aborted.
+ */
 export interface CallOptions {
   readonly signal?: AbortSignal;
 }
@@ -90,7 +97,7 @@ export interface NodeGroupProvider {
   /**
    * Polls until the operation succeeds (returns it), fails (ScaleFailed), the
    * timeout passes (Timeout) or the signal fires (Aborted). Transient errors
-   * while polling are tolerated.
+   * while polling, and polls that got no answer within their deadline, are tolerated.
    */
   waitForScale(operation: ScaleOperation, options?: WaitOptions): Promise<ScaleOperation>;
 }

@@ -1,7 +1,7 @@
 // Waiting on a scale operation: the polling loop every provider shares, with
 // a timeout, an AbortSignal, and an injectable sleep so tests do not wait.
 
-import { isRetryable, ProviderError } from "./errors.ts";
+import { isRetryable, isTimeout, ProviderError } from "./errors.ts";
 import type { ScaleOperation, WaitOptions } from "./types.ts";
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -36,7 +36,8 @@ export async function pollScale(
     try {
       current = await describe(current, options.signal);
     } catch (err) {
-      if (!isRetryable(err)) throw err;
+      // Throttling, a 5xx, or a describe that got no answer within its deadline: ask again at the next poll.
+      if (!isRetryable(err) && !isTimeout(err)) throw err;
     }
     if (current.status === "Succeeded") return current;
     if (current.status === "Failed") {

@@ -179,7 +179,7 @@ describe("CloudNodeGroups", () => {
   it("reuses a fresh listing, lists again when it is old or invalidated, and turns errors into a listing", async () => {
     let now = 0;
     const fake = new FakeProvider("aws", []);
-    const cache = new CloudNodeGroups(5_000, () => now);
+    const cache = new CloudNodeGroups({ maxAgeMs: 5_000, now: () => now });
     assert.equal((await cache.list("c", fake)).ok, true);
     await cache.list("c", fake);
     assert.equal(fake.calls.length, 1);

@@ -4,7 +4,7 @@
 // the simulator the group lost them). Admin calls are never faulted.
 //
 //   GET  /_admin/state
-//   PUT  /_admin/faults                              {"throttleRate":0.3,"errorRate":0,"latencyMs":50}
+//   PUT  /_admin/faults                              {"throttleRate":0.3,"errorRate":0,"latencyMs":50,"hang":["aws"]}
 //   PUT  /_admin/node-groups/<cluster>/<group>         {"autoscalerOwned":true,"maxSize":8}
 //   POST /_admin/node-groups/<cluster>/<group>/reclaim {"count":2}
 //   PUT  /_admin/config                               {"scaleDelayMs":500}

@@ -1,6 +1,7 @@
 // Fault injection of the cloud simulator: a fraction of cloud API calls
 // answered 429 (throttling) or 5xx, errors after a change was applied (to
-// prove idempotency), and added latency; changeable while it runs.
+// prove idempotency), added latency, and a cloud's API that accepts calls and
+// never answers them (hang); changeable while it runs.
 
 /** What goes wrong, and how often; every field defaults to no fault. */
 export interface Faults {
@@ -12,7 +13,16 @@ export interface Faults {
   readonly errorAfterApplyRate?: number;
   /** Milliseconds added to every call. Default 0. */
   readonly latencyMs?: number;
+  /**
+   * Clouds whose API hangs: each call is read and never answered (the connection stays open until
+   * the client gives up), as with a cloud API that accepts requests and is stuck. "aws" is the EKS
+   * API, "azure" the ARM API. Default none.
+   */
+  readonly hang?: readonly HangingCloud[];
 }
+
+export const HANGING_CLOUDS = ["aws", "azure"] as const;
+export type HangingCloud = (typeof HANGING_CLOUDS)[number];
 
 export type Fault = "throttle" | "error" | undefined;
 
@@ -37,6 +47,13 @@ export function validateFaults(f: Faults): string[] {
   if (f.latencyMs !== undefined && !(typeof f.latencyMs === "number" && f.latencyMs >= 0)) {
     errors.push(`latencyMs must be a number >= 0, got ${JSON.stringify(f.latencyMs)}`);
   }
+  const hang: unknown = f.hang;
+  if (
+    hang !== undefined &&
+    !(Array.isArray(hang) && hang.every((c) => (HANGING_CLOUDS as readonly unknown[]).includes(c)))
+  ) {
+    errors.push(`hang must be a list of clouds (${HANGING_CLOUDS.join(", ")}), got ${JSON.stringify(hang)}`);
+  }
   return errors;
 }
 
@@ -44,7 +61,7 @@ export class FaultInjector {
   #faults: Faults;
   readonly #random: () => number;
   /** Faults injected so far, by kind: what tests look at. */
-  readonly injected = { throttle: 0, error: 0, errorAfterApply: 0 };
+  readonly injected = { throttle: 0, error: 0, errorAfterApply: 0, hang: 0 };
 
   constructor(faults: Faults, random: () => number) {
     this.#faults = faults;
@@ -74,6 +91,13 @@ export class FaultInjector {
       return "error";
     }
     return undefined;
+  }
+
+  /** Whether a call to `cloud`'s API is to hang (be read and never answered); counts it. */
+  hangs(cloud: HangingCloud): boolean {
+    const hang = this.#faults.hang?.includes(cloud) ?? false;
+    if (hang) this.injected.hang++;
+    return hang;
   }
 
   /** Whether to fail a scale call after applying it. */

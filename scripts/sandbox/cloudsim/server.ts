@@ -17,6 +17,10 @@ import { armError, handleArm } from "./arm.ts";
 import { eksError, handleEks } from "./eks.ts";
 import { FaultInjector, type Faults, seededRandom, validateFaults } from "./faults.ts";
 import type { SimRequest, SimResponse } from "./http.ts";
+
+/** What route returns for a call the hang fault holds: no answer is ever sent. */
+const HANG = Symbol("hang");
+
 import { groupNodes, kwokResize } from "./nodes.ts";
 import { CloudState, type SimGroup } from "./state.ts";
 
@@ -134,10 +138,11 @@ export async function startCloudSim(o: CloudSimOptions = {}): Promise<CloudSim> 
   const state = new CloudState(await initialGroups(o, topology, kc), kwokResize(kc), o.scaleDelayMs ?? 2000);
   const caData = readFileSync(tls.ca).toString("base64");
   let baseUrl = "";
-  const route = async (req: SimRequest): Promise<SimResponse> => {
+  const route = async (req: SimRequest): Promise<SimResponse | typeof HANG> => {
     const admin = handleAdmin(state, faults, req);
     if (admin) return admin;
     const arm = /^\/subscriptions\//i.test(req.path);
+    if (faults.hangs(arm ? "azure" : "aws")) return HANG;
     const fault = faults.next();
     await faults.delay();
     if (fault) return faultResponse(fault, arm);
@@ -159,6 +164,10 @@ export async function startCloudSim(o: CloudSimOptions = {}): Promise<CloudSim> 
         baseUrl,
       };
       const r = await route(parsed);
+      if (r === HANG) {
+        o.log?.(`${parsed.method} ${req.url} -> hung (never answered)`);
+        return; // the response stays open until the client gives up or the simulator stops
+      }
       o.log?.(`${parsed.method} ${req.url} -> ${r.status}`);
       send(res, r);
     })().catch((err: Error) => send(res, { status: 500, body: { message: `cloudsim: ${err.message}` } }));

@@ -7,6 +7,7 @@
 import type { NodeGroupStatus } from "../../api/computecluster.ts";
 import { type Catalog, formatPrice, type Micros } from "../../catalog/index.ts";
 import type { AcceleratorType } from "../../catalog/instance-types.ts";
+import { isTimeout } from "../../providers/errors.ts";
 import type { NodeGroup, NodeGroupProvider } from "../../providers/types.ts";
 import type { ConditionInput } from "../conditions.ts";
 
@@ -16,10 +17,10 @@ export type CloudGroup = Pick<
   "name" | "instanceType" | "capacityType" | "minSize" | "maxSize" | "desiredSize" | "autoscalerOwned"
 >;
 
-/** One listing of the cloud's groups, or why it failed. */
+/** One listing of the cloud's groups, or why it failed (`timedOut`: the cloud did not answer in time). */
 export type CloudListing =
   | { readonly ok: true; readonly groups: readonly CloudGroup[] }
-  | { readonly ok: false; readonly message: string };
+  | { readonly ok: false; readonly message: string; readonly timedOut?: boolean };
 
 /** Without a cloud's word a group can neither grow nor shrink: its size is what is there. */
 function withoutCloud(g: NodeGroupStatus): NodeGroupStatus {
@@ -145,35 +146,95 @@ export function cloudCondition(listing: CloudListing | undefined, cloud: string)
   return {
     type: "CloudAPIReachable",
     status: "False",
-    reason: "CloudAPIError",
+    reason: listing.timedOut ? "CloudAPITimeout" : "CloudAPIError",
     message: `${listing.message}; node group bounds are the last ones seen, capacity still comes from the nodes`,
   };
 }
 
-/** Lists each cluster's groups through its provider, reusing a listing younger than `maxAgeMs`. */
+export interface CloudNodeGroupsOptions {
+  /** A listing younger than this is reused. Default 5 s. */
+  readonly maxAgeMs?: number;
+  /** How long `list` waits for a listing in flight before it answers with what it has. Default 2 s. */
+  readonly waitMs?: number;
+  /** Aborts the listings in flight (the operator stopping or losing its Lease). */
+  readonly signal?: AbortSignal;
+  readonly now?: () => number;
+}
+
+interface ClusterListings {
+  /** The last listing that finished. */
+  last?: { readonly at: number; readonly listing: CloudListing };
+  /** The listing in flight, and when it started. */
+  inFlight?: { readonly since: number; readonly done: Promise<CloudListing> };
+}
+
+/**
+ * Lists each cluster's groups through its provider, reusing a listing younger than `maxAgeMs`.
+ * A caller never waits longer than `waitMs`: a listing still running then goes on in the background
+ * (bounded by the provider's call deadline, CLOUD_CALL_TIMEOUT_MS) and the caller gets the last
+ * listing that finished, or, when none has, a timed-out one saying how long the cloud has not
+ * answered. At most one listing per cluster is in flight: a slow cloud holds no caller, and callers
+ * of one cluster share its listing.
+ */
 export class CloudNodeGroups {
-  readonly #cache = new Map<string, { at: number; listing: CloudListing }>();
+  readonly #clusters = new Map<string, ClusterListings>();
   readonly #maxAgeMs: number;
+  readonly #waitMs: number;
+  readonly #signal: AbortSignal | undefined;
   readonly #now: () => number;
 
-  constructor(maxAgeMs = 5_000, now: () => number = Date.now) {
-    this.#maxAgeMs = maxAgeMs;
-    this.#now = now;
+  constructor(options: CloudNodeGroupsOptions = {}) {
+    this.#maxAgeMs = options.maxAgeMs ?? 5_000;
+    this.#waitMs = options.waitMs ?? 2_000;
+    this.#signal = options.signal;
+    this.#now = options.now ?? Date.now;
   }
 
-  async list(cluster: string, provider: NodeGroupProvider, signal?: AbortSignal): Promise<CloudListing> {
-    const cached = this.#cache.get(cluster);
-    if (cached && this.#now() - cached.at < this.#maxAgeMs) return cached.listing;
-    const listing: CloudListing = await provider.listNodeGroups(signal ? { signal } : {}).then(
-      (groups) => ({ ok: true as const, groups }),
-      (err: unknown) => ({ ok: false as const, message: err instanceof Error ? err.message : String(err) }),
+  async list(cluster: string, provider: NodeGroupProvider): Promise<CloudListing> {
+    const entry = this.#clusters.get(cluster) ?? {};
+    this.#clusters.set(cluster, entry);
+    if (entry.last && !entry.inFlight && this.#now() - entry.last.at < this.#maxAgeMs) return entry.last.listing;
+    entry.inFlight ??= this.#start(cluster, entry, provider);
+    const flight = entry.inFlight;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#waitMs);
+    });
+    const listing = await Promise.race([flight.done, waited]);
+    clearTimeout(timer);
+    if (listing) return listing;
+    if (entry.last) return entry.last.listing;
+    const secondsWaited = Number(((this.#now() - flight.since) / 1000).toFixed(1));
+    return {
+      ok: false,
+      timedOut: true,
+      message: `the ${provider.cloud} API has not answered listing the node groups of ${cluster} for ${secondsWaited}s (still waiting, within the call's deadline)`,
+    };
+  }
+
+  #start(cluster: string, entry: ClusterListings, provider: NodeGroupProvider): ClusterListings["inFlight"] & {} {
+    const since = this.#now();
+    const done = provider.listNodeGroups(this.#signal ? { signal: this.#signal } : {}).then(
+      (groups): CloudListing => ({ ok: true, groups }),
+      (err: unknown): CloudListing => ({
+        ok: false,
+        message: err instanceof Error ? err.message : String(err),
+        ...(isTimeout(err) ? { timedOut: true } : {}),
+      }),
     );
-    this.#cache.set(cluster, { at: this.#now(), listing });
-    return listing;
+    void done.then((listing) => {
+      // A cluster forgotten (or invalidated) meanwhile keeps its newer entry.
+      if (this.#clusters.get(cluster) !== entry) return;
+      entry.last = { at: this.#now(), listing };
+      entry.inFlight = undefined;
+    });
+    return { since, done };
   }
 
   /** Forgets a cluster's listing, so the next pass asks the cloud again (after a scale request). */
   invalidate(cluster: string): void {
-    this.#cache.delete(cluster);
+    const entry = this.#clusters.get(cluster);
+    // A listing in flight may have started before the change: the next pass starts a new one.
+    if (entry) this.#clusters.set(cluster, entry.last ? { last: { ...entry.last, at: -Infinity } } : {});
   }
 }

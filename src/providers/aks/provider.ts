@@ -6,7 +6,13 @@
 import type { AgentPool, ContainerServiceClient } from "@azure/arm-containerservice";
 import { codeFromStatus, ProviderError, type ProviderErrorCode } from "../errors.ts";
 import { guardScale, NOOP_PREFIX, noopStatus } from "../guard.ts";
-import { type RetryOptions, validateRetryOptions, withRetries } from "../retry.ts";
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  type RetryOptions,
+  validateRetryOptions,
+  withDeadline,
+  withRetries,
+} from "../retry.ts";
 import type {
   CallOptions,
   ClusterEndpoint,
@@ -32,6 +38,7 @@ export interface AksProviderOptions {
   readonly clusterName: string;
   /** Max count of a manual pool without the max-count tag. Default 1000 (AKS's limit per VMSS pool). */
   readonly defaultMaxCount?: number;
+  /** Backoff and deadlines of calls (each request, each call). Defaults: see RetryOptions. */
   readonly retry?: RetryOptions;
   /** Sleep between polls of waitForScale. Default: setTimeout. */
   readonly sleep?: Sleep;
@@ -98,12 +105,16 @@ export class AksProvider implements NodeGroupProvider {
     this.#o = options;
   }
 
-  #call<T>(what: string, call: (signal?: AbortSignal) => Promise<T>, options?: CallOptions): Promise<T> {
+  #call<T>(what: string, call: (signal: AbortSignal) => Promise<T>, options?: CallOptions): Promise<T> {
     const where = `AKS cluster ${this.#o.resourceGroup}/${this.#o.clusterName}: ${what}`;
-    return withRetries(where, () => call(options?.signal), translateAksError, {
-      ...this.#o.retry,
-      signal: options?.signal,
-    });
+    return withRetries(where, call, translateAksError, { ...this.#o.retry, signal: options?.signal });
+  }
+
+  /** A method of several calls, all within one call deadline. */
+  #bounded<T>(what: string, options: CallOptions | undefined, body: (o: CallOptions) => Promise<T>): Promise<T> {
+    const timeoutMs = this.#o.retry?.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    const where = `AKS cluster ${this.#o.resourceGroup}/${this.#o.clusterName}: ${what}`;
+    return withDeadline(where, timeoutMs, options?.signal, (signal) => body({ signal }));
   }
 
   async describeCluster(options?: CallOptions): Promise<ClusterEndpoint> {
@@ -151,7 +162,13 @@ export class AksProvider implements NodeGroupProvider {
     return nodeGroupFromAgentPool(await this.#getPool(name, options), this.#o.defaultMaxCount);
   }
 
-  async scaleNodeGroup(name: string, desiredSize: number, clientToken: string, options?: CallOptions) {
+  scaleNodeGroup(name: string, desiredSize: number, clientToken: string, options?: CallOptions) {
+    return this.#bounded(`scaling agent pool ${name} to ${desiredSize}`, options, (o) =>
+      this.#scaleNodeGroup(name, desiredSize, clientToken, o),
+    );
+  }
+
+  async #scaleNodeGroup(name: string, desiredSize: number, clientToken: string, options: CallOptions) {
     const pool = await this.#getPool(name, options);
     const noop = guardScale(this.#o.clusterName, nodeGroupFromAgentPool(pool, this.#o.defaultMaxCount), desiredSize);
     if (noop) return noop;

@@ -14,7 +14,13 @@ import {
 } from "@aws-sdk/client-eks";
 import { codeFromStatus, ProviderError, type ProviderErrorCode } from "../errors.ts";
 import { guardScale, NOOP_PREFIX, noopStatus } from "../guard.ts";
-import { type RetryOptions, validateRetryOptions, withRetries } from "../retry.ts";
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  type RetryOptions,
+  validateRetryOptions,
+  withDeadline,
+  withRetries,
+} from "../retry.ts";
 import type {
   CallOptions,
   ClusterEndpoint,
@@ -36,7 +42,7 @@ export interface EksProviderOptions {
   readonly client: EKSClient;
   /** The EKS cluster's name. */
   readonly clusterName: string;
-  /** Backoff of retried calls. Defaults: see RetryOptions. */
+  /** Backoff and deadlines of calls (each request, each call). Defaults: see RetryOptions. */
   readonly retry?: RetryOptions;
   /** Sleep between polls of waitForScale. Default: setTimeout. */
   readonly sleep?: Sleep;
@@ -115,12 +121,17 @@ export class EksProvider implements NodeGroupProvider {
     this.#o = options;
   }
 
-  #call<T>(what: string, call: (signal?: AbortSignal) => Promise<T>, options?: CallOptions): Promise<T> {
+  #call<T>(what: string, call: (signal: AbortSignal) => Promise<T>, options?: CallOptions): Promise<T> {
     const where = `EKS cluster ${this.#o.clusterName}: ${what}`;
-    return withRetries(where, () => call(options?.signal), translateEksError, {
-      ...this.#o.retry,
-      signal: options?.signal,
-    });
+    return withRetries(where, call, translateEksError, { ...this.#o.retry, signal: options?.signal });
+  }
+
+  /** A method of several calls, all within one call deadline. */
+  #bounded<T>(what: string, options: CallOptions | undefined, body: (o: CallOptions) => Promise<T>): Promise<T> {
+    const timeoutMs = this.#o.retry?.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    return withDeadline(`EKS cluster ${this.#o.clusterName}: ${what}`, timeoutMs, options?.signal, (signal) =>
+      body({ signal }),
+    );
   }
 
   async describeCluster(options?: CallOptions): Promise<ClusterEndpoint> {
@@ -140,7 +151,11 @@ export class EksProvider implements NodeGroupProvider {
     };
   }
 
-  async listNodeGroups(options?: CallOptions): Promise<NodeGroup[]> {
+  listNodeGroups(options?: CallOptions): Promise<NodeGroup[]> {
+    return this.#bounded("listing node groups", options, (o) => this.#listNodeGroups(o));
+  }
+
+  async #listNodeGroups(options: CallOptions): Promise<NodeGroup[]> {
     const names: string[] = [];
     let nextToken: string | undefined;
     do {
@@ -173,7 +188,13 @@ export class EksProvider implements NodeGroupProvider {
     return nodeGroupFromEks(out.nodegroup);
   }
 
-  async scaleNodeGroup(name: string, desiredSize: number, clientToken: string, options?: CallOptions) {
+  scaleNodeGroup(name: string, desiredSize: number, clientToken: string, options?: CallOptions) {
+    return this.#bounded(`scaling node group ${name} to ${desiredSize}`, options, (o) =>
+      this.#scaleNodeGroup(name, desiredSize, clientToken, o),
+    );
+  }
+
+  async #scaleNodeGroup(name: string, desiredSize: number, clientToken: string, options: CallOptions) {
     const group = await this.getNodeGroup(name, options);
     const noop = guardScale(this.#o.clusterName, group, desiredSize);
     if (noop) return noop;
