@@ -74,6 +74,8 @@ export interface RegistryOptions {
   readonly watchIdleTimeoutMs?: number;
   /** Default the wall clock. */
   readonly now?: () => Date;
+  /** The leader's signal: once it aborts, the workers' clients send nothing more (see src/runtime/deadline.ts). */
+  readonly fence?: AbortSignal;
 }
 
 export class ClusterRegistry {
@@ -189,6 +191,7 @@ export class ClusterRegistry {
     return deadlineConfiguration(kubeConfig, {
       target: `worker cluster "${name}"`,
       timeoutMs: this.requestTimeoutMs,
+      ...(this.#options.fence ? { fence: this.#options.fence } : {}),
       onOutcome: (outcome: RequestOutcome) => {
         if (outcome.answered) this.markReached(name);
         else this.markUnreachable(name, outcome.error.message);

@@ -1,6 +1,7 @@
 // Runs a reconciler over a work queue: a fixed pool of workers pulls keys and
 // maps each ReconcileResult onto the queue (forget, requeue after a delay,
 // back off, or give up), recording duration and errors, and stops gracefully.
+// It also says whether it makes progress (stalled()), for the liveness probe.
 
 import { type Logger, silentLogger } from "./logger.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
@@ -20,6 +21,8 @@ export interface ControllerOptions {
   readonly metrics?: RuntimeMetrics;
   /** Default a silent logger. */
   readonly logger?: Logger;
+  /** Milliseconds since the epoch, for stalled(). Default Date.now. */
+  readonly now?: () => number;
 }
 
 export class Controller {
@@ -29,7 +32,10 @@ export class Controller {
   readonly #reconcile: ControllerOptions["reconcile"];
   readonly #metrics: RuntimeMetrics | undefined;
   readonly #log: Logger;
+  readonly #now: () => number;
   #inFlight = 0;
+  /** When a reconcile last finished, or when the workers went from idle to busy, whichever is later. */
+  #progressAt = 0;
 
   constructor(options: ControllerOptions) {
     const workers = options.workers ?? 4;
@@ -42,6 +48,21 @@ export class Controller {
     this.queue = options.queue ?? new WorkQueue();
     this.#metrics = options.metrics;
     this.#log = (options.logger ?? silentLogger()).child({ controller: options.name });
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Why the controller makes no progress: reconciles are running (so keys wait or are being worked on)
+   * and none has finished for longer than `thresholdMs`. Undefined while it progresses or is idle.
+   */
+  stalled(thresholdMs: number): string | undefined {
+    if (this.#inFlight === 0) return undefined;
+    const idle = this.#now() - this.#progressAt;
+    if (idle <= thresholdMs) return undefined;
+    return (
+      `controller ${this.name}: no reconcile finished for ${Math.round(idle / 1000)}s ` +
+      `(${this.#inFlight} running, ${this.queue.length} waiting; limit ${Math.round(thresholdMs / 1000)}s)`
+    );
   }
 
   /** Reconciles currently running. */
@@ -87,7 +108,7 @@ export class Controller {
 
   async #process(key: string, signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    this.#inFlight++;
+    if (this.#inFlight++ === 0) this.#progressAt = this.#now();
     let result: ReconcileResult;
     try {
       result = await this.#reconcile(key, signal);
@@ -95,6 +116,7 @@ export class Controller {
       result = resultFromThrown(err);
     } finally {
       this.#inFlight--;
+      this.#progressAt = this.#now();
     }
     const seconds = (performance.now() - started) / 1000;
     this.#metrics?.reconcileDuration.observe({ controller: this.name, result: result.kind }, seconds);

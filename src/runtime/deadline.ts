@@ -7,6 +7,11 @@
 // The abort closes an established connection at once. A connection still in
 // its TCP or TLS handshake (a frozen server process, a black-holed address)
 // is not cancelled by undici; its connect timeout (10 s) closes it.
+//
+// A fence (an AbortSignal, the leader's: it aborts when this replica stops
+// leading) stops every request of the library at once: none is sent after it
+// aborted, and those in flight are aborted, so a reconcile that goes on after
+// the Lease was lost gets a FencedError instead of writing.
 
 import {
   type Configuration,
@@ -31,6 +36,11 @@ export interface DeadlineOptions {
   readonly onOutcome?: (outcome: RequestOutcome) => void;
   /** Sends the requests. Default @kubernetes/client-node's fetch. */
   readonly inner?: HttpLibrary;
+  /**
+   * Once this aborts (this replica lost or gave up its Lease), no request is sent any more and those in
+   * flight are aborted: they reject with a FencedError. Default none.
+   */
+  readonly fence?: AbortSignal;
 }
 
 export type RequestOutcome = { readonly answered: true } | { readonly answered: false; readonly error: NoAnswerError };
@@ -49,6 +59,17 @@ export class NoAnswerError extends Error {
   /** True when the deadline passed. */
   get timedOut(): boolean {
     return this.timeoutMs !== undefined;
+  }
+}
+
+/** The fence of the client aborted: the request was not sent, or was aborted in flight, because this replica stopped leading. */
+export class FencedError extends Error {
+  constructor(target: string, request: string, sent: boolean, reason: unknown) {
+    const why = reason instanceof Error ? reason.message : String(reason ?? "fenced");
+    super(`${request} to ${target} ${sent ? "aborted in flight" : "not sent"}: this replica no longer leads (${why})`, {
+      cause: reason,
+    });
+    this.name = "FencedError";
   }
 }
 
@@ -103,11 +124,14 @@ export function deadlineConfiguration(kubeConfig: KubeConfig, o: DeadlineOptions
 }
 
 async function send(o: DeadlineOptions, inner: HttpLibrary, request: RequestContext): Promise<ResponseContext> {
+  const what = describeRequest(request);
+  const fence = o.fence;
+  if (fence?.aborted) throw new FencedError(o.target, what, false, fence.reason);
   const deadline = AbortSignal.timeout(o.timeoutMs);
   const caller = request.getSignal();
-  request.setSignal(caller ? AbortSignal.any([caller, deadline]) : deadline);
-  const what = describeRequest(request);
+  request.setSignal(AbortSignal.any([caller, deadline, fence].filter((s) => s !== undefined)));
   const failed = (err: unknown): unknown => {
+    if (fence?.aborted) return new FencedError(o.target, what, true, fence.reason);
     if (caller?.aborted) return err; // cancelled by its caller: says nothing about the server
     const error = new NoAnswerError(o.target, what, deadline.aborted ? o.timeoutMs : undefined, err);
     o.onOutcome?.({ answered: false, error });

@@ -1,15 +1,24 @@
 // Lease leader election on the sandbox's hub: of two electors exactly one
 // leads; a leader that stops gracefully hands over at once; a leader that is
 // SIGKILLed is replaced once its Lease expires; a leader whose Lease is taken
-// stops leading. Short durations: lease 3 s, renew deadline 2 s, retry 0.5 s.
+// stops leading, and its fenced clients send nothing more (a request in
+// flight is aborted, a later one refused, none reaches the server); expiry
+// is judged by when the candidate saw the Lease change, whatever the holder's
+// clock says; a leader whose renews are slow stops leading within the renew
+// deadline of the renewTime it wrote. Short durations: lease 3 s, renew
+// deadline 2 s, retry 0.5 s.
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, type KubeConfig, V1MicroTime } from "@kubernetes/client-node";
 import { kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
+import type { Clock } from "../../src/runtime/clock.ts";
+import { realClock } from "../../src/runtime/clock.ts";
+import { deadlineConfiguration, FencedError } from "../../src/runtime/deadline.ts";
 import { LeaderElector } from "../../src/runtime/leader.ts";
+import { kubeConfigVia, serverOf, TcpProxy } from "../support/runtime-proxy.ts";
 import { clients, eventually, uniqueName } from "../support/sandbox.ts";
 
 const hub = clients("hub");
@@ -26,13 +35,30 @@ interface Candidate {
   leadingSignal?: AbortSignal;
 }
 
-function campaign(lease: string, identity: string, extra: { releaseOnStop?: boolean } = {}): Candidate {
+interface CampaignOptions {
+  readonly releaseOnStop?: boolean;
+  /** Default the hub's. */
+  readonly kubeConfig?: KubeConfig;
+  readonly clock?: Clock;
+  /** Default TIMING's. */
+  readonly timing?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  /** Runs as the candidate's onStartedLeading, after it was recorded. */
+  readonly work?: (signal: AbortSignal) => void;
+}
+
+/** The wall clock shifted by `offsetMs`: a replica whose clock disagrees with the others'. */
+function skewedClock(offsetMs: number): Clock {
+  return { now: () => Date.now() + offsetMs, sleep: realClock.sleep };
+}
+
+function campaign(lease: string, identity: string, options: CampaignOptions = {}): Candidate {
+  const { work, timing, ...extra } = options;
   const elector = new LeaderElector({
     kubeConfig: hub.kubeConfig,
     namespace,
     name: lease,
     identity,
-    ...TIMING,
+    ...(timing ?? TIMING),
     ...extra,
   });
   const stop = new AbortController();
@@ -43,6 +69,7 @@ function campaign(lease: string, identity: string, extra: { releaseOnStop?: bool
       onStartedLeading: (signal) => {
         candidate.leadingSignal = signal;
         log.push(`started@${Date.now()}`);
+        work?.(signal);
       },
       onStoppedLeading: () => {
         log.push(`stopped@${Date.now()}`);
@@ -66,6 +93,26 @@ async function neverTwoLeaders(candidates: Candidate[], ms: number): Promise<voi
     assert.ok(leading.length <= 1, `two leaders at once: ${leading.join(", ")}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Samples the Lease every 50 ms until stopped: the newest renewTime it had while `identity` held it. */
+function renewTimesOf(lease: string, identity: string) {
+  let last: number | undefined;
+  const stop = new AbortController();
+  const sampling = (async () => {
+    while (!stop.signal.aborted) {
+      const spec = (await leases.readNamespacedLease({ name: lease, namespace }).catch(() => undefined))?.spec;
+      if (spec?.holderIdentity === identity && spec.renewTime) last = new Date(spec.renewTime).getTime();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    last: () => last,
+    stop: async () => {
+      stop.abort();
+      await sampling;
+    },
+  };
 }
 
 const leaderOf = (candidates: Candidate[]) => () => Promise.resolve(candidates.filter((c) => c.elector.isLeader));
@@ -187,6 +234,183 @@ describe("LeaderElector on the hub", () => {
     a.stop.abort();
     await a.done;
     assert.equal(await holder(lease), "replica-a");
+  });
+
+  it("a lost leader's fenced clients abort the request in flight and send no other: nothing reaches the server", async () => {
+    const lease = "fenced";
+    const proxy = await TcpProxy.start(serverOf(hub.kubeConfig));
+    const fenced = { inFlight: undefined as Promise<unknown> | undefined, gate: Promise.withResolvers<void>() };
+    const configMap = "fenced-writes";
+    const outcome: { inFlight?: unknown; after?: unknown; lostAt?: number; settledAt?: number } = {};
+    const a = campaign(lease, "replica-a", {
+      work: (signal) => {
+        signal.addEventListener("abort", () => {
+          outcome.lostAt = Date.now();
+        });
+        // The leader's reconcile: clients through the proxy, fenced by the leading signal, a long deadline.
+        const core = new CoreV1Api(
+          deadlineConfiguration(kubeConfigVia(hub.kubeConfig, proxy), {
+            target: "the hub",
+            timeoutMs: 30_000,
+            fence: signal,
+          }),
+        );
+        fenced.inFlight = (async () => {
+          await core.createNamespacedConfigMap({
+            namespace,
+            body: { metadata: { name: configMap }, data: { n: "0" } },
+          });
+          proxy.hang();
+          // Sent while the hub does not answer: in flight when the Lease is lost.
+          await core
+            .replaceNamespacedConfigMap({
+              namespace,
+              name: configMap,
+              body: { metadata: { name: configMap }, data: { n: "1" } },
+            })
+            .catch((err: unknown) => {
+              outcome.inFlight = err;
+              outcome.settledAt = Date.now();
+            });
+          await fenced.gate.promise;
+          // The pass goes on after the loss and writes again.
+          await core
+            .patchNamespacedConfigMap({ namespace, name: configMap, body: { data: { n: "2" } } })
+            .catch((err: unknown) => {
+              outcome.after = err;
+            });
+        })();
+      },
+    });
+    try {
+      await eventually("a leads", () => Promise.resolve(a.elector.isLeader), Boolean, 10_000);
+      // The reconcile hangs the proxy as soon as its first write returned.
+      const created = await eventually(
+        "the first write",
+        () => hub.core.readNamespacedConfigMap({ namespace, name: configMap }),
+        (cm) => cm.data?.n === "0",
+        10_000,
+      );
+      await new Promise((r) => setTimeout(r, 300)); // the replace is sent into the hung proxy
+      const current = await leases.readNamespacedLease({ name: lease, namespace });
+      current.spec = {
+        ...current.spec,
+        holderIdentity: "intruder",
+        renewTime: new V1MicroTime(Date.now()),
+        leaseDurationSeconds: 60,
+      };
+      await leases.replaceNamespacedLease({ name: lease, namespace, body: current });
+      await a.done;
+      assert.ok(outcome.lostAt, "the leading signal aborted");
+      await eventually("the in-flight write to settle", () => Promise.resolve(outcome.settledAt), Boolean, 5_000);
+      assert.ok(outcome.inFlight instanceof FencedError, `in flight: ${String(outcome.inFlight)}`);
+      assert.match(String(outcome.inFlight), /aborted in flight: this replica no longer leads/);
+      const abortedAfterMs = (outcome.settledAt ?? 0) - (outcome.lostAt ?? 0);
+      assert.ok(abortedAfterMs < 1000, `aborted ${abortedAfterMs} ms after the loss, not at its 30 s deadline`);
+      proxy.heal(); // whatever the proxy still held would reach the server now
+      fenced.gate.resolve();
+      await fenced.inFlight;
+      assert.ok(outcome.after instanceof FencedError, `after: ${String(outcome.after)}`);
+      assert.match(String(outcome.after), /not sent: this replica no longer leads/);
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = await hub.core.readNamespacedConfigMap({ namespace, name: configMap });
+      assert.deepEqual(now.data, { n: "0" }, "no write of the lost leader reached the server");
+      assert.equal(now.metadata?.resourceVersion, created.metadata?.resourceVersion);
+    } finally {
+      fenced.gate.resolve();
+      a.stop.abort();
+      await a.done;
+      await proxy.close();
+    }
+  });
+
+  it("respects a holder whose renewTime is an hour behind the candidate's clock while it renews", async () => {
+    const lease = "skew-behind";
+    const slow = campaign(lease, "clock-behind", { clock: skewedClock(-3_600_000), releaseOnStop: false });
+    await eventually("the skewed holder leads", () => Promise.resolve(slow.elector.isLeader), Boolean, 10_000);
+    const b = campaign(lease, "replica-b");
+    try {
+      // Judged by renewTime on b's clock the Lease expired an hour ago; it is renewed, so it holds.
+      await neverTwoLeaders([slow, b], 4_000);
+      assert.equal(slow.elector.isLeader, true);
+      const stoppedAt = Date.now();
+      slow.stop.abort();
+      await slow.done;
+      await eventually("b takes over", () => Promise.resolve(b.elector.isLeader), Boolean, 8_000);
+      const takeover = Date.now() - stoppedAt;
+      assert.ok(takeover >= 2_000, `took over ${takeover} ms after the last renew: before the lease duration (3 s)`);
+    } finally {
+      slow.stop.abort();
+      b.stop.abort();
+      await Promise.all([slow.done, b.done]);
+    }
+  });
+
+  it("takes over a Lease whose renewTime is an hour ahead once it has not changed for the lease duration", async () => {
+    const lease = "skew-ahead";
+    const fast = campaign(lease, "clock-ahead", { clock: skewedClock(3_600_000), releaseOnStop: false });
+    await eventually("the skewed holder leads", () => Promise.resolve(fast.elector.isLeader), Boolean, 10_000);
+    fast.stop.abort();
+    await fast.done;
+    const stoppedAt = Date.now();
+    const b = campaign(lease, "replica-b");
+    try {
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.equal(b.elector.isLeader, false, "a Lease b has just seen is respected for the lease duration");
+      // Judged by renewTime on b's clock it would stay valid for an hour.
+      await eventually("b takes over", () => Promise.resolve(b.elector.isLeader), Boolean, 8_000);
+      const takeover = Date.now() - stoppedAt;
+      assert.ok(takeover <= 3_000 + 500 + 2_000, `took over after ${takeover} ms`);
+      assert.equal(await holder(lease), "replica-b");
+    } finally {
+      b.stop.abort();
+      await b.done;
+    }
+  });
+
+  it("a leader whose renews are slow stops leading within the renew deadline of the renewTime it wrote", async () => {
+    const lease = "slow-renew";
+    const proxy = await TcpProxy.start(serverOf(hub.kubeConfig));
+    // Longer than TIMING, so that renews slowed to 1.2 s keep the Lease on a busy machine.
+    const timing = { leaseDurationMs: 6_000, renewDeadlineMs: 4_000, retryPeriodMs: 500 };
+    const a = campaign(lease, "replica-a", { kubeConfig: kubeConfigVia(hub.kubeConfig, proxy), timing });
+    let b: Candidate | undefined;
+    let lostAt = 0;
+    const renewed = renewTimesOf(lease, "replica-a");
+    try {
+      await eventually("a leads", () => Promise.resolve(a.elector.isLeader), Boolean, 10_000);
+      a.leadingSignal?.addEventListener("abort", () => {
+        lostAt = Date.now();
+      });
+      b = campaign(lease, "replica-b", { timing });
+      // What the hub sends now takes 300 ms more. The client opens a connection per request, so each
+      // request waits twice (TLS handshake, answer): a renew (a read and a write) takes 1.2 s, and the
+      // next one, a retry period later, ends within the 4 s renew deadline counted from the last's start.
+      proxy.slow(300);
+      await new Promise((r) => setTimeout(r, 3_000));
+      assert.equal(a.elector.isLeader, true, "slow renews within the deadline keep the Lease");
+      proxy.hang();
+      const candidate = b;
+      await eventually("b takes over", () => Promise.resolve(candidate.elector.isLeader), Boolean, 15_000);
+      const takenAt = Date.now();
+      assert.ok(lostAt > 0 && lostAt < takenAt, "a stopped leading before b started");
+      // The last renewTime a wrote is when that renew started; a stops renewDeadline after it.
+      const spec = (await leases.readNamespacedLease({ name: lease, namespace })).spec;
+      assert.equal(spec?.holderIdentity, "replica-b");
+      await renewed.stop();
+      const lastRenewTime = renewed.last();
+      assert.ok(lastRenewTime, "a's renewTime was seen");
+      // Were renewTime taken after the read returned and the deadline counted from the write's end,
+      // a would stop 600 ms (the write's 2 x 300 ms) after renewTime + renew deadline.
+      const late = lostAt - lastRenewTime - timing.renewDeadlineMs;
+      assert.ok(late < 300, `a stopped ${late} ms after its last renewTime + the renew deadline`);
+    } finally {
+      await renewed.stop();
+      a.stop.abort();
+      b?.stop.abort();
+      await Promise.all([a.done, b?.done]);
+      await proxy.close();
+    }
   });
 
   it("rejects inconsistent timings with the fields named", () => {

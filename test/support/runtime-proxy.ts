@@ -1,7 +1,9 @@
 // A TCP proxy for runtime tests: sits between a client and an API server (TLS
 // passes through untouched), and can cut every connection and refuse new ones
 // until restored, as a network outage would, or hang: accept connections and
-// pass nothing either way until healed, as a frozen API server would.
+// pass nothing either way until healed, as a frozen API server would, or slow
+// down: deliver what the server sends only after a delay, as a loaded server
+// or a long link would.
 
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -21,6 +23,8 @@ export class TcpProxy {
   readonly #held = new Map<Socket, Buffer[]>();
   #down = false;
   #hung = false;
+  /** How long what the server sends is held before it is passed on. */
+  #slowMs = 0;
   #port = 0;
   /** Connections accepted (and forwarded) so far. */
   connections = 0;
@@ -76,6 +80,11 @@ export class TcpProxy {
     this.#held.clear();
   }
 
+  /** From now on every chunk the server sends reaches the client `ms` later (0: at once again). */
+  slow(ms: number): void {
+    this.#slowMs = ms;
+  }
+
   /** Connections accepted while hung whose clients have not closed them (yet). */
   get held(): number {
     return this.#held.size;
@@ -108,18 +117,23 @@ export class TcpProxy {
     this.connections++;
     const upstream = createConnection(this.#target);
     for (const chunk of early) upstream.write(chunk);
-    this.#link(client, upstream);
-    this.#link(upstream, client);
+    this.#link(client, upstream, () => 0);
+    this.#link(upstream, client, () => this.#slowMs);
   }
 
-  /** Forwards what `from` sends to `to`, holding it back while hung; closing one closes the other. */
-  #link(from: Socket, to: Socket): void {
+  /** Forwards what `from` sends to `to` after `delayMs()`, holding it back while hung; closing one closes the other. */
+  #link(from: Socket, to: Socket, delayMs: () => number): void {
     const flow: Flow = { queue: [], to };
     this.#flows.add(flow);
     this.#sockets.add(from);
-    from.on("data", (chunk: Buffer) => {
+    const pass = (chunk: Buffer) => {
       if (this.#hung) flow.queue.push(chunk);
-      else to.write(chunk);
+      else if (!to.destroyed) to.write(chunk);
+    };
+    from.on("data", (chunk: Buffer) => {
+      const ms = delayMs();
+      if (ms > 0) setTimeout(() => pass(chunk), ms);
+      else pass(chunk);
     });
     from.on("error", () => to.destroy());
     from.on("close", () => {

@@ -247,6 +247,50 @@ describe("Controller graceful stop", () => {
     assert.doesNotMatch(await metrics.registry.metrics(), /crosscloud_workqueue_depth\{controller="depth"\}/);
   });
 
+  it("is stalled once a reconcile has run past the threshold with none finished, and not while others finish or it idles", async () => {
+    let now = 1_000_000;
+    const gates = new Map<string, () => void>();
+    const controller = new Controller({
+      name: "stall",
+      workers: 2,
+      now: () => now,
+      reconcile: (key) =>
+        new Promise((resolve) => {
+          gates.set(key, () => resolve(Result.done()));
+        }),
+    });
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    assert.equal(controller.stalled(1000), undefined, "idle: nothing to do is not a stall");
+    now += 60_000;
+    assert.equal(controller.stalled(1000), undefined, "a long idle is not a stall");
+    controller.enqueue("hung");
+    controller.enqueue("quick");
+    await until("two in flight", () => controller.inFlight === 2);
+    now += 1000;
+    assert.equal(controller.stalled(1000), undefined, "within the threshold");
+    now += 600;
+    gates.get("quick")?.();
+    await until("quick done", () => controller.inFlight === 1);
+    now += 900;
+    assert.equal(controller.stalled(1000), undefined, "another reconcile finished 900 ms ago: progress");
+    now += 200;
+    assert.match(
+      controller.stalled(1000) ?? "",
+      /controller stall: no reconcile finished for 1s \(1 running, 0 waiting/,
+    );
+    controller.enqueue("waiting");
+    await until("the free worker starts it", () => controller.inFlight === 2);
+    assert.match(controller.stalled(1000) ?? "", /2 running/, "starting another reconcile is not progress");
+    gates.get("hung")?.();
+    await until("the waiting key runs", () => gates.has("waiting"));
+    assert.equal(controller.stalled(1000), undefined, "a reconcile finished: progress again");
+    gates.get("waiting")?.();
+    await until("idle", () => controller.inFlight === 0);
+    stop.abort();
+    await running;
+  });
+
   it("rejects a worker count below 1", () => {
     assert.throws(() => new Controller({ name: "x", workers: 0, reconcile: async () => Result.done() }), /workers/);
   });

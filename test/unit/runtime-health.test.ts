@@ -1,16 +1,18 @@
-// The health server over real HTTP on an ephemeral port: liveness, readiness
-// with its reason, Prometheus text with the runtime metrics, and the errors.
+// The health server over real HTTP on an ephemeral port: liveness (500 with
+// the reason), readiness with its reason, Prometheus text with the runtime
+// metrics, the errors, and by default a dual-stack listen reached on both
+// ::1 and 127.0.0.1.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Registry } from "prom-client";
-import { type HealthServer, startHealthServer } from "../../src/runtime/health.ts";
+import { type HealthServer, noIpv6, startHealthServer } from "../../src/runtime/health.ts";
 import { makeRuntimeMetrics } from "../../src/runtime/metrics.ts";
 
 describe("health server", () => {
   let server: HealthServer;
   let ready = false;
-  let live = true;
+  let unhealthy: string | undefined;
   const metrics = makeRuntimeMetrics(new Registry());
   const url = (path: string) => `http://127.0.0.1:${server.port}${path}`;
 
@@ -20,7 +22,7 @@ describe("health server", () => {
       host: "127.0.0.1",
       registry: metrics.registry,
       ready: () => ready,
-      live: () => live,
+      unhealthy: () => unhealthy,
       notReadyReason: () => "informers not synced",
     });
   });
@@ -30,15 +32,18 @@ describe("health server", () => {
     assert.ok(server.port > 0);
   });
 
-  it("/healthz follows live()", async () => {
+  it("/healthz is 200 while unhealthy() is undefined, 500 with its reason otherwise", async () => {
     let res = await fetch(url("/healthz"));
     assert.equal(res.status, 200);
     assert.equal(await res.text(), "ok\n");
-    live = false;
+    unhealthy = "controller trainingjob: no reconcile finished for 301s";
     res = await fetch(url("/healthz"));
-    assert.equal(res.status, 503);
+    assert.equal(res.status, 500);
+    assert.equal(await res.text(), "unhealthy: controller trainingjob: no reconcile finished for 301s\n");
+    unhealthy = undefined;
+    res = await fetch(url("/healthz"));
+    assert.equal(res.status, 200);
     await res.text();
-    live = true;
   });
 
   it("/readyz is 503 with the reason until ready, then 200", async () => {
@@ -86,6 +91,35 @@ describe("health server", () => {
       assert.match(await res.text(), /probe failed: cache closed/);
     } finally {
       await broken.close();
+    }
+  });
+
+  it("without a host it listens dual-stack: reached on ::1 and on 127.0.0.1", async () => {
+    const dual = await startHealthServer({ port: 0, registry: new Registry(), ready: () => true });
+    try {
+      assert.equal(dual.host, "::");
+      for (const address of ["[::1]", "127.0.0.1"]) {
+        const res = await fetch(`http://${address}:${dual.port}/healthz`);
+        assert.equal(res.status, 200, `GET /healthz on ${address}`);
+        assert.equal(await res.text(), "ok\n");
+      }
+    } finally {
+      await dual.close();
+    }
+  });
+
+  it("falls back to IPv4 only for the errors of a host without IPv6", () => {
+    const cases: [string | undefined, boolean][] = [
+      ["EAFNOSUPPORT", true],
+      ["EADDRNOTAVAIL", true],
+      ["EPROTONOSUPPORT", true],
+      ["EADDRINUSE", false],
+      ["EACCES", false],
+      [undefined, false],
+    ];
+    for (const [code, expected] of cases) {
+      const err = Object.assign(new Error("listen failed"), code ? { code } : {});
+      assert.equal(noIpv6(err), expected, String(code));
     }
   });
 
