@@ -8,6 +8,8 @@
 // CATALOG_FILE (optional instance-type overrides); LEASE_DURATION_MS (15000),
 // RENEW_DEADLINE_MS (10000), RETRY_PERIOD_MS (2000) for the leader Lease;
 // SCALE_UP_TIMEOUT_MS (600000); CLOUD_API (true; false: no EKS/AKS calls);
+// STALL_TIMEOUT_MS (300000: /healthz fails when a controller has a reconcile
+// running and none finished for this long);
 // the clouds' own credential env (AWS_*, AZURE_*), and for the sandbox's
 // simulator only CROSSCLOUD_AZURE_STATIC_TOKEN.
 
@@ -46,15 +48,20 @@ async function main(): Promise<void> {
     ...cloudWiring(),
   });
   let leading = false;
+  let elector: LeaderElector | undefined;
+  const stallMs = positiveMs("STALL_TIMEOUT_MS", 300_000);
   const health = await startHealthServer({
     port: Number(env.HEALTH_PORT ?? 8081),
     registry: metrics.registry,
     ready: () => !leading || operator.synced,
     notReadyReason: () => "leading, but the hub's informers have not synced",
+    // A standby is healthy; a leader whose controllers or election loop stopped moving is not.
+    unhealthy: () => elector?.stalled() ?? (leading ? operator.stalled(stallMs) : undefined),
   });
   logger.info("crosscloud-operator starting", {
     identity,
     healthPort: health.port,
+    healthHost: health.host,
     server: hub.getCurrentCluster()?.server,
   });
   const running: Promise<void>[] = [];
@@ -74,7 +81,7 @@ async function main(): Promise<void> {
     await lead(shutdown.signal);
     return;
   }
-  const elector = new LeaderElector({
+  elector = new LeaderElector({
     kubeConfig: hub,
     namespace: env.LEADER_ELECTION_NAMESPACE ?? env.POD_NAMESPACE ?? "crosscloud-system",
     name: "crosscloud-operator-leader",
@@ -96,6 +103,16 @@ async function main(): Promise<void> {
     },
     shutdown.signal,
   );
+}
+
+/** A duration from the environment, or `fallback` when unset; anything but a positive number stops the start with the variable named. */
+function positiveMs(name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new Error(`${name} must be a positive number of milliseconds, got "${raw}"`);
+  return ms;
 }
 
 /** The clouds' node-group APIs and identities; one Azure credential, made when first needed. */

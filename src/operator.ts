@@ -1,6 +1,8 @@
 // The operator as one object: the hub's informers, the worker registry, and
 // the TrainingJob and ComputeCluster controllers wired to each other's events.
-// `run` works while the given signal lives (while this replica leads).
+// `run` works while the given signal lives (while this replica leads); the
+// signal is the fence of every hub and worker client, so once it aborts no
+// request is sent and those in flight are aborted.
 
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "./api/common.ts";
@@ -22,6 +24,7 @@ import { collectOrphans } from "./controller/trainingjob/fence.ts";
 import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
 import { Controller } from "./runtime/controller.ts";
 import { counted } from "./runtime/counted.ts";
+import { deadlineConfiguration } from "./runtime/deadline.ts";
 import { Informer } from "./runtime/informer.ts";
 import type { Logger } from "./runtime/logger.ts";
 import type { RuntimeMetrics } from "./runtime/metrics.ts";
@@ -51,9 +54,14 @@ export interface OperatorOptions {
   readonly workerRequestTimeoutMs?: number;
 }
 
+/** The deadline of one request to the hub. */
+const HUB_REQUEST_TIMEOUT_MS = 30_000;
+
 export class Operator {
   readonly #o: OperatorOptions;
   #synced = false;
+  /** The controllers of the current run(). */
+  #controllers: readonly Controller[] = [];
 
   constructor(options: OperatorOptions) {
     this.#o = options;
@@ -64,10 +72,21 @@ export class Operator {
     return this.#synced;
   }
 
+  /** Why a controller makes no progress (a reconcile running with none finished for `thresholdMs`); undefined when all do. */
+  stalled(thresholdMs: number): string | undefined {
+    const reasons = this.#controllers.map((c) => c.stalled(thresholdMs)).filter((r) => r !== undefined);
+    return reasons.length > 0 ? reasons.join("; ") : undefined;
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const { hub, logger, metrics } = this.#o;
-    const custom = counted(hub.makeApiClient(CustomObjectsApi), "hub", metrics.apiRequests);
-    const core = counted(hub.makeApiClient(CoreV1Api), "hub", metrics.apiRequests);
+    const hubConfig = deadlineConfiguration(hub, {
+      target: "the hub",
+      timeoutMs: HUB_REQUEST_TIMEOUT_MS,
+      fence: signal,
+    });
+    const custom = counted(new CustomObjectsApi(hubConfig), "hub", metrics.apiRequests);
+    const core = counted(new CoreV1Api(hubConfig), "hub", metrics.apiRequests);
     const jobs = new Informer<TrainingJob>({
       kubeConfig: hub,
       name: "hub/trainingjobs",
@@ -90,6 +109,7 @@ export class Operator {
       logger,
       ...(this.#o.workerRequestTimeoutMs !== undefined ? { requestTimeoutMs: this.#o.workerRequestTimeoutMs } : {}),
       apiRequests: metrics.apiRequests,
+      fence: signal,
       onChange: (cluster, kind, obj) => {
         const key = trainingJobKeyOf(obj.metadata?.labels);
         if (key) tjController?.enqueue(key);
@@ -178,6 +198,7 @@ export class Operator {
     const tj = tjController;
     const cc = ccController;
     const orphans = orphanController;
+    this.#controllers = [tj, cc, orphans];
     for (const e of ["add", "update", "delete"] as const) {
       jobs.on(e, (o) => tj.enqueue(keyOf(o)));
       clusters.on(e, (o) => {
