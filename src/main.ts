@@ -8,6 +8,7 @@
 // CATALOG_FILE (optional instance-type overrides); LEASE_DURATION_MS (15000),
 // RENEW_DEADLINE_MS (10000), RETRY_PERIOD_MS (2000) for the leader Lease;
 // SCALE_UP_TIMEOUT_MS (600000); CLOUD_API (true; false: no EKS/AKS calls);
+// CHECKPOINT_BUFFER_MIB (256), CHECKPOINT_PART_COPIES (16): the process-wide copy budget;
 // STALL_TIMEOUT_MS (300000: /healthz fails when a controller has a reconcile
 // running and none finished for this long);
 // the clouds' own credential env (AWS_*, AZURE_*), and for the sandbox's
@@ -16,6 +17,7 @@
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Catalog, loadCatalogFile } from "./catalog/index.ts";
+import { processCopyBudget } from "./checkpoint/copy-budget.ts";
 import { CloudTokens, defaultCloudTokenSources } from "./clusters/cloud-auth.ts";
 import { azureCredentialFromEnv, cloudProviderFactory, ProviderRegistry } from "./clusters/providers.ts";
 import { Operator } from "./operator.ts";
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
   hub.loadFromDefault();
   const catalog = env.CATALOG_FILE ? await loadCatalogFile(env.CATALOG_FILE) : Catalog.builtIn();
   const metrics = makeRuntimeMetrics();
+  processCopyBudget(); // sized from CHECKPOINT_BUFFER_MIB and CHECKPOINT_PART_COPIES: a bad value stops the start
   const operator = new Operator({
     hub,
     catalog,

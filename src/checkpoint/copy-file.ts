@@ -137,6 +137,8 @@ async function transferParts(
   const hash = createHash("sha256");
   let hashed: Promise<void> = Promise.resolve();
   const staged: Promise<StagedPart>[] = [];
+  /** One per part: settled once its buffer is given back, so the file settles only with every buffer back. */
+  const released: Promise<void>[] = [];
   let failure: unknown;
   const fail = (err: unknown) => {
     failure ??= err;
@@ -152,14 +154,16 @@ async function transferParts(
     hashed = partHashed;
     const written = body.then((buf) => transferPart(ctx, upload, part, buf, sourceUrl, signal));
     // The buffer goes back only when nothing uses it any more: hashed, and written or failed.
-    Promise.allSettled([partHashed, written]).then((results) => {
+    const back = Promise.allSettled([partHashed, written]).then((results) => {
       slot.release();
       const failed = results.find((r) => r.status === "rejected");
       if (failed) fail(failed.reason);
     });
+    released.push(back);
     staged.push(written);
   }
   const settled = await Promise.allSettled([hashed, ...staged]);
+  await Promise.all(released);
   if (failure !== undefined) throw failure;
   const parts = settled.slice(1).map((s) => (s as PromiseFulfilledResult<StagedPart>).value);
   return { parts, sha256: hash.digest("hex") };

@@ -1,10 +1,15 @@
 // Prometheus metrics of checkpoint replication, registered on a Registry the
 // caller passes in (never prom-client's global one): bytes moved, how long a
-// step took to replicate, and replication lag.
+// step took to replicate, and replication lag. Stores are labelled by their
+// root (the bucket, or the Blob account and container), never by the key
+// prefix, which holds the job's namespace and name: the number of series
+// grows with the stores, not with the jobs. The one per-job series (a job's
+// current lag per destination store) is removed by forgetJob.
 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { formatStoreUri, parseStoreUri } from "./uri.ts";
 
-/** The hooks the replicator calls; `destination` is the destination store's URI. */
+/** The hooks the replicator calls; `source` and `destination` are store URIs (labelled by their root). */
 export interface ReplicationMetrics {
   /** Bytes written to a destination (parts and small files; skipped ones not counted). */
   bytesWritten(source: string, destination: string, bytes: number): void;
@@ -18,48 +23,103 @@ export interface ReplicationMetrics {
   stepFailed(source: string, destination: string, code: string): void;
 }
 
+/** The replication metrics of a process that replicates for many jobs. */
+export interface JobReplicationMetrics extends ReplicationMetrics {
+  /** The hooks for one job's passes (`job` is "<namespace>/<name>"): the same, plus the job's own lag series. */
+  forJob(job: string): ReplicationMetrics;
+  /** Removes every series of the job; call it when the job is deleted. */
+  forgetJob(job: string): void;
+}
+
 const LABELS = ["source", "destination"] as const;
+const JOB_LAG = "crosscloud_checkpoint_job_replication_lag_seconds";
+
+/** The label of a store: its URI without the key prefix (`s3://bucket`, `https://acct.blob.core.windows.net/container`). */
+export function storeLabel(uri: string): string {
+  const parsed = parseStoreUri(uri);
+  return parsed.ok ? formatStoreUri({ ...parsed.uri, prefix: "" }) : "invalid";
+}
+
+/** Per registry: each job's lag series (their destination labels), so forgetJob finds them. */
+const jobSeries = new WeakMap<Registry, Map<string, Set<string>>>();
 
 /** Registers (or reuses, when already registered on `registry`) the replication metrics. */
-export function replicationMetrics(registry: Registry): ReplicationMetrics {
-  const counter = (name: string, help: string, labelNames: readonly string[] = LABELS) =>
-    (registry.getSingleMetric(name) as Counter | undefined) ??
-    new Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
-  const written = counter(
-    "crosscloud_checkpoint_bytes_written_total",
-    "Bytes of checkpoint data written to a destination store.",
-  );
-  const read = counter(
-    "crosscloud_checkpoint_bytes_read_total",
-    "Bytes of checkpoint data read from the source store.",
-  );
-  const failed = counter(
-    "crosscloud_checkpoint_step_failures_total",
-    "Steps that failed to replicate, by error code.",
-    [...LABELS, "code"],
-  );
-  const duration =
-    (registry.getSingleMetric("crosscloud_checkpoint_step_replication_seconds") as Histogram | undefined) ??
-    new Histogram({
-      name: "crosscloud_checkpoint_step_replication_seconds",
-      help: "Time to replicate one checkpoint step to one destination store.",
-      labelNames: [...LABELS],
-      buckets: [1, 5, 15, 60, 300, 900, 3600, 14400],
-      registers: [registry],
-    });
-  const lag =
-    (registry.getSingleMetric("crosscloud_checkpoint_replication_lag_seconds") as Gauge | undefined) ??
-    new Gauge({
-      name: "crosscloud_checkpoint_replication_lag_seconds",
-      help: "Seconds between a step's commit at the source and its commit at the destination, for the last step replicated.",
-      labelNames: [...LABELS],
-      registers: [registry],
-    });
+export function replicationMetrics(registry: Registry): JobReplicationMetrics {
+  const m = register(registry);
+  let series = jobSeries.get(registry);
+  if (!series) {
+    series = new Map();
+    jobSeries.set(registry, series);
+  }
+  const seriesOf = series;
+  const stores = (source: string, destination: string) => ({
+    source: storeLabel(source),
+    destination: storeLabel(destination),
+  });
+  const hooks: ReplicationMetrics = {
+    bytesWritten: (source, destination, bytes) => m.written.inc(stores(source, destination), bytes),
+    bytesRead: (source, destination, bytes) => m.read.inc(stores(source, destination), bytes),
+    stepReplicated: (source, destination, seconds) => m.duration.observe(stores(source, destination), seconds),
+    lag: (source, destination, seconds) => m.lag.observe(stores(source, destination), seconds),
+    stepFailed: (source, destination, code) => m.failed.inc({ ...stores(source, destination), code }),
+  };
   return {
-    bytesWritten: (source, destination, bytes) => written.inc({ source, destination }, bytes),
-    bytesRead: (source, destination, bytes) => read.inc({ source, destination }, bytes),
-    stepReplicated: (source, destination, seconds) => duration.observe({ source, destination }, seconds),
-    lag: (source, destination, seconds) => lag.set({ source, destination }, seconds),
-    stepFailed: (source, destination, code) => failed.inc({ source, destination, code }),
+    ...hooks,
+    forJob: (job) => {
+      const [namespace = "", name = ""] = job.split("/");
+      return {
+        ...hooks,
+        lag: (source, destination, seconds) => {
+          hooks.lag(source, destination, seconds);
+          const label = storeLabel(destination);
+          m.jobLag.set({ namespace, name, destination: label }, seconds);
+          const mine = seriesOf.get(job) ?? new Set();
+          mine.add(label);
+          seriesOf.set(job, mine);
+        },
+      };
+    },
+    forgetJob: (job) => {
+      const [namespace = "", name = ""] = job.split("/");
+      for (const destination of seriesOf.get(job) ?? []) m.jobLag.remove({ namespace, name, destination });
+      seriesOf.delete(job);
+    },
+  };
+}
+
+function register(registry: Registry) {
+  const existing = <M>(name: string) => registry.getSingleMetric(name) as M | undefined;
+  const counter = (name: string, help: string, labelNames: readonly string[] = LABELS) =>
+    existing<Counter>(name) ?? new Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
+  const histogram = (name: string, help: string, buckets: number[]) =>
+    existing<Histogram>(name) ?? new Histogram({ name, help, labelNames: [...LABELS], buckets, registers: [registry] });
+  return {
+    written: counter(
+      "crosscloud_checkpoint_bytes_written_total",
+      "Bytes of checkpoint data written to a destination store.",
+    ),
+    read: counter("crosscloud_checkpoint_bytes_read_total", "Bytes of checkpoint data read from the source store."),
+    failed: counter("crosscloud_checkpoint_step_failures_total", "Steps that failed to replicate, by error code.", [
+      ...LABELS,
+      "code",
+    ]),
+    duration: histogram(
+      "crosscloud_checkpoint_step_replication_seconds",
+      "Time to replicate one checkpoint step to one destination store.",
+      [1, 5, 15, 60, 300, 900, 3600, 14400],
+    ),
+    lag: histogram(
+      "crosscloud_checkpoint_replication_lag_seconds",
+      "Seconds between a step's commit at the source store and its commit at the destination store.",
+      [5, 15, 30, 60, 120, 300, 900, 1800, 3600, 14400],
+    ),
+    jobLag:
+      existing<Gauge>(JOB_LAG) ??
+      new Gauge({
+        name: JOB_LAG,
+        help: "A TrainingJob's replication lag to a destination store, for the last step replicated there; removed when the job is deleted.",
+        labelNames: ["namespace", "name", "destination"],
+        registers: [registry],
+      }),
   };
 }

@@ -1,0 +1,151 @@
+// Label cardinality of every metric the operator registers: no label whose
+// values grow with the number of jobs (store URIs carry <namespace>/<job>), and
+// the one per-job series removed when its job is forgotten. The registry is
+// built as the operator builds it (runtime, replication and failover metrics).
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Registry } from "prom-client";
+import { type JobReplicationMetrics, replicationMetrics, storeLabel } from "../../src/checkpoint/metrics.ts";
+import { failoverMetrics } from "../../src/controller/trainingjob/failover-metrics.ts";
+import { makeRuntimeMetrics } from "../../src/runtime/metrics.ts";
+
+/** Label names whose values are bounded by the configuration (clusters, stores), by the code (enums) or by Node.js (process metrics). */
+const BOUNDED = new Set([
+  ...["controller", "result", "phase", "cluster", "verb", "reason", "from", "to", "source", "destination", "code"],
+  ...["le", "type", "space", "kind", "version", "major", "minor", "patch"],
+]);
+/** The metrics allowed a per-job series, each removed by forgetJob. */
+const PER_JOB = new Set(["crosscloud_checkpoint_job_replication_lag_seconds"]);
+
+function operatorRegistry() {
+  const registry = new Registry();
+  const runtime = makeRuntimeMetrics(registry);
+  return { registry, runtime, replication: replicationMetrics(registry), failover: failoverMetrics(registry) };
+}
+
+const S3 = "s3://ckpt-use1";
+const BLOB = "https://acct.blob.core.windows.net/ckpt";
+const AZURITE = "http://127.0.0.1:10000/devstoreaccount1/ckpt";
+
+/** What the operator records while `jobs` jobs run, replicate, fail over and fail a step. */
+function drive(m: ReturnType<typeof operatorRegistry>, jobs: number) {
+  for (let i = 0; i < jobs; i++) {
+    const ns = `team${i % 3}`;
+    const job = `job-${i}`;
+    const hooks = i % 2 === 0 ? m.replication.forJob(`${ns}/${job}`) : m.replication;
+    for (const [src, dst] of [
+      [`${S3}/${ns}/${job}`, `${BLOB}/${ns}/${job}`],
+      [`${S3}/${ns}/${job}`, `${AZURITE}/${ns}/${job}`],
+    ] as const) {
+      hooks.bytesRead(src, dst, 100);
+      hooks.bytesWritten(src, dst, 100);
+      hooks.stepReplicated(src, dst, 3);
+      hooks.lag(src, dst, 12);
+      hooks.stepFailed(src, dst, i % 2 ? "ChecksumMismatch" : "StoreFailed");
+    }
+    m.failover.moved("SpotEviction", "aws-east", "azure-west");
+    m.failover.duration("SpotEviction", 20);
+    m.failover.lostWork("SpotEviction", 60);
+    m.runtime.reconcileDuration.observe({ controller: "trainingjob", result: "done" }, 0.01);
+    m.runtime.reconcileErrors.inc({ controller: "trainingjob" });
+    m.runtime.apiRequests.inc({ cluster: i % 2 ? "hub" : "aws-east", verb: "patch" });
+    m.runtime.jobsByPhase.set({ phase: i % 2 ? "Running" : "Pending" }, i);
+  }
+}
+
+/** Series per crosscloud_ metric family: distinct label sets (a histogram's buckets, sum and count are one). */
+async function seriesCount(registry: Registry): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const metric of await registry.getMetricsAsJSON()) {
+    if (!metric.name.startsWith("crosscloud_")) continue;
+    const sets = new Set(
+      metric.values.map((v) => {
+        const { le: _le, ...labels } = v.labels as Record<string, unknown>;
+        return JSON.stringify(Object.entries(labels).sort());
+      }),
+    );
+    out.set(metric.name, sets.size);
+  }
+  return out;
+}
+
+describe("metric label cardinality", () => {
+  it("declares only bounded labels, except on the per-job series that forgetJob removes", () => {
+    const { registry } = operatorRegistry();
+    for (const metric of registry.getMetricsAsArray()) {
+      const names = (metric as unknown as { labelNames: string[] }).labelNames;
+      const unbounded = names.filter((l) => !BOUNDED.has(l));
+      if (PER_JOB.has(metric.name)) assert.deepEqual(unbounded.sort(), ["name", "namespace"], metric.name);
+      else assert.deepEqual(unbounded, [], `${metric.name} has labels that grow with jobs`);
+    }
+  });
+
+  it("has as many series for 60 jobs as for 6, but for the per-job lag", async () => {
+    const few = operatorRegistry();
+    drive(few, 6);
+    const many = operatorRegistry();
+    drive(many, 60);
+    const a = await seriesCount(few.registry);
+    const b = await seriesCount(many.registry);
+    for (const [name, n] of b) {
+      if (PER_JOB.has(name)) continue;
+      assert.equal(n, a.get(name), `${name}: ${a.get(name)} series for 6 jobs, ${n} for 60`);
+    }
+    assert.equal(b.get("crosscloud_checkpoint_job_replication_lag_seconds"), 30 * 2, "one per bound job and store");
+    const text = await many.registry.metrics();
+    const bounded = text.split("\n").filter((l) => l.startsWith("crosscloud_") && !l.includes("job_replication_lag"));
+    assert.deepEqual(
+      bounded.filter((l) => /team\d|job-\d/.test(l)),
+      [],
+      "no job or namespace in a bounded series",
+    );
+    assert.match(
+      text,
+      /crosscloud_checkpoint_bytes_written_total\{source="s3:\/\/ckpt-use1",destination="https:\/\/acct.blob.core.windows.net\/ckpt"\} 6000/,
+    );
+  });
+});
+
+describe("forgetJob", () => {
+  const jobLines = (text: string, job: string) =>
+    text.split("\n").filter((l) => l.startsWith("crosscloud_") && l.includes(`name="${job}"`));
+
+  it("removes the job's series from the exposition text, and only its", async () => {
+    const m = operatorRegistry();
+    drive(m, 6);
+    assert.equal(jobLines(await m.registry.metrics(), "job-2").length, 2, "a series per destination store");
+    m.replication.forgetJob("team2/job-2");
+    const text = await m.registry.metrics();
+    assert.deepEqual(jobLines(text, "job-2"), []);
+    assert.equal(jobLines(text, "job-4").length, 2, "the other jobs keep theirs");
+    assert.match(text, /crosscloud_checkpoint_replication_lag_seconds_count\{[^}]*\} 6/, "store-level series stay");
+  });
+
+  it("leaves no per-job series once every job is forgotten, and is harmless for a job with none", async () => {
+    const m = operatorRegistry();
+    drive(m, 6);
+    for (let i = 0; i < 6; i++) m.replication.forgetJob(`team${i % 3}/job-${i}`);
+    m.replication.forgetJob("nowhere/never-ran");
+    assert.doesNotMatch(await m.registry.metrics(), /^crosscloud_checkpoint_job_replication_lag_seconds\{/m);
+  });
+
+  it("works through a second replicationMetrics() on the same registry", async () => {
+    const registry = new Registry();
+    const first: JobReplicationMetrics = replicationMetrics(registry);
+    first.forJob("ml/train").lag(`${S3}/ml/train`, `${BLOB}/ml/train`, 5);
+    replicationMetrics(registry).forgetJob("ml/train");
+    assert.deepEqual(jobLines(await registry.metrics(), "train"), []);
+  });
+});
+
+describe("storeLabel", () => {
+  const rows: [string, string][] = [
+    ["s3://ckpt-use1/ml/llama/step-3", "s3://ckpt-use1"],
+    ["s3://ckpt-use1", "s3://ckpt-use1"],
+    ["https://acct.blob.core.windows.net/ckpt/ml/llama", "https://acct.blob.core.windows.net/ckpt"],
+    ["http://127.0.0.1:10000/devstoreaccount1/ckpt/a/b", "http://127.0.0.1:10000/devstoreaccount1/ckpt"],
+    ["ftp://elsewhere/ml/llama", "invalid"],
+  ];
+  for (const [uri, label] of rows) it(`${uri} -> ${label}`, () => assert.equal(storeLabel(uri), label));
+});
