@@ -1,7 +1,8 @@
 // Opens an ObjectStore from a store URI with each cloud's usual credentials:
 // the AWS SDK's default chain (IRSA, EKS Pod Identity, env keys) for S3, and
 // for Azure an account key when one is given (the sandbox's Secret) or else
-// DefaultAzureCredential (Azure Workload Identity in AKS).
+// DefaultAzureCredential (Azure Workload Identity in AKS). Every request has
+// a deadline (STORE_REQUEST_TIMEOUT_MS, see store-deadline.ts).
 
 import { S3Client } from "@aws-sdk/client-s3";
 import { DefaultAzureCredential } from "@azure/identity";
@@ -9,6 +10,7 @@ import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob
 import { AzureBlobStore } from "./azure-blob/blob-store.ts";
 import { S3Store } from "./s3/s3-store.ts";
 import type { ObjectStore } from "./store.ts";
+import { type StoreDeadline, storeTimeoutFromEnv } from "./store-deadline.ts";
 import { type StoreUri, storeUri } from "./uri.ts";
 
 export interface OpenStoreOptions {
@@ -22,14 +24,26 @@ export interface OpenStoreOptions {
   readonly azureAccountKey?: string;
   /** Server-side Put Block From URL at Azure destinations; default true on *.blob.core.* hosts, false on emulators. */
   readonly azureStageFromUrl?: boolean;
+  /** How long a request may wait for an answer; default env STORE_REQUEST_TIMEOUT_MS, else 30 s. */
+  readonly requestTimeoutMs?: number;
   /** Environment to read defaults from; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A URL's host, or the text as it is when it is no URL (never its user or password). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "the configured endpoint";
+  }
 }
 
 /** The store `uri` names (text or parsed), with clients built from `options` and the environment. */
 export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}): ObjectStore {
   const parsed = typeof uri === "string" ? storeUri(uri) : uri;
   const env = options.env ?? process.env;
+  const timeoutMs = options.requestTimeoutMs ?? storeTimeoutFromEnv(env);
   if (parsed.kind === "s3") {
     const endpoint = options.s3Endpoint ?? env.CROSSCLOUD_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3;
     const region = options.s3Region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
@@ -46,7 +60,9 @@ export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}
           }
         : { region, ...credentials },
     );
-    return new S3Store({ client, bucket: parsed.bucket, prefix: parsed.prefix });
+    const server = endpoint ? hostOf(endpoint) : `s3.${region}.amazonaws.com`;
+    const deadline: StoreDeadline = { timeoutMs, store: `s3://${parsed.bucket} at ${server}` };
+    return new S3Store({ client, bucket: parsed.bucket, prefix: parsed.prefix, deadline });
   }
   const key = options.azureAccountKey ?? env.AZURE_STORAGE_ACCOUNT_KEY ?? env.AZURE_STORAGE_KEY;
   const credential = key ? new StorageSharedKeyCredential(parsed.account, key) : new DefaultAzureCredential();
@@ -56,5 +72,6 @@ export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}
     container,
     prefix: parsed.prefix,
     stageFromUrl: options.azureStageFromUrl ?? realService,
+    deadline: { timeoutMs, store: `${parsed.accountUrl}/${parsed.container}` },
   });
 }

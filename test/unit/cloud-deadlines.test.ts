@@ -31,7 +31,8 @@ const translate = (err: unknown, what: string) =>
 async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
   const started = Date.now();
   try {
-    return { ms: Date.now() - started, value: await p };
+    const value = await p;
+    return { ms: Date.now() - started, value };
   } catch (error) {
     return { ms: Date.now() - started, error };
   }

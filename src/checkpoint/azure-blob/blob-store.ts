@@ -22,6 +22,12 @@ import type {
   StagedPart,
   StagedUpload,
 } from "../store.ts";
+import {
+  DEFAULT_STORE_REQUEST_TIMEOUT_MS,
+  guardBody,
+  type StoreDeadline,
+  withStoreDeadline,
+} from "../store-deadline.ts";
 import type { StoreUri } from "../uri.ts";
 import { decodeBlockId, encodeBlockId } from "./block-id.ts";
 
@@ -37,6 +43,8 @@ export interface AzureBlobStoreOptions {
   readonly stageFromUrl?: boolean;
   /** Send each block's MD5 for the service to check on arrival; default true. */
   readonly blockMd5?: boolean;
+  /** Every request's deadline, and how its errors name the store. Default 30 s, the container's URL. */
+  readonly deadline?: StoreDeadline;
 }
 
 /** Block blob limits (CLOUD-FACTS.md): blocks up to 4,000 MiB, at most 50,000 of them, no minimum. */
@@ -71,12 +79,17 @@ export class AzureBlobStore implements ObjectStore {
   readonly #root: string;
   readonly #stageFromUrl: boolean;
   readonly #blockMd5: boolean;
+  readonly #deadline: StoreDeadline;
 
   constructor(options: AzureBlobStoreOptions) {
     this.#container = options.container;
     this.#root = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
     this.#stageFromUrl = options.stageFromUrl ?? false;
     this.#blockMd5 = options.blockMd5 ?? true;
+    this.#deadline = options.deadline ?? {
+      timeoutMs: DEFAULT_STORE_REQUEST_TIMEOUT_MS,
+      store: containerName(options.container.url),
+    };
     const accountUrl = options.container.url.slice(0, options.container.url.lastIndexOf("/"));
     this.uri = {
       kind: "azure-blob",
@@ -92,22 +105,43 @@ export class AzureBlobStore implements ObjectStore {
     return this.#root ? `${this.#root}/${key}` : key;
   }
 
+  /** One request under the store's deadline (see store-deadline.ts). */
+  #timed<T>(
+    operation: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    request: (abortSignal: AbortSignal) => Promise<T>,
+    bodyBytes = 0,
+  ): Promise<T> {
+    return withStoreDeadline(this.#deadline, operation, key, signal, request, bodyBytes);
+  }
+
   #blob(key: string): BlockBlobClient {
     return this.#container.getBlockBlobClient(this.#full(key));
   }
 
   async *list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo> {
     const full = this.#full(prefix);
-    const pages = this.#container.listBlobsFlat({ prefix: full, abortSignal: signal }).byPage({ maxPageSize: 5000 });
+    let continuationToken: string | undefined;
     try {
-      for await (const page of pages) {
+      do {
         throwIfAborted(signal);
+        const token = continuationToken;
+        const page = await this.#timed("list", full, signal, async (abortSignal) => {
+          const pages = this.#container
+            .listBlobsFlat({ prefix: full, abortSignal })
+            .byPage({ maxPageSize: 5000, ...(token ? { continuationToken: token } : {}) });
+          const next = await pages.next();
+          return next.done ? undefined : next.value;
+        });
+        if (!page) return;
+        continuationToken = page.continuationToken || undefined;
         for (const b of page.segment.blobItems) {
           const key = this.#root ? b.name.slice(this.#root.length + 1) : b.name;
           const p = b.properties;
           yield { key, size: p.contentLength ?? 0, etag: p.etag ?? "", lastModified: p.lastModified };
         }
-      }
+      } while (continuationToken);
     } catch (err) {
       throw storeFailed("list", full, err);
     }
@@ -115,7 +149,9 @@ export class AzureBlobStore implements ObjectStore {
 
   async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
     try {
-      const p = await this.#blob(key).getProperties({ abortSignal: signal });
+      const p = await this.#timed("head", this.#full(key), signal, (abortSignal) =>
+        this.#blob(key).getProperties({ abortSignal }),
+      );
       return { key, size: p.contentLength ?? 0, etag: p.etag ?? "", lastModified: p.lastModified ?? new Date(0) };
     } catch (err) {
       if (status(err) === 404) return undefined;
@@ -125,7 +161,9 @@ export class AzureBlobStore implements ObjectStore {
 
   async holds(key: string, expected: ExpectedObject, signal?: AbortSignal): Promise<boolean> {
     try {
-      const p = await this.#blob(key).getProperties({ abortSignal: signal });
+      const p = await this.#timed("head", this.#full(key), signal, (abortSignal) =>
+        this.#blob(key).getProperties({ abortSignal }),
+      );
       return p.contentLength === expected.size && p.metadata?.[SHA256_METADATA] === expected.sha256;
     } catch (err) {
       if (status(err) === 404) return false;
@@ -136,9 +174,12 @@ export class AzureBlobStore implements ObjectStore {
   async read(key: string, range?: ByteRange, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     if (range?.length === 0) return (async function* () {})();
     try {
-      const out = await this.#blob(key).download(range?.offset ?? 0, range?.length, { abortSignal: signal });
+      const out = await this.#timed("read", this.#full(key), signal, (abortSignal) =>
+        this.#blob(key).download(range?.offset ?? 0, range?.length, { abortSignal }),
+      );
       if (!out.readableStreamBody) throw new Error("the service returned no body");
-      return out.readableStreamBody as unknown as AsyncIterable<Uint8Array>;
+      const body = out.readableStreamBody as unknown as AsyncIterable<Uint8Array>;
+      return guardBody(this.#deadline, "read", this.#full(key), body);
     } catch (err) {
       if (status(err) === 404) {
         throw new CheckpointError(
@@ -152,20 +193,32 @@ export class AzureBlobStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: { sha256?: string; signal?: AbortSignal }): Promise<void> {
     if (options?.sha256) checkSha256(key, body, options.sha256);
-    await this.#blob(key)
-      .upload(body, body.byteLength, {
-        abortSignal: options?.signal,
-        blobHTTPHeaders: { blobContentMD5: md5(body) },
-        metadata: options?.sha256 ? { [SHA256_METADATA]: options.sha256 } : undefined,
-      })
-      .catch((err) => {
-        throw storeFailed("put", this.#full(key), err);
-      });
+    await this.#timed(
+      "put",
+      this.#full(key),
+      options?.signal,
+      (abortSignal) =>
+        this.#blob(key).upload(body, body.byteLength, {
+          abortSignal,
+          blobHTTPHeaders: { blobContentMD5: md5(body) },
+          metadata: options?.sha256 ? { [SHA256_METADATA]: options.sha256 } : undefined,
+        }),
+      body.byteLength,
+    ).catch((err) => {
+      throw storeFailed("put", this.#full(key), err);
+    });
   }
 
   async putIfAbsent(key: string, body: Uint8Array, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.#blob(key).upload(body, body.byteLength, { abortSignal: signal, conditions: { ifNoneMatch: "*" } });
+      await this.#timed(
+        "conditional put",
+        this.#full(key),
+        signal,
+        (abortSignal) =>
+          this.#blob(key).upload(body, body.byteLength, { abortSignal, conditions: { ifNoneMatch: "*" } }),
+        body.byteLength,
+      );
       return true;
     } catch (err) {
       if (status(err) === 409 || status(err) === 412) return false;
@@ -174,11 +227,11 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   async delete(key: string, signal?: AbortSignal): Promise<void> {
-    await this.#blob(key)
-      .deleteIfExists({ abortSignal: signal })
-      .catch((err) => {
-        throw storeFailed("delete", this.#full(key), err);
-      });
+    await this.#timed("delete", this.#full(key), signal, (abortSignal) =>
+      this.#blob(key).deleteIfExists({ abortSignal }),
+    ).catch((err) => {
+      throw storeFailed("delete", this.#full(key), err);
+    });
   }
 
   readonly #presign = (key: string, expiresInSeconds: number): Promise<string> =>
@@ -191,7 +244,9 @@ export class AzureBlobStore implements ObjectStore {
     const blob = this.#blob(key);
     const staged = new Map<number, StagedPart>();
     try {
-      const list = await blob.getBlockList("uncommitted", { abortSignal: signal });
+      const list = await this.#timed("get block list", this.#full(key), signal, (abortSignal) =>
+        blob.getBlockList("uncommitted", { abortSignal }),
+      );
       for (const b of list.uncommittedBlocks ?? []) {
         const part = decodeBlockId(b.name, b.size);
         if (part) staged.set(part.index, part);
@@ -205,6 +260,7 @@ export class AzureBlobStore implements ObjectStore {
   #upload(key: string, blob: BlockBlobClient, staged: ReadonlyMap<number, StagedPart>): StagedUpload {
     const full = this.#full(key);
     const withMd5 = this.#blockMd5;
+    const timed = this.#timed.bind(this);
     const upload: StagedUpload = {
       key,
       staged,
@@ -212,20 +268,28 @@ export class AzureBlobStore implements ObjectStore {
         // The service checks MD5 only; the SHA-256 the block id records is checked here.
         checkSha256(`${full} block ${part.index}`, body, sha256);
         const id = encodeBlockId(part.index, sha256);
-        await blob
-          .stageBlock(id, body, body.byteLength, {
-            abortSignal: signal,
-            transactionalContentMD5: withMd5 ? md5(body) : undefined,
-          })
-          .catch((err) => {
-            throw storeFailed(`stage of block ${part.index}`, full, err);
-          });
+        const what = `stage of block ${part.index}`;
+        await timed(
+          what,
+          full,
+          signal,
+          (abortSignal) =>
+            blob.stageBlock(id, body, body.byteLength, {
+              abortSignal,
+              transactionalContentMD5: withMd5 ? md5(body) : undefined,
+            }),
+          body.byteLength,
+        ).catch((err) => {
+          throw storeFailed(what, full, err);
+        });
         return { index: part.index, size: body.byteLength, sha256, token: id };
       },
       async complete(parts: readonly StagedPart[], sha256: string, signal?: AbortSignal): Promise<void> {
         const ids = [...parts].sort((a, b) => a.index - b.index).map((p) => p.token);
         const metadata = { [SHA256_METADATA]: sha256 };
-        await blob.commitBlockList(ids, { abortSignal: signal, metadata }).catch((err) => {
+        await timed("commit of the block list", full, signal, (abortSignal) =>
+          blob.commitBlockList(ids, { abortSignal, metadata }),
+        ).catch((err) => {
           throw storeFailed("commit of the block list", full, err);
         });
       },
@@ -233,11 +297,30 @@ export class AzureBlobStore implements ObjectStore {
       abort: async () => {},
     };
     if (!this.#stageFromUrl) return upload;
-    return { ...upload, putPartFromUrl: (...args) => stageFromUrl(blob, full, ...args) };
+    return { ...upload, putPartFromUrl: (...args) => stageFromUrl(timed, blob, full, ...args) };
+  }
+}
+
+type Timed = <T>(
+  operation: string,
+  key: string,
+  signal: AbortSignal | undefined,
+  request: (abortSignal: AbortSignal) => Promise<T>,
+  bodyBytes?: number,
+) => Promise<T>;
+
+/** "https://host/container" of a container URL: no SAS query, no credentials. */
+function containerName(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "the Blob container";
   }
 }
 
 async function stageFromUrl(
+  timed: Timed,
   blob: BlockBlobClient,
   full: string,
   part: PartPlan,
@@ -247,10 +330,17 @@ async function stageFromUrl(
   signal?: AbortSignal,
 ): Promise<StagedPart> {
   const id = encodeBlockId(part.index, sha256);
-  await blob
-    .stageBlockFromURL(id, sourceUrl, part.offset, part.size, { abortSignal: signal, sourceContentMD5: md5(expected) })
-    .catch((err) => {
-      throw storeFailed(`stage of block ${part.index} from URL`, full, err);
-    });
+  const what = `stage of block ${part.index} from URL`;
+  // The service copies the part's bytes from the source: as long as sending them would take.
+  await timed(
+    what,
+    full,
+    signal,
+    (abortSignal) =>
+      blob.stageBlockFromURL(id, sourceUrl, part.offset, part.size, { abortSignal, sourceContentMD5: md5(expected) }),
+    part.size,
+  ).catch((err) => {
+    throw storeFailed(what, full, err);
+  });
   return { index: part.index, size: part.size, sha256, token: id };
 }

@@ -30,6 +30,12 @@ import type {
   StagedPart,
   StagedUpload,
 } from "../store.ts";
+import {
+  DEFAULT_STORE_REQUEST_TIMEOUT_MS,
+  guardBody,
+  type StoreDeadline,
+  withStoreDeadline,
+} from "../store-deadline.ts";
 import type { StoreUri } from "../uri.ts";
 
 export interface S3StoreOptions {
@@ -38,6 +44,8 @@ export interface S3StoreOptions {
   readonly bucket: string;
   /** Root of the store inside the bucket; default "" (the whole bucket). */
   readonly prefix?: string;
+  /** Every request's deadline, and how its errors name the store. Default 30 s, `s3://<bucket>`. */
+  readonly deadline?: StoreDeadline;
 }
 
 /** S3's documented multipart limits (CLOUD-FACTS.md, "Object storage"). */
@@ -64,16 +72,32 @@ export class S3Store implements ObjectStore {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #root: string;
+  readonly #deadline: StoreDeadline;
 
   constructor(options: S3StoreOptions) {
     this.#client = options.client;
     this.#bucket = options.bucket;
+    this.#deadline = options.deadline ?? {
+      timeoutMs: DEFAULT_STORE_REQUEST_TIMEOUT_MS,
+      store: `s3://${options.bucket}`,
+    };
     this.#root = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
     this.uri = { kind: "s3", bucket: options.bucket, prefix: this.#root };
   }
 
   #full(key: string): string {
     return this.#root ? `${this.#root}/${key}` : key;
+  }
+
+  /** One request under the store's deadline (see store-deadline.ts). */
+  #timed<T>(
+    operation: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    request: (abortSignal: AbortSignal) => Promise<T>,
+    bodyBytes = 0,
+  ): Promise<T> {
+    return withStoreDeadline(this.#deadline, operation, key, signal, request, bodyBytes);
   }
 
   #relative(full: string): string {
@@ -84,14 +108,14 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     do {
       throwIfAborted(signal);
-      const page = await this.#client
-        .send(
+      const page = await this.#timed("list", this.#full(prefix), signal, (abortSignal) =>
+        this.#client.send(
           new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#full(prefix), ContinuationToken: token }),
-          { abortSignal: signal },
-        )
-        .catch((err) => {
-          throw storeFailed("list", this.#full(prefix), err);
-        });
+          { abortSignal },
+        ),
+      ).catch((err) => {
+        throw storeFailed("list", this.#full(prefix), err);
+      });
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined) continue;
         yield {
@@ -107,9 +131,9 @@ export class S3Store implements ObjectStore {
 
   async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
     try {
-      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#full(key) }), {
-        abortSignal: signal,
-      });
+      const out = await this.#timed("head", this.#full(key), signal, (abortSignal) =>
+        this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#full(key) }), { abortSignal }),
+      );
       return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? "", lastModified: out.LastModified ?? new Date(0) };
     } catch (err) {
       if (status(err) === 404) return undefined;
@@ -119,9 +143,11 @@ export class S3Store implements ObjectStore {
 
   async holds(key: string, expected: ExpectedObject, signal?: AbortSignal): Promise<boolean> {
     try {
-      const out = await this.#client.send(
-        new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), ChecksumMode: "ENABLED" }),
-        { abortSignal: signal },
+      const out = await this.#timed("head", this.#full(key), signal, (abortSignal) =>
+        this.#client.send(
+          new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), ChecksumMode: "ENABLED" }),
+          { abortSignal },
+        ),
       );
       return out.ContentLength === expected.size && out.ChecksumSHA256 === s3Checksum(expected);
     } catch (err) {
@@ -134,10 +160,12 @@ export class S3Store implements ObjectStore {
     if (range?.length === 0) return (async function* () {})();
     const Range = range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined;
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), Range }), {
-        abortSignal: signal,
-      });
-      return out.Body as unknown as AsyncIterable<Uint8Array>;
+      const out = await this.#timed("read", this.#full(key), signal, (abortSignal) =>
+        this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), Range }), {
+          abortSignal,
+        }),
+      );
+      return guardBody(this.#deadline, "read", this.#full(key), out.Body as unknown as AsyncIterable<Uint8Array>);
     } catch (err) {
       if (status(err) === 404) {
         throw new CheckpointError(
@@ -152,7 +180,13 @@ export class S3Store implements ObjectStore {
   async put(key: string, body: Uint8Array, options?: { sha256?: string; signal?: AbortSignal }): Promise<void> {
     const ChecksumSHA256 = options?.sha256 ? hexToBase64(options.sha256) : undefined;
     const cmd = new PutObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), Body: body, ChecksumSHA256 });
-    await this.#client.send(cmd, { abortSignal: options?.signal }).catch((err) => {
+    await this.#timed(
+      "put",
+      this.#full(key),
+      options?.signal,
+      (abortSignal) => this.#client.send(cmd, { abortSignal }),
+      body.byteLength,
+    ).catch((err) => {
       throw storeFailed("put", this.#full(key), err);
     });
   }
@@ -160,7 +194,13 @@ export class S3Store implements ObjectStore {
   async putIfAbsent(key: string, body: Uint8Array, signal?: AbortSignal): Promise<boolean> {
     const cmd = new PutObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), Body: body, IfNoneMatch: "*" });
     try {
-      await this.#client.send(cmd, { abortSignal: signal });
+      await this.#timed(
+        "conditional put",
+        this.#full(key),
+        signal,
+        (abortSignal) => this.#client.send(cmd, { abortSignal }),
+        body.byteLength,
+      );
       return true;
     } catch (err) {
       if (status(err) === 412) return false;
@@ -169,11 +209,11 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string, signal?: AbortSignal): Promise<void> {
-    await this.#client
-      .send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#full(key) }), { abortSignal: signal })
-      .catch((err) => {
-        if (status(err) !== 404) throw storeFailed("delete", this.#full(key), err);
-      });
+    await this.#timed("delete", this.#full(key), signal, (abortSignal) =>
+      this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#full(key) }), { abortSignal }),
+    ).catch((err) => {
+      if (status(err) !== 404) throw storeFailed("delete", this.#full(key), err);
+    });
   }
 
   readonly presign = (key: string, expiresInSeconds: number): Promise<string> =>
@@ -186,9 +226,11 @@ export class S3Store implements ObjectStore {
     try {
       const existing = await this.#newestUpload(full, signal);
       if (existing) return this.#upload(key, existing, await this.#listParts(full, existing, signal));
-      const created = await this.#client.send(
-        new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: full, ChecksumAlgorithm: "SHA256" }),
-        { abortSignal: signal },
+      const created = await this.#timed("open multipart upload", full, signal, (abortSignal) =>
+        this.#client.send(
+          new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: full, ChecksumAlgorithm: "SHA256" }),
+          { abortSignal },
+        ),
       );
       if (!created.UploadId) throw new Error("the server returned no UploadId");
       return this.#upload(key, created.UploadId, new Map());
@@ -198,9 +240,9 @@ export class S3Store implements ObjectStore {
   }
 
   async #newestUpload(full: string, signal?: AbortSignal): Promise<string | undefined> {
-    const out = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: full }), {
-      abortSignal: signal,
-    });
+    const out = await this.#timed("list multipart uploads", full, signal, (abortSignal) =>
+      this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: full }), { abortSignal }),
+    );
     const mine = (out.Uploads ?? []).filter((u) => u.Key === full && u.UploadId);
     mine.sort((a, b) => (b.Initiated?.getTime() ?? 0) - (a.Initiated?.getTime() ?? 0));
     return mine[0]?.UploadId;
@@ -211,9 +253,11 @@ export class S3Store implements ObjectStore {
     const parts = new Map<number, StagedPart>();
     let marker: string | undefined;
     do {
-      const page = await this.#client.send(
-        new ListPartsCommand({ Bucket: this.#bucket, Key: full, UploadId: uploadId, PartNumberMarker: marker }),
-        { abortSignal: signal },
+      const page = await this.#timed("list parts", full, signal, (abortSignal) =>
+        this.#client.send(
+          new ListPartsCommand({ Bucket: this.#bucket, Key: full, UploadId: uploadId, PartNumberMarker: marker }),
+          { abortSignal },
+        ),
       );
       for (const p of page.Parts ?? []) {
         if (!p.PartNumber || !p.ETag || !p.ChecksumSHA256) continue;
@@ -227,6 +271,7 @@ export class S3Store implements ObjectStore {
 
   #upload(key: string, uploadId: string, staged: ReadonlyMap<number, StagedPart>): StagedUpload {
     const client = this.#client;
+    const timed = this.#timed.bind(this);
     const ids = { Bucket: this.#bucket, Key: this.#full(key), UploadId: uploadId };
     return {
       key,
@@ -239,8 +284,15 @@ export class S3Store implements ObjectStore {
           ContentLength: body.byteLength,
           ChecksumSHA256: hexToBase64(sha256),
         });
-        const out = await client.send(cmd, { abortSignal: signal }).catch((err) => {
-          throw storeFailed(`upload of part ${part.index + 1}`, ids.Key, err);
+        const what = `upload of part ${part.index + 1}`;
+        const out = await timed(
+          what,
+          ids.Key,
+          signal,
+          (abortSignal) => client.send(cmd, { abortSignal }),
+          body.byteLength,
+        ).catch((err) => {
+          throw storeFailed(what, ids.Key, err);
         });
         return { index: part.index, size: body.byteLength, sha256, token: out.ETag ?? "" };
       },
@@ -248,14 +300,16 @@ export class S3Store implements ObjectStore {
         const Parts = [...parts]
           .sort((a, b) => a.index - b.index)
           .map((p) => ({ PartNumber: p.index + 1, ETag: p.token, ChecksumSHA256: hexToBase64(p.sha256) }));
-        await client
-          .send(new CompleteMultipartUploadCommand({ ...ids, MultipartUpload: { Parts } }), { abortSignal: signal })
-          .catch((err) => {
-            throw storeFailed("complete multipart upload", ids.Key, err);
-          });
+        await timed("complete multipart upload", ids.Key, signal, (abortSignal) =>
+          client.send(new CompleteMultipartUploadCommand({ ...ids, MultipartUpload: { Parts } }), { abortSignal }),
+        ).catch((err) => {
+          throw storeFailed("complete multipart upload", ids.Key, err);
+        });
       },
       async abort(signal?: AbortSignal): Promise<void> {
-        await client.send(new AbortMultipartUploadCommand(ids), { abortSignal: signal }).catch((err) => {
+        await timed("abort multipart upload", ids.Key, signal, (abortSignal) =>
+          client.send(new AbortMultipartUploadCommand(ids), { abortSignal }),
+        ).catch((err) => {
           if (status(err) !== 404) throw storeFailed("abort multipart upload", ids.Key, err);
         });
       },
