@@ -10,6 +10,8 @@ export const CONDITION = {
   CheckpointReplicated: "CheckpointReplicated",
   FailedOver: "FailedOver",
   ReconcileError: "ReconcileError",
+  /** True while the worker refuses or cannot start the job's workload (reason: the cause); absent otherwise. */
+  WorkloadBlocked: "WorkloadBlocked",
   Succeeded: "Succeeded",
   Failed: "Failed",
   Suspended: "Suspended",
@@ -33,6 +35,27 @@ export const RUNNING = {
   Drained: "Drained",
   FailingOver: "FailingOver",
 } as const;
+
+/** Reasons of the Placed condition besides the placement outcomes (NoClusterAllowed, InsufficientCapacity, ...). */
+export const PLACED = {
+  Placed: "Placed",
+  /** No entry of spec.placement.clusters names an existing ComputeCluster. */
+  ClusterNotFound: "ClusterNotFound",
+} as const;
+
+/** Reasons of the WorkloadBlocked condition (also Running=False's while the job is Starting) and of its events. */
+export const BLOCKED = {
+  /** The worker refused the Job or another workload object (admission webhook, policy, quota, invalid). */
+  JobRefused: "JobRefused",
+  /** The Job controller cannot create the pods (FailedCreate: Pod Security, quota, a webhook on pods). */
+  PodsRefused: "PodsRefused",
+  ImagePullFailed: "ImagePullFailed",
+  /** A container cannot be created (CreateContainerConfigError: a missing Secret or ConfigMap). */
+  ContainerConfigError: "ContainerConfigError",
+  /** Pods stay unschedulable although placement found room for them. */
+  Unschedulable: "Unschedulable",
+} as const;
+export type BlockedReason = (typeof BLOCKED)[keyof typeof BLOCKED];
 
 /** Reasons of the Suspended condition. */
 export const SUSPENDED = {

@@ -4,6 +4,7 @@
 // epoch. The decision goes to status before anything is launched, so a pass
 // that read a stale copy fails its write instead of launching twice.
 
+import { PLACED } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { AcceleratorType } from "../../catalog/instance-types.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
@@ -42,9 +43,11 @@ export async function place(
     return Result.requeueAfter(outcome === "Refused" ? 1_000 : retryMs);
   }
   const winner = decision.winner;
+  const unknown = unknownClusters(ctx, job);
   if (step.kind === "NotPlaced" || !winner) {
-    const reason = decision.outcome;
-    const message = explain(decision);
+    const noneExists = unknown.length > 0 && unknown.length === job.spec.placement.clusters?.length;
+    const reason = noneExists ? PLACED.ClusterNotFound : decision.outcome;
+    const message = noneExists ? noClusterFound(ctx, unknown) : withUnknown(explain(decision), unknown);
     const before = b.status.conditions?.find((c) => c.type === CONDITION.Placed)?.reason;
     b.condition({ type: CONDITION.Placed, status: "False", reason, message });
     b.setPhase("Pending");
@@ -69,12 +72,36 @@ export async function place(
   // The new epoch has no pods yet: counts left from an earlier epoch would hide the nodes it is promised.
   b.status.replicas = { desired: job.spec.replicas, running: 0, succeeded: 0, failed: 0 };
   b.status.readyReplicas = `0/${job.spec.replicas}`;
-  b.condition({ type: CONDITION.Placed, status: "True", reason: "Placed", message: decision.reason });
+  const message = withUnknown(decision.reason, unknown);
+  b.condition({ type: CONDITION.Placed, status: "True", reason: PLACED.Placed, message });
   b.setPhase("Starting");
   ctx.scale.placed(b);
   b.event({ type: "Normal", reason: "Placed", message: `epoch ${epoch}: ${explain(decision)}` });
+  if (unknown.length > 0) b.event({ type: "Warning", reason: PLACED.ClusterNotFound, message: unknownNote(unknown) });
   options.onPlaced?.(b);
   return Result.done();
+}
+
+/** Entries of spec.placement.clusters that name no ComputeCluster the operator knows. */
+function unknownClusters(ctx: PassContext, job: TrainingJob): string[] {
+  return (job.spec.placement.clusters ?? []).filter((name) => !ctx.o.clusters.get(undefined, name));
+}
+
+/** Placed=False/ClusterNotFound: every entry of spec.placement.clusters names no ComputeCluster. */
+function noClusterFound(ctx: PassContext, unknown: readonly string[]): string {
+  const known = ctx.o.clusters
+    .list()
+    .map((cc) => cc.metadata.name)
+    .sort();
+  return `not placed: spec.placement.clusters names no existing ComputeCluster (${unknown.join(", ")}); the ComputeClusters are: ${known.join(", ") || "none"}. Fix the names in spec.placement.clusters, or create the ComputeCluster: the job is placed once one of them exists`;
+}
+
+function unknownNote(unknown: readonly string[]): string {
+  return `spec.placement.clusters entries that name no ComputeCluster are ignored: ${unknown.join(", ")}; fix or remove them`;
+}
+
+function withUnknown(message: string, unknown: readonly string[]): string {
+  return unknown.length > 0 ? `${message}. ${unknownNote(unknown)}` : message;
 }
 
 /** The decision and why every other option lost, as one paragraph for status and events. */

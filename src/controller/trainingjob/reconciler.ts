@@ -10,6 +10,7 @@ import type { WorkerCluster } from "../../clusters/registry.ts";
 import { isConflict } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result, TerminalError, toError } from "../../runtime/result.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
+import { launchUnlessRefused, reportBlocked } from "./blocked.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import { type PassContext, StoreSecrets, type TrainingJobReconcilerOptions } from "./context.ts";
 import { continueMove, onTrigger, trackMove } from "./failover.ts";
@@ -24,7 +25,6 @@ import {
 } from "./failover-trigger.ts";
 import { fenceOldEpochs } from "./fence.ts";
 import { addFinalizer, FINALIZER, finalize, jobRef } from "./finalizer.ts";
-import { launch } from "./launch.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
 import { place } from "./placing.ts";
@@ -139,7 +139,9 @@ export class TrainingJobReconciler {
     if (lost.kind !== "None") return onTrigger(job, b, lost);
     const epoch = b.status.epoch ?? 1;
     const lineage = lineageOf(b.status);
-    const launched = await launch(ctx, job, b, worker, cc, { activeEpoch: epoch, lineage });
+    const launched = await launchUnlessRefused(ctx, job, b, worker, cc, { activeEpoch: epoch, lineage });
+    // Refused by the worker (WorkloadBlocked says why): tried again at the normal interval, not in a loop.
+    if (!launched) return Result.requeueAfter(ctx.o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS);
     if (launched.replace) return this.#newEpoch(job, b, worker, epoch);
     b.status.startTime ??= b.now.toISOString();
     const pods = worker.pods
@@ -150,6 +152,7 @@ export class TrainingJobReconciler {
           p.metadata?.labels?.[LABEL_EPOCH] === String(epoch),
       );
     reportWorkload(job, b, observeWorkload(launched.job, pods, job.spec.replicas), pods);
+    await reportBlocked(job, b, worker, cc, launched.job, pods);
     const move = currentMove(b.status);
     if (move) trackMove(ctx, b, move);
     let waiting: ReconcileResult = Result.done();
