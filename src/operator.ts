@@ -121,7 +121,8 @@ export class Operator {
       },
     });
     const events = new EventRecorder(core, logger, "crosscloud-operator", this.#o.identity);
-    const cloudGroups = new CloudNodeGroups();
+    // Listings in flight are aborted when this replica stops leading.
+    const cloudGroups = new CloudNodeGroups({ signal });
     const checkpoints = new CheckpointSync({
       logger,
       metrics: replicationMetrics(metrics.registry),
