@@ -30,15 +30,7 @@ const aws = clients("aws-sim");
 
 /** A one-replica job on aws-sim that runs until deleted, changed by `mutate`. */
 function aJob(name: string, mutate: (j: TrainingJob) => void = () => {}): TrainingJob {
-  return aTrainingJob(name)
-    .replicas(1)
-    .accelerator("trainium1", 16)
-    .with((j) => {
-      j.spec.placement.clouds = ["aws"];
-      j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
-      mutate(j);
-    })
-    .obj();
+  return aTrainingJob(name).replicas(1).accelerator("trainium1", 16).onAwsUntilDeleted().with(mutate).obj();
 }
 
 const conditionOf = (j: TrainingJob, type: string) => j.status?.conditions?.find((c) => c.type === type);

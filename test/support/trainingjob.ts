@@ -51,6 +51,13 @@ export class TrainingJobBuilder {
     return this;
   }
 
+  /** Only on aws-sim, with pods that run until deleted (sandbox run-for 900s): a job that stays Running. */
+  onAwsUntilDeleted(): this {
+    this.#job.spec.placement.clouds = ["aws"];
+    this.#job.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
+    return this;
+  }
+
   with(mutate: (job: TrainingJob) => void): this {
     mutate(this.#job);
     return this;
