@@ -76,6 +76,20 @@ export async function withStoreDeadline<T>(
   }
 }
 
+/** withStoreDeadline bound to one store's deadline: what each store adapter calls its requests with. */
+export type TimedRequest = <T>(
+  operation: string,
+  key: string,
+  signal: AbortSignal | undefined,
+  request: (signal: AbortSignal) => Promise<T>,
+  bodyBytes?: number,
+) => Promise<T>;
+
+export function timedRequests(d: StoreDeadline): TimedRequest {
+  return (operation, key, signal, request, bodyBytes) =>
+    withStoreDeadline(d, operation, key, signal, request, bodyBytes);
+}
+
 /**
  * `body` (a response stream), failing with the store's timeout error when its next bytes do not come
  * within the deadline; the stream is destroyed then. Time the reader spends between chunks is not counted.

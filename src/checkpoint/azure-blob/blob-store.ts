@@ -26,7 +26,8 @@ import {
   DEFAULT_STORE_REQUEST_TIMEOUT_MS,
   guardBody,
   type StoreDeadline,
-  withStoreDeadline,
+  type TimedRequest,
+  timedRequests,
 } from "../store-deadline.ts";
 import type { StoreUri } from "../uri.ts";
 import { decodeBlockId, encodeBlockId } from "./block-id.ts";
@@ -80,6 +81,8 @@ export class AzureBlobStore implements ObjectStore {
   readonly #stageFromUrl: boolean;
   readonly #blockMd5: boolean;
   readonly #deadline: StoreDeadline;
+  /** Every request goes through this: the store's deadline (see store-deadline.ts). */
+  readonly #timed: TimedRequest;
 
   constructor(options: AzureBlobStoreOptions) {
     this.#container = options.container;
@@ -90,6 +93,7 @@ export class AzureBlobStore implements ObjectStore {
       timeoutMs: DEFAULT_STORE_REQUEST_TIMEOUT_MS,
       store: containerName(options.container.url),
     };
+    this.#timed = timedRequests(this.#deadline);
     const accountUrl = options.container.url.slice(0, options.container.url.lastIndexOf("/"));
     this.uri = {
       kind: "azure-blob",
@@ -103,17 +107,6 @@ export class AzureBlobStore implements ObjectStore {
 
   #full(key: string): string {
     return this.#root ? `${this.#root}/${key}` : key;
-  }
-
-  /** One request under the store's deadline (see store-deadline.ts). */
-  #timed<T>(
-    operation: string,
-    key: string,
-    signal: AbortSignal | undefined,
-    request: (abortSignal: AbortSignal) => Promise<T>,
-    bodyBytes = 0,
-  ): Promise<T> {
-    return withStoreDeadline(this.#deadline, operation, key, signal, request, bodyBytes);
   }
 
   #blob(key: string): BlockBlobClient {
@@ -260,7 +253,7 @@ export class AzureBlobStore implements ObjectStore {
   #upload(key: string, blob: BlockBlobClient, staged: ReadonlyMap<number, StagedPart>): StagedUpload {
     const full = this.#full(key);
     const withMd5 = this.#blockMd5;
-    const timed = this.#timed.bind(this);
+    const timed = this.#timed;
     const upload: StagedUpload = {
       key,
       staged,
@@ -301,14 +294,6 @@ export class AzureBlobStore implements ObjectStore {
   }
 }
 
-type Timed = <T>(
-  operation: string,
-  key: string,
-  signal: AbortSignal | undefined,
-  request: (abortSignal: AbortSignal) => Promise<T>,
-  bodyBytes?: number,
-) => Promise<T>;
-
 /** "https://host/container" of a container URL: no SAS query, no credentials. */
 function containerName(url: string): string {
   try {
@@ -320,7 +305,7 @@ function containerName(url: string): string {
 }
 
 async function stageFromUrl(
-  timed: Timed,
+  timed: TimedRequest,
   blob: BlockBlobClient,
   full: string,
   part: PartPlan,

@@ -34,7 +34,8 @@ import {
   DEFAULT_STORE_REQUEST_TIMEOUT_MS,
   guardBody,
   type StoreDeadline,
-  withStoreDeadline,
+  type TimedRequest,
+  timedRequests,
 } from "../store-deadline.ts";
 import type { StoreUri } from "../uri.ts";
 
@@ -73,6 +74,8 @@ export class S3Store implements ObjectStore {
   readonly #bucket: string;
   readonly #root: string;
   readonly #deadline: StoreDeadline;
+  /** Every request goes through this: the store's deadline (see store-deadline.ts). */
+  readonly #timed: TimedRequest;
 
   constructor(options: S3StoreOptions) {
     this.#client = options.client;
@@ -81,23 +84,13 @@ export class S3Store implements ObjectStore {
       timeoutMs: DEFAULT_STORE_REQUEST_TIMEOUT_MS,
       store: `s3://${options.bucket}`,
     };
+    this.#timed = timedRequests(this.#deadline);
     this.#root = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
     this.uri = { kind: "s3", bucket: options.bucket, prefix: this.#root };
   }
 
   #full(key: string): string {
     return this.#root ? `${this.#root}/${key}` : key;
-  }
-
-  /** One request under the store's deadline (see store-deadline.ts). */
-  #timed<T>(
-    operation: string,
-    key: string,
-    signal: AbortSignal | undefined,
-    request: (abortSignal: AbortSignal) => Promise<T>,
-    bodyBytes = 0,
-  ): Promise<T> {
-    return withStoreDeadline(this.#deadline, operation, key, signal, request, bodyBytes);
   }
 
   #relative(full: string): string {
@@ -271,7 +264,7 @@ export class S3Store implements ObjectStore {
 
   #upload(key: string, uploadId: string, staged: ReadonlyMap<number, StagedPart>): StagedUpload {
     const client = this.#client;
-    const timed = this.#timed.bind(this);
+    const timed = this.#timed;
     const ids = { Bucket: this.#bucket, Key: this.#full(key), UploadId: uploadId };
     return {
       key,
