@@ -39,9 +39,19 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
   // One replica: no Lease to lose on a loaded machine, which this suite is not about.
   const env = { CHECKPOINT_INTERVAL_MS: String(INTERVAL_MS), LEADER_ELECTION: "false" };
   const { tjs } = withOperator("bad-inputs", env, async (jobs) => {
-    for (const name of ["pull", "refused", "podsec", "quota", "nowhere", "elsewhere"]) {
-      await jobs.deleteAndWait(name).catch(() => {});
-    }
+    // Each test deletes its job; here all are waited for (their workloads removed) while the operator runs.
+    const names = ["pull", "refused", "podsec", "quota", "nowhere", "elsewhere"];
+    await Promise.all(names.map((name) => jobs.delete(name).catch(() => {})));
+    const left = () =>
+      Promise.all(
+        names.map((n) =>
+          jobs.get(n).then(
+            () => [n],
+            () => [],
+          ),
+        ),
+      ).then((l) => l.flat());
+    await eventually("the suite's jobs to be gone", left, (l) => l.length === 0, 60_000).catch(() => {});
     await aws.core.deleteNamespace({ name: jobs.namespace }).catch(() => {});
   });
   const ns = tjs.namespace;
@@ -103,10 +113,10 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
       spec: { template: { spec: { containers: [{ name: "trainer", image: "example.com/train:1" }] } } },
     });
     await runsUnblocked("pull");
-    await tjs.deleteAndWait("pull");
+    await tjs.delete("pull"); // waited for in the suite's cleanup
   });
 
-  it("an admission webhook refusing the Job: JobRefused, retried at the job's interval, gone once allowed", async () => {
+  it("an admission webhook refusing the Job: JobRefused, retried at the job's interval, gone once allowed", async (t) => {
     const pki = ensurePki(join(STATE_DIR, "pki"));
     let allow = false;
     let reviews = 0;
@@ -178,6 +188,7 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
       const from = reviews;
       await new Promise((r) => setTimeout(r, 5 * INTERVAL_MS));
       const tries = reviews - from;
+      t.diagnostic(`the refused Job was applied ${tries} times in ${(5 * INTERVAL_MS) / 1000}s`);
       assert.ok(tries >= 2 && tries <= 9, `${tries} applies of the refused Job in ${(5 * INTERVAL_MS) / 1000}s`);
       assert.equal(await warned("refused", "JobRefused"), 1, "one event while the cause stays");
 
@@ -187,7 +198,7 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
       await admission.deleteValidatingWebhookConfiguration({ name: ns }).catch(() => {});
       server.close();
     }
-    await tjs.deleteAndWait("refused");
+    await tjs.delete("refused"); // waited for in the suite's cleanup
   });
 
   it("Pod Security refusing the pods: PodsRefused with the Job controller's FailedCreate, gone once allowed", async () => {
@@ -209,7 +220,7 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
       await label(null);
     }
     await runsUnblocked("podsec");
-    await tjs.deleteAndWait("podsec");
+    await tjs.delete("podsec"); // waited for in the suite's cleanup
   });
 
   it("a ResourceQuota refusing the pods: PodsRefused naming the quota, gone once raised", async () => {
@@ -232,7 +243,7 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
     } finally {
       await aws.core.deleteNamespacedResourceQuota({ name: "pods-quota", namespace: ns }).catch(() => {});
     }
-    await tjs.deleteAndWait("quota");
+    await tjs.delete("quota"); // waited for in the suite's cleanup
   });
 
   it("pods unschedulable although placement found room: Unschedulable with the scheduler's message", async () => {
@@ -255,7 +266,7 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
 
     await tjs.patch("nowhere", { spec: { template: { spec: { nodeSelector: null } } } });
     await runsUnblocked("nowhere");
-    await tjs.deleteAndWait("nowhere");
+    await tjs.delete("nowhere"); // waited for in the suite's cleanup
   });
 
   it("a placement.clusters entry naming no ComputeCluster: Placed=False/ClusterNotFound, then placed on the entry that exists", async () => {
@@ -278,6 +289,6 @@ describe("bad input on a worker", { timeout: 600_000 }, () => {
     assert.equal(placed.status?.placement?.cluster, "aws-sim");
     assert.match(conditionOf(placed, "Placed")?.message ?? "", /name no ComputeCluster are ignored: aws-simm/);
     assert.equal(await warned("elsewhere", "ClusterNotFound"), 1);
-    await tjs.deleteAndWait("elsewhere");
+    await tjs.delete("elsewhere"); // waited for in the suite's cleanup
   });
 });
