@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     ...(env.HEARTBEAT_MS ? { heartbeatMs: Number(env.HEARTBEAT_MS) } : {}),
     ...(env.CHECKPOINT_INTERVAL_MS ? { checkpointIntervalMs: Number(env.CHECKPOINT_INTERVAL_MS) } : {}),
     ...(env.WORKER_REQUEST_TIMEOUT_MS ? { workerRequestTimeoutMs: Number(env.WORKER_REQUEST_TIMEOUT_MS) } : {}),
+    ...(env.HUB_REQUEST_TIMEOUT_MS ? { hubRequestTimeoutMs: Number(env.HUB_REQUEST_TIMEOUT_MS) } : {}),
     ...cloudWiring(),
   });
   let leading = false;

@@ -52,9 +52,11 @@ export interface OperatorOptions {
   readonly checkpointIntervalMs?: number;
   /** The deadline of every call to a worker cluster's API server. Default 10 s. */
   readonly workerRequestTimeoutMs?: number;
+  /** The deadline of every request to the hub, watches aside (they have their own timeout). Default 30 s. */
+  readonly hubRequestTimeoutMs?: number;
 }
 
-/** The deadline of one request to the hub. */
+/** The deadline of one request to the hub, unless HUB_REQUEST_TIMEOUT_MS says otherwise. */
 const HUB_REQUEST_TIMEOUT_MS = 30_000;
 
 export class Operator {
@@ -64,6 +66,12 @@ export class Operator {
   #controllers: readonly Controller[] = [];
 
   constructor(options: OperatorOptions) {
+    const hubMs = options.hubRequestTimeoutMs;
+    if (hubMs !== undefined && !(Number.isInteger(hubMs) && hubMs > 0)) {
+      throw new Error(
+        `HUB_REQUEST_TIMEOUT_MS must be a whole number of milliseconds > 0, got ${hubMs}; unset it for the default (30000)`,
+      );
+    }
     this.#o = options;
   }
 
@@ -82,7 +90,7 @@ export class Operator {
     const { hub, logger, metrics } = this.#o;
     const hubConfig = deadlineConfiguration(hub, {
       target: "the hub",
-      timeoutMs: HUB_REQUEST_TIMEOUT_MS,
+      timeoutMs: this.#o.hubRequestTimeoutMs ?? HUB_REQUEST_TIMEOUT_MS,
       fence: signal,
     });
     const custom = counted(new CustomObjectsApi(hubConfig), "hub", metrics.apiRequests);
