@@ -1,7 +1,8 @@
 -- Argo CD health of a TrainingJob (training.crosscloud.dev/v1alpha1).
 -- Progressing while the operator has not seen the newest spec; then by phase:
 -- Succeeded -> Healthy, Failed -> Degraded, Suspended -> Suspended,
--- anything else -> Progressing, with the most telling condition's message.
+-- anything else -> Progressing, with the most telling condition's message
+-- (WorkloadBlocked when it holds, else Running when True, else Placed).
 local hs = { status = "Progressing", message = "Waiting for the operator to report status" }
 
 local function condition(conditions, type)
@@ -38,7 +39,9 @@ elseif phase == "Suspended" or (obj.spec ~= nil and obj.spec.suspend == true) th
   hs.message = messageOf(condition(conditions, "Suspended"), "The training job is suspended")
 else
   hs.status = "Progressing"
-  local telling = condition(conditions, "Running")
+  -- What keeps the workload from starting (an image, a refusal on the worker) says the most.
+  local telling = condition(conditions, "WorkloadBlocked")
+  if telling == nil or telling.status ~= "True" then telling = condition(conditions, "Running") end
   if telling == nil or telling.status ~= "True" then telling = condition(conditions, "Placed") end
   hs.message = phase .. ": " .. messageOf(telling, "in progress")
 end
