@@ -118,6 +118,11 @@ export class Controller {
       this.#inFlight--;
       this.#progressAt = this.#now();
     }
+    if (signal.aborted && (result.kind === "retry" || result.kind === "terminal")) {
+      // Cut short by the stop (a lost Lease fences the clients): not an error of the object.
+      this.#log.info("reconcile cut short: the controller is stopping", { object: key, error: result.error });
+      return;
+    }
     const seconds = (performance.now() - started) / 1000;
     this.#metrics?.reconcileDuration.observe({ controller: this.name, result: result.kind }, seconds);
     this.#apply(key, result);

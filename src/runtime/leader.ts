@@ -224,7 +224,15 @@ export class LeaderElector {
         return undefined;
       });
       this.#tick = this.#clock.now();
-      if (attempt === "acquired" || attempt === "renewed") return started;
+      if (attempt === "acquired" || attempt === "renewed") {
+        // Held from when the attempt started: one that took longer than the renew deadline is
+        // renewed at once before leading begins.
+        if (this.#tick - started < this.#renewDeadlineMs) return started;
+        this.#log.warn("acquired the lease too slowly to lead on it; renewing at once", {
+          tookMs: this.#tick - started,
+        });
+        continue;
+      }
       if (attempt === "held-by-other" && this.#holder !== lastHolder) {
         lastHolder = this.#holder;
         this.#log.info("lease held by another replica", { holder: lastHolder });

@@ -1,19 +1,54 @@
 // The operator as a highly available process: killed with SIGKILL in the middle
-// of a launch it creates no duplicate when it comes back, and of two replicas
-// exactly one leads, the other taking over when the leader dies.
+// of a launch it creates no duplicate when it comes back; of two replicas
+// exactly one leads, the other taking over when the leader dies; a leader cut
+// off from the hub while it works stops at its renew deadline and none of its
+// writes reaches the hub after that; /healthz turns 500 with the reason when
+// reconciles hang past STALL_TIMEOUT_MS, and 200 again once they finish.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CoordinationV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { GROUP, VERSION } from "../../src/api/common.ts";
 import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
+import { serverOf, TcpProxy, writeKubeConfigVia } from "../support/runtime-proxy.ts";
 import { clients, eventually, uniqueName } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
 
 const LEASE = { namespace: "crosscloud-system", name: "crosscloud-operator-leader" };
 const LEASE_DURATION_MS = 4_000;
-const leases = clients("hub").kubeConfig.makeApiClient(CoordinationV1Api);
+/** The cut-off leader's timing: longer than startOperator's, so that it keeps the Lease while it starts on a busy machine. */
+const CUT_OFF = { LEASE_DURATION_MS: "8000", RENEW_DEADLINE_MS: "6000" } as const;
+const hub = clients("hub");
+const leases = hub.kubeConfig.makeApiClient(CoordinationV1Api);
+const custom = hub.kubeConfig.makeApiClient(CustomObjectsApi);
 const holder = async () => (await leases.readNamespacedLease(LEASE)).spec?.holderIdentity ?? "";
+
+/** What the hub holds that the operator writes: resourceVersions of ComputeClusters and of the namespace's TrainingJobs and Events. */
+async function hubWrites(namespace: string): Promise<Map<string, string>> {
+  const versions = new Map<string, string>();
+  const list = (plural: string, ns?: string) =>
+    (ns
+      ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
+      : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as Promise<{
+      items: { metadata: { name: string; resourceVersion: string } }[];
+    }>;
+  for (const o of (await list("computeclusters")).items)
+    versions.set(`computecluster/${o.metadata.name}`, o.metadata.resourceVersion);
+  for (const o of (await list("trainingjobs", namespace)).items)
+    versions.set(`trainingjob/${o.metadata.name}`, o.metadata.resourceVersion);
+  for (const e of (await hub.core.listNamespacedEvent({ namespace })).items)
+    versions.set(`event/${e.metadata?.name}`, e.metadata?.resourceVersion ?? "");
+  return versions;
+}
+
+/** GET `path` on the operator's health server (its port from its start log line); status and body. */
+async function probe(operator: OperatorProcess, path: string): Promise<{ status: number; body: string }> {
+  const port = /"healthPort":(\d+)/.exec(operator.logs())?.[1];
+  if (!port) throw new Error("the operator has not logged its health port yet");
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
 
 function shortJob(name: string) {
   return aTrainingJob(name)
@@ -89,5 +124,87 @@ describe("operator availability", { timeout: 300_000 }, () => {
     await tjs.create(shortJob("after-takeover"));
     await tjs.waitForPhase("after-takeover", "Succeeded");
     assert.ok(standby.logs().includes('"msg":"leading"'));
+  });
+
+  it("a leader cut off from the hub while it works stops at its renew deadline, and none of its writes lands after", async () => {
+    await Promise.all(running.splice(0).map((p) => p.stop()));
+    const proxy = await TcpProxy.start(serverOf(hub.kubeConfig));
+    try {
+      // Admin credentials through the proxy: this test is about the Lease, not about RBAC.
+      const leader = start("cut-off", {
+        KUBECONFIG: writeKubeConfigVia(hub.kubeConfig, proxy),
+        ...CUT_OFF,
+        HEARTBEAT_MS: "300",
+      });
+      await eventually("the cut-off replica to lead", holder, (h) => h === "cut-off", 30_000);
+      await waitClustersReady().catch((err: Error) => {
+        throw new Error(`${err.message.slice(0, 300)}\noperator:\n${leader.logs().slice(-3000)}`);
+      });
+      await tjs.create(shortJob("in-flight"));
+      // Pods about to run: the pass that sees them writes status and events, and the heartbeat capacity.
+      await tjs.waitForPhase("in-flight", "Starting");
+      proxy.hang();
+      const hungAt = Date.now();
+      const lastRenew = await eventually(
+        "the leader's renews to stop reaching the hub",
+        async () => new Date((await leases.readNamespacedLease(LEASE)).spec?.renewTime ?? 0).getTime(),
+        (t) => Date.now() - t > 1_000,
+        10_000,
+      );
+      // The leader stops leading RENEW_DEADLINE_MS after the start of its last renew, the renewTime it wrote.
+      const lostBy = lastRenew + Number(CUT_OFF.RENEW_DEADLINE_MS);
+      await new Promise((r) => setTimeout(r, Math.max(0, lostBy - Date.now()) + 500));
+      const atLoss = await hubWrites(tjs.namespace);
+      proxy.heal(); // what the proxy still holds of the old leader's requests would reach the hub now
+      const exit = await Promise.race([leader.exited, new Promise((r) => setTimeout(r, 10_000, undefined))]);
+      await new Promise((r) => setTimeout(r, 2_000));
+      const later = await hubWrites(tjs.namespace);
+      const changed = [...later].filter(([k, v]) => atLoss.get(k) !== v).map(([k]) => k);
+      assert.deepEqual(
+        changed,
+        [],
+        `written by the old leader after it lost the Lease:\n${leader.logs().slice(-3000)}`,
+      );
+      assert.match(leader.logs(), /"msg":"lost the lease; aborting in-flight work"/);
+      assert.deepEqual(exit, { code: 1, signal: null }, "it exits so that a fresh start cannot act on stale state");
+      assert.ok(Date.now() - hungAt < 30_000);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("/healthz turns 500 with the reason while reconciles hang past STALL_TIMEOUT_MS, and 200 once they finish", async () => {
+    await Promise.all(running.splice(0).map((p) => p.stop()));
+    const proxy = await TcpProxy.start(serverOf(hub.kubeConfig));
+    try {
+      // No Lease, so that a hung hub stalls the controllers instead of ending the leadership.
+      const operator = start("stalling", {
+        KUBECONFIG: writeKubeConfigVia(hub.kubeConfig, proxy),
+        LEADER_ELECTION: "false",
+        HEARTBEAT_MS: "300",
+        STALL_TIMEOUT_MS: "2000",
+      });
+      await waitClustersReady();
+      assert.deepEqual(await probe(operator, "/healthz"), { status: 200, body: "ok\n" });
+      // Each heartbeat reads its kubeconfig Secret from the hub: they hang (the hub deadline is 30 s).
+      proxy.hang();
+      const unhealthy = await eventually(
+        "/healthz to fail",
+        () => probe(operator, "/healthz"),
+        (r) => r.status !== 200,
+        15_000,
+      );
+      assert.equal(unhealthy.status, 500);
+      assert.match(unhealthy.body, /^unhealthy: controller computecluster: no reconcile finished for \d+s \(2 running/);
+      proxy.heal();
+      await eventually(
+        "/healthz to pass again",
+        () => probe(operator, "/healthz"),
+        (r) => r.status === 200,
+        15_000,
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -5,7 +5,10 @@
 // down: deliver what the server sends only after a delay, as a loaded server
 // or a long link would.
 
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 
 /** One direction of a forwarded connection: what it holds back while the proxy hangs. */
@@ -158,6 +161,14 @@ export function kubeConfigVia(kc: KubeConfig, proxy: TcpProxy): KubeConfig {
     currentContext: kc.currentContext,
   });
   return copy;
+}
+
+/** Writes kubeConfigVia(kc, proxy) to a new file (for a child process's KUBECONFIG); returns its path. */
+export function writeKubeConfigVia(kc: KubeConfig, proxy: TcpProxy): string {
+  const dir = mkdtempSync(join(tmpdir(), "kubeconfig-via-"));
+  const path = join(dir, "kubeconfig");
+  writeFileSync(path, kubeConfigVia(kc, proxy).exportConfig(), { mode: 0o600 });
+  return path;
 }
 
 /** Host and port of the kubeconfig's current cluster. */

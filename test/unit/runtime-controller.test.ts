@@ -291,6 +291,27 @@ describe("Controller graceful stop", () => {
     await running;
   });
 
+  it("a reconcile that fails because the controller stopped is not counted as an error", async () => {
+    const metrics = makeRuntimeMetrics(new Registry());
+    const controller = new Controller({
+      name: "test",
+      workers: 1,
+      metrics,
+      // fails the way a fenced client does once the leading signal aborts
+      reconcile: (_key, signal) =>
+        new Promise((_resolve, reject) =>
+          signal.addEventListener("abort", () => reject(new Error("aborted in flight: this replica no longer leads"))),
+        ),
+    });
+    const stop = new AbortController();
+    const running = controller.run(stop.signal);
+    controller.enqueue("a");
+    await until("in flight", () => controller.inFlight === 1);
+    stop.abort();
+    await running;
+    assert.equal(await counter(metrics), 0);
+  });
+
   it("rejects a worker count below 1", () => {
     assert.throws(() => new Controller({ name: "x", workers: 0, reconcile: async () => Result.done() }), /workers/);
   });
