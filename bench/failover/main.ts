@@ -234,28 +234,26 @@ function spotPoolSize(): number {
 
 // ---------------------------------------------------------------- the jobs
 
-function partitionJob(name: string, prefix: string, timeoutS: number): TrainingJob {
+function partitionJob(name: string, timeoutS: number): TrainingJob {
   return aTrainingJob(name)
     .replicas(1)
     .accelerator("trainium1", 16, { image: "example.com/train:neuron" })
     .accelerator("nvidia-h100", 8, { image: "example.com/train:cuda" })
     .with((j) => {
       j.spec.placement.strategy = "Preference";
-      j.spec.checkpoint.prefix = prefix;
       j.spec.failover.clusterLostTimeout = `${timeoutS}s`;
       j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": RUN_FOR } };
     })
     .obj();
 }
 
-function spotJob(name: string, prefix: string, timeoutS: number): TrainingJob {
+function spotJob(name: string, timeoutS: number): TrainingJob {
   return aTrainingJob(name)
     .replicas(1)
     .accelerator("nvidia-h100", 8, { image: "example.com/train:cuda" })
     .with((j) => {
       j.spec.placement.capacityType = "Any";
       j.spec.placement.strategy = "LowestCost";
-      j.spec.checkpoint.prefix = prefix;
       j.spec.failover.unschedulableTimeout = `${timeoutS}s`;
       j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": RUN_FOR } };
     })
@@ -347,11 +345,10 @@ async function removeJob(s: Scenario, name: string, uid: string): Promise<void> 
 
 async function round(s: Scenario, i: number): Promise<Sample> {
   const name = `${s.name}-${i}`;
+  // The job's checkpoint line: the default, <namespace>/<name>.
   const prefix = `${tjs.namespace}/${name}`;
   const step = 100 * i;
-  const created = await tjs.create(
-    s.kind === "partition" ? partitionJob(name, prefix, s.timeoutS) : spotJob(name, prefix, s.timeoutS),
-  );
+  const created = await tjs.create(s.kind === "partition" ? partitionJob(name, s.timeoutS) : spotJob(name, s.timeoutS));
   const uid = created.metadata.uid ?? "";
   let faulted = false;
   try {

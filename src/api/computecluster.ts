@@ -87,12 +87,16 @@ const checkpointStore = object(
     s3: s3Store,
     azureBlob: blobStore,
     credentialsSecretRef: object(
-      "A Secret with the store's credentials (S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; Blob: AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_CONNECTION_STRING). Absent: the workload identity of the operator and pods (IRSA or EKS Pod Identity, Azure Workload Identity).",
+      "A Secret on the hub with the store's credentials, used by the operator's own replication (S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; Blob: AZURE_STORAGE_ACCOUNT_KEY, or AZURE_STORAGE_CONNECTION_STRING with AccountName and AccountKey). It reaches the job's pods only with podCredentials: Secret. Absent: the operator's own workload identity (IRSA or EKS Pod Identity, Azure Workload Identity).",
       {
         namespace: string("The Secret's namespace.", { minLength: 1, maxLength: 63 }),
         name: string("The Secret's name.", { minLength: 1, maxLength: 253 }),
       },
       { required: ["namespace", "name"] },
+    ),
+    podCredentials: enumOf(
+      "How the job's pods reach this store. WorkloadIdentity (also when absent): with the cloud identity of spec.workloadIdentity; the credentials Secret never leaves the hub. Secret: the operator copies the credentials Secret next to each job's workload on the worker and gives it to the trainer container with envFrom, so every job placed here holds the store-wide keys (for test stores and emulators, or a cluster given to one team).",
+      ["WorkloadIdentity", "Secret"],
     ),
   },
   {
@@ -101,7 +105,26 @@ const checkpointStore = object(
         rule: "has(self.s3) != has(self.azureBlob)",
         message: "set exactly one of checkpointStore.s3 and checkpointStore.azureBlob",
       },
+      {
+        rule: "!has(self.podCredentials) || self.podCredentials != 'Secret' || has(self.credentialsSecretRef)",
+        message:
+          "checkpointStore.podCredentials Secret needs checkpointStore.credentialsSecretRef: name the Secret the pods get, or set podCredentials to WorkloadIdentity",
+        fieldPath: ".podCredentials",
+      },
     ],
+  },
+);
+
+const workloadIdentity = object(
+  "The cloud identity the job's pods run as on this cluster: a ServiceAccount in the workload namespace that the platform team set up (EKS: a Pod Identity association or the IRSA annotation eks.amazonaws.com/role-arn; AKS: the annotation azure.workload.identity/client-id and a federated credential). The operator sets it as the pods' serviceAccountName, replacing the template's; on azure, unless checkpointStore.podCredentials is Secret, it also labels the pods azure.workload.identity/use: \"true\" (the webhook acts only on pods with that label).",
+  {
+    serviceAccountName: string(
+      "The ServiceAccount's name (it must exist in the workload namespace: the job's namespace, or workloadNamespace). Absent: the pods use the namespace's default ServiceAccount, unless allowTemplateServiceAccount lets the template name one.",
+      { minLength: 1, maxLength: 253, pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
+    ),
+    allowTemplateServiceAccount: boolean(
+      "True: a TrainingJob's template may name its own serviceAccountName, which then replaces serviceAccountName above. False or absent: the template's serviceAccountName is ignored, so a job cannot borrow another ServiceAccount's cloud permissions in the workload namespace.",
+    ),
   },
 );
 
@@ -120,6 +143,7 @@ export const computeClusterSpec = object(
       { maxLength: 63, default: "" },
     ),
     checkpointStore,
+    workloadIdentity,
     prices: map(
       'Price overrides in USD per node-hour by instance type, e.g. {"trn1.32xlarge": "21.50"}; they replace the built-in catalog price for this cluster.',
       price("USD per node-hour, e.g. 21.50."),

@@ -62,7 +62,7 @@ const acceleratorOption = object(
 );
 
 const template = raw<V1PodTemplateSpec>(
-  'The pod template of each replica (a PodTemplateSpec). The container named "trainer" (or the only container) receives the devices and the env of the chosen accelerator; the operator adds node selectors, tolerations and /dev/shm.',
+  "The pod template of each replica (a PodTemplateSpec). The container named \"trainer\" (or the only container) receives the devices and the env of the chosen accelerator; the operator adds node selectors, tolerations, one-pod-per-node anti-affinity and /dev/shm, and sets restartPolicy, subdomain and serviceAccountName (the ComputeCluster's workloadIdentity; the template's only where the ComputeCluster allows it): docs/operator.md lists every field it sets and why.",
   {
     type: "object",
     required: ["spec"],
@@ -132,12 +132,43 @@ const placementSpec = object(
   { default: {} },
 );
 
+/** What the CRD refuses in spec.checkpoint.prefix, each with what to do instead. */
+const prefixRules = [
+  {
+    rule: "self.matches('^[A-Za-z0-9._/-]+$')",
+    message:
+      "may hold only letters, digits, '.', '_', '-' and '/' (no backslash, '%', space or other character that URL parsing would change): rename the prefix with those characters",
+  },
+  {
+    rule: "!self.startsWith('/') && !self.endsWith('/')",
+    message:
+      "must not start or end with '/': it is a path relative to the job's namespace in each store, e.g. llama-8b or team-a/llama-8b",
+  },
+  {
+    rule: "!self.contains('//')",
+    message: "must not have an empty segment ('//'): join segments with a single '/'",
+  },
+  {
+    rule: "!self.matches('(^|/)[.][.]?(/|$)')",
+    message:
+      "must not have a '.' or '..' segment: the prefix stays under the job's namespace in each store; to continue from another job's steps set spec.checkpoint.from to that job's name",
+  },
+];
+
 const checkpointSpec = object(
   "Where the job's checkpoints go in each cluster's store, and how many are kept.",
   {
     prefix: string(
-      "The path inside each store under which steps are written (step-<N>/). Default: <namespace>/<name>.",
-      { pattern: "^[A-Za-z0-9][A-Za-z0-9._/-]*$", maxLength: 512 },
+      "The job's checkpoint line: the path under the job's namespace in each store where steps are written (<namespace>/<prefix>/step-<N>/), so a job never reaches another namespace's checkpoints. Default: the job's name. Segments of letters, digits, '.', '_' and '-' joined by single '/'; no '.' or '..' segment, no leading or trailing '/'. Two running jobs of a namespace never write one line: the newer one waits, with a ReconcileError condition naming the other (to continue from another job's steps, set from instead).",
+      { minLength: 1, maxLength: 512, rules: prefixRules },
+    ),
+    from: string(
+      "The name of another TrainingJob in this namespace to continue from: while this job's own line holds no committed step, it resumes from the newest step of that job's line (its prefix) in the store of the cluster it runs on, fenced by that job's epochs. This job still writes only its own line. The named job must exist when this job launches.",
+      {
+        minLength: 1,
+        maxLength: MAX_TRAINING_JOB_NAME,
+        pattern: "^[a-z]([-a-z0-9]*[a-z0-9])?$",
+      },
     ),
     keep: integer("Committed steps kept per store; older ones are pruned. The newest committed step is never pruned.", {
       minimum: 1,
@@ -344,7 +375,16 @@ export const trainingJobName = {
     "must start with a lowercase letter and hold only lowercase letters, digits and '-' (e.g. llama-8b): the worker's headless Service and the pods' hostnames are named after it, and a dot or a leading digit is not allowed there",
 };
 
-export const trainingJobRules = [immutableWhilePlaced("replicas"), immutableWhilePlaced("accelerators")];
+export const trainingJobRules = [
+  immutableWhilePlaced("replicas"),
+  immutableWhilePlaced("accelerators"),
+  {
+    rule: "!has(self.spec.checkpoint) || !has(self.spec.checkpoint.from) || self.spec.checkpoint.from != self.metadata.name",
+    message:
+      "spec.checkpoint.from names this job itself: name another TrainingJob of this namespace to continue from, or leave it out",
+    fieldPath: ".spec.checkpoint.from",
+  },
+];
 
 export type TrainingJobSpec = Infer<typeof trainingJobSpec>;
 export type TrainingJobStatus = Infer<typeof trainingJobStatus>;

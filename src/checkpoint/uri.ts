@@ -1,6 +1,8 @@
 // Checkpoint store URIs: `s3://bucket/prefix`,
 // `https://acct.blob.core.windows.net/container/prefix`, and the path-style
 // form of emulators (`http://127.0.0.1:PORT/devstoreaccount1/container/prefix`).
+// A path that could leave the store's prefix (`.`/`..` segments, which
+// `new URL()` resolves, backslashes, percent-escapes) is refused before parsing.
 
 import { CheckpointError } from "./errors.ts";
 
@@ -24,9 +26,32 @@ const HOST_STYLE = /^([a-z0-9]{3,24})\.blob\./;
 
 /** Parses a store URI; the reason of a failure names what is wrong and the accepted forms. */
 export function parseStoreUri(text: string): UriResult {
-  if (text.startsWith("s3://")) return parseS3(text.slice("s3://".length));
-  if (text.startsWith("https://") || text.startsWith("http://")) return parseBlob(text);
-  return fail(text, "the scheme must be s3://, https:// (Azure Blob) or http:// (an emulator)");
+  const scheme = /^(s3|https?):\/\/[^/]*/.exec(text);
+  if (!scheme) return fail(text, "the scheme must be s3://, https:// (Azure Blob) or http:// (an emulator)");
+  const path = text.slice(scheme[0].length);
+  // Even an empty "?" or "#" ends the path for URL parsing, after which "/.." would be resolved.
+  if (scheme[1] !== "s3" && /[?#]/.test(path))
+    return fail(text, "a store URI takes no query or fragment (give credentials apart)");
+  const problem = pathProblem(path);
+  if (problem) return fail(text, problem);
+  if (scheme[1] === "s3") return parseS3(text.slice("s3://".length));
+  return parseBlob(text);
+}
+
+/**
+ * Why a store path (or a checkpoint prefix) could reach outside where it points, or undefined when
+ * it cannot: `.` and `..` segments (URL parsing resolves them, so `ckpt/../other` is another
+ * container), backslashes (some clients read them as `/`), percent-escapes (`%2e%2e` is `..` once
+ * decoded), and control characters.
+ */
+export function pathProblem(path: string): string | undefined {
+  if (path.split("/").some((s) => s === "." || s === ".."))
+    return "the path has a '.' or '..' segment, which could reach outside the store's prefix; name the path without them";
+  if (path.includes("\\")) return "the path has a backslash; use '/' between segments";
+  if (path.includes("%")) return "the path has a '%' (a percent-escape could hide '..'); use plain characters";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  if (/[\u0000-\u001f\u007f]/.test(path)) return "the path has a control character";
+  return undefined;
 }
 
 /** Like parseStoreUri, but throws an InvalidUri CheckpointError. */
@@ -51,7 +76,6 @@ function parseBlob(text: string): UriResult {
   } catch {
     return fail(text, "it is not a URL");
   }
-  if (url.search || url.hash) return fail(text, "a store URI takes no query or fragment (give credentials apart)");
   const segments = url.pathname.split("/").filter((s) => s.length > 0);
   const hostAccount = HOST_STYLE.exec(url.hostname)?.[1];
   const account = hostAccount ?? segments.shift() ?? "";

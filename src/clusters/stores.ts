@@ -5,16 +5,74 @@
 import type { CoreV1Api, V1EnvVar } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
 import type { TrainingJob } from "../api/trainingjob.ts";
+import { parseConnectionString } from "../checkpoint/connection-string.ts";
 import type { OpenStoreOptions } from "../checkpoint/open-store.ts";
+import { parseStoreUri, pathProblem } from "../checkpoint/uri.ts";
 import { isNotFound } from "../runtime/api-errors.ts";
+import type { PodIdentity } from "../workload/render.ts";
 
-/** Where a job's steps go in a cluster's store: the store under the job's prefix. */
+/**
+ * A job's checkpoint line: `<namespace>/<prefix>` (prefix default: the job's name), the same path in
+ * every store. The namespace always comes first, so no prefix reaches another namespace's line; a
+ * prefix that could leave it (`..`, `.`, empty segments, backslashes, escapes) is refused here too,
+ * for an object that did not pass the CRD's validation.
+ */
+export function checkpointLine(job: TrainingJob): string {
+  const { namespace, name } = job.metadata;
+  const prefix = job.spec.checkpoint.prefix ?? name ?? "";
+  const problem =
+    pathProblem(prefix) ??
+    (prefix === "" || prefix.startsWith("/") || prefix.endsWith("/") || prefix.includes("//")
+      ? "the path is empty, starts or ends with '/', or has an empty segment"
+      : undefined);
+  if (problem) {
+    throw new Error(
+      `TrainingJob ${namespace}/${name}: spec.checkpoint.prefix "${prefix}" is refused: ${problem}; it is a path under the job's namespace in each store`,
+    );
+  }
+  return `${namespace}/${prefix}`;
+}
+
+/** Where a job's steps go in a cluster's store: the store under the job's checkpoint line. */
 export function checkpointUri(cc: ComputeCluster, job: TrainingJob): string {
-  const prefix = job.spec.checkpoint.prefix ?? `${job.metadata.namespace}/${job.metadata.name}`;
+  return lineUri(cc, checkpointLine(job));
+}
+
+/** A checkpoint line (`<namespace>/<prefix>`) in a cluster's store. */
+export function lineUri(cc: ComputeCluster, line: string): string {
   const store = cc.spec.checkpointStore;
-  if (store.s3) return `s3://${store.s3.bucket}/${prefix}`;
-  if (store.azureBlob) return `${store.azureBlob.accountURL.replace(/\/$/, "")}/${store.azureBlob.container}/${prefix}`;
+  if (store.s3) return `s3://${store.s3.bucket}/${line}`;
+  if (store.azureBlob) return `${store.azureBlob.accountURL.replace(/\/$/, "")}/${store.azureBlob.container}/${line}`;
   throw new Error(`ComputeCluster ${cc.metadata.name}: spec.checkpointStore has neither s3 nor azureBlob`);
+}
+
+/**
+ * The job among `jobs` that holds `job`'s checkpoint line, when it is another one: the oldest
+ * unfinished job of the namespace with the same line (ties: the smaller name). Two jobs never write
+ * one line; a job continues another's steps with spec.checkpoint.from instead.
+ */
+export function lineHolder(job: TrainingJob, jobs: readonly TrainingJob[]): TrainingJob | undefined {
+  const line = checkpointLine(job);
+  const created = (j: TrainingJob) => new Date(j.metadata.creationTimestamp ?? 0).getTime();
+  const older = (a: TrainingJob, b: TrainingJob) =>
+    created(a) - created(b) || (a.metadata.name ?? "").localeCompare(b.metadata.name ?? "");
+  const holders = jobs.filter(
+    (j) =>
+      j.metadata.namespace === job.metadata.namespace &&
+      !j.metadata.deletionTimestamp &&
+      !["Succeeded", "Failed"].includes(j.status?.phase ?? "") &&
+      sameLine(j, line),
+  );
+  const oldest = [...holders.filter((j) => j.metadata.uid !== job.metadata.uid), job].sort(older)[0];
+  return oldest && oldest.metadata.uid !== job.metadata.uid ? oldest : undefined;
+}
+
+function sameLine(j: TrainingJob, line: string): boolean {
+  try {
+    return checkpointLine(j) === line;
+  } catch {
+    return false;
+  }
 }
 
 /** The credentials Secret's data (decoded), or undefined when the cluster names none. */
@@ -53,15 +111,56 @@ export function storeOptions(cc: ComputeCluster, credentials: Record<string, str
     ...(s3?.endpoint ? { s3Endpoint: s3.endpoint } : {}),
     s3Region: s3?.region ?? cc.spec.aws?.region ?? "us-east-1",
     ...keys,
-    ...(credentials?.AZURE_STORAGE_ACCOUNT_KEY ? { azureAccountKey: credentials.AZURE_STORAGE_ACCOUNT_KEY } : {}),
+    ...azureKey(cc, credentials),
     env: {},
+  };
+}
+
+/**
+ * The Blob account key: AZURE_STORAGE_ACCOUNT_KEY, else the AccountKey of AZURE_STORAGE_CONNECTION_STRING,
+ * whose account and blob endpoint must be the store's (spec.checkpointStore.azureBlob.accountURL).
+ */
+function azureKey(cc: ComputeCluster, credentials: Record<string, string> | undefined): { azureAccountKey?: string } {
+  if (credentials?.AZURE_STORAGE_ACCOUNT_KEY) return { azureAccountKey: credentials.AZURE_STORAGE_ACCOUNT_KEY };
+  const text = credentials?.AZURE_STORAGE_CONNECTION_STRING;
+  const blob = cc.spec.checkpointStore.azureBlob;
+  if (!text || !blob) return {};
+  const ref = cc.spec.checkpointStore.credentialsSecretRef;
+  const where = `ComputeCluster ${cc.metadata.name}: Secret ${ref?.namespace}/${ref?.name}`;
+  const parsed = parseConnectionString(text);
+  if (!parsed.ok) throw new Error(`${where}: ${parsed.reason}`);
+  const accountURL = blob.accountURL.replace(/\/+$/, "");
+  const store = parseStoreUri(`${accountURL}/${blob.container}`);
+  const account = store.ok && store.uri.kind === "azure-blob" ? store.uri.account : undefined;
+  if (parsed.value.blobEndpoint !== accountURL || parsed.value.accountName !== account) {
+    throw new Error(
+      `${where}: AZURE_STORAGE_CONNECTION_STRING is for the blob endpoint ${parsed.value.blobEndpoint} (account ${parsed.value.accountName}), but spec.checkpointStore.azureBlob.accountURL is ${accountURL}: give the same account in both`,
+    );
+  }
+  return { azureAccountKey: parsed.value.accountKey };
+}
+
+/** True when the cluster gives its store-wide credentials Secret to the job's pods (podCredentials: Secret). */
+export function podsGetStoreSecret(cc: ComputeCluster): boolean {
+  const store = cc.spec.checkpointStore;
+  return store.podCredentials === "Secret" && store.credentialsSecretRef !== undefined;
+}
+
+/** The cloud identity the job's pods run as on the cluster (spec.workloadIdentity), for renderWorkload. */
+export function podIdentity(cc: ComputeCluster): PodIdentity {
+  const wi = cc.spec.workloadIdentity;
+  return {
+    ...(wi?.serviceAccountName ? { serviceAccountName: wi.serviceAccountName } : {}),
+    allowTemplateServiceAccount: wi?.allowTemplateServiceAccount === true,
+    // The Azure Workload Identity webhook mutates only pods labelled for it.
+    azureWorkloadIdentity: cc.spec.cloud === "azure" && !podsGetStoreSecret(cc),
   };
 }
 
 /**
  * Env for the trainer so it can reach its store: the endpoint and region, and
  * the credentials Secret (copied to the worker as `secretName`) when the
- * cluster has one; otherwise the pod's workload identity is used.
+ * cluster gives it to pods; otherwise the pod's workload identity is used.
  */
 export function storeEnv(cc: ComputeCluster, secretName: string | undefined): { env: V1EnvVar[]; secretName?: string } {
   const s3 = cc.spec.checkpointStore.s3;

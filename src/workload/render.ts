@@ -29,12 +29,45 @@ export interface RenderInput {
   readonly checkpointUri: string;
   /** The step the pods resume from when the Job is created (the resume ConfigMap is kept newer later). */
   readonly resumeStep?: number;
+  /**
+   * The line the resume step is in, when it is another job's (spec.checkpoint.from); default
+   * checkpointUri. The pods still write to checkpointUri.
+   */
+  readonly resumeUri?: string;
   /** Env and a Secret (on the worker, for envFrom) that let the trainer reach its checkpoint store. */
   readonly store?: { readonly env: readonly V1EnvVar[]; readonly secretName?: string };
+  /** The cloud identity the pods run as (the ComputeCluster's spec.workloadIdentity). */
+  readonly identity?: PodIdentity;
+}
+
+/** Which ServiceAccount, and so which cloud identity, the pods run as. */
+export interface PodIdentity {
+  /** The ServiceAccount the platform team set up for the cloud's workload identity. */
+  readonly serviceAccountName?: string;
+  /** Keep the template's own serviceAccountName when it names one. Default false: it is replaced. */
+  readonly allowTemplateServiceAccount?: boolean;
+  /** Label the pods for Azure Workload Identity's webhook (AZURE_WORKLOAD_IDENTITY_LABEL). */
+  readonly azureWorkloadIdentity?: boolean;
+}
+
+/** The pod label the Azure Workload Identity webhook requires before it injects the identity. */
+export const AZURE_WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use";
+
+/**
+ * The pods' ServiceAccount: the template's when the ComputeCluster allows it and the template names
+ * one, else the ComputeCluster's workload identity, else none (the namespace's default). The
+ * deprecated alias serviceAccount is dropped with it.
+ */
+export function podServiceAccount(spec: V1PodSpec, identity: PodIdentity | undefined): { serviceAccountName?: string } {
+  const own = spec.serviceAccountName ?? spec.serviceAccount;
+  if (identity?.allowTemplateServiceAccount && own) return { serviceAccountName: own };
+  return identity?.serviceAccountName ? { serviceAccountName: identity.serviceAccountName } : {};
 }
 
 /** Annotation on the worker Job: the step its pods were told to resume from. */
 export const RESUME_STEP_ANNOTATION = "training.crosscloud.dev/resume-step";
+/** Annotation on the worker Job: the line of that step, when it is another job's (spec.checkpoint.from). */
+export const RESUME_URI_ANNOTATION = "training.crosscloud.dev/resume-uri";
 
 export interface Workload {
   readonly job: V1Job;
@@ -109,8 +142,10 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     resumeConfigMap: resumeConfigMapName(name),
   });
   const shm: V1Volume = { name: SHM_VOLUME, emptyDir: { medium: "Memory" } };
+  const { serviceAccountName: _own, serviceAccount: _alias, ...rest } = spec;
   return {
-    ...spec,
+    ...rest,
+    ...podServiceAccount(spec, input.identity),
     restartPolicy: "Never",
     subdomain: name,
     containers: spec.containers.map((c, i) => (i === index ? trainerContainer(c, input, env) : c)),
@@ -138,8 +173,17 @@ export function renderWorkload(input: RenderInput): Workload {
   const name = workloadName(ref, input.epoch);
   const labels = workloadLabels(ref, input.epoch);
   const meta = { name, namespace: input.target.namespace, labels };
-  const resume = input.resumeStep !== undefined ? { [RESUME_STEP_ANNOTATION]: String(input.resumeStep) } : undefined;
+  const resume =
+    input.resumeStep !== undefined
+      ? {
+          [RESUME_STEP_ANNOTATION]: String(input.resumeStep),
+          ...(input.resumeUri ? { [RESUME_URI_ANNOTATION]: input.resumeUri } : {}),
+        }
+      : undefined;
   const template = input.job.spec.template;
+  const identityLabels: Record<string, string> = input.identity?.azureWorkloadIdentity
+    ? { [AZURE_WORKLOAD_IDENTITY_LABEL]: "true" }
+    : {};
   const { replicas, runPolicy, suspend } = input.job.spec;
   const job: V1Job = {
     apiVersion: "batch/v1",
@@ -157,7 +201,7 @@ export function renderWorkload(input: RenderInput): Workload {
       },
       suspend,
       template: {
-        metadata: { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } },
+        metadata: { ...template.metadata, labels: { ...template.metadata?.labels, ...identityLabels, ...labels } },
         spec: podSpec(input, name, labels),
       },
     },
@@ -177,7 +221,7 @@ export function renderWorkload(input: RenderInput): Workload {
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { ...meta, name: resumeConfigMapName(name) },
-    data: resumeData(input.checkpointUri, input.resumeStep),
+    data: resumeData(input.resumeUri ?? input.checkpointUri, input.resumeStep),
   };
   return { job, service, resume: resumeMap };
 }

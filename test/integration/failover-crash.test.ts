@@ -14,14 +14,13 @@ import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
 
 const FAILPOINTS = ["failover.before-place", "launch.before-job", "failover.after-launch"] as const;
 
-function movable(name: string, namespace: string): TrainingJob {
+function movable(name: string): TrainingJob {
   return aTrainingJob(name)
     .replicas(1)
     .accelerator("trainium1", 16)
     .accelerator("nvidia-h100", 8)
     .with((j) => {
       j.spec.placement.strategy = "Preference";
-      j.spec.checkpoint.prefix = `${namespace}/${name}`;
       j.spec.failover.drainCheckpointTimeout = "1s";
       j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
     })
@@ -47,7 +46,7 @@ describe("an operator killed during a move", { timeout: 600_000 }, () => {
       const name = fp.replaceAll(".", "-");
       operator = startOperator(`crash-${name}-1`);
       await waitClustersReady();
-      const job = await tjs.create(movable(name, tjs.namespace));
+      const job = await tjs.create(movable(name));
       const placed = await tjs.waitForPhase(name, "Running");
       assert.equal(placed.status?.placement?.cluster, "aws-sim");
       await operator.stop();

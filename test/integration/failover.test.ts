@@ -29,15 +29,17 @@ import { workloadOf } from "../support/trainingjobs.ts";
 const LOST_TIMEOUT_S = 10;
 const UNSCHEDULABLE_TIMEOUT_S = 10;
 
-/** A job that prefers Trainium (aws-sim) and can move to H100 (azure-sim), with a CUDA image and env there. */
-function movable(name: string, prefix: string, mutate: (j: TrainingJob) => void = () => {}): TrainingJob {
+/**
+ * A job that prefers Trainium (aws-sim) and can move to H100 (azure-sim), with a CUDA image and env
+ * there. Its checkpoint line is the default, <namespace>/<name>.
+ */
+function movable(name: string, mutate: (j: TrainingJob) => void = () => {}): TrainingJob {
   return aTrainingJob(name)
     .replicas(1)
     .accelerator("trainium1", 16, { image: "example.com/train:neuron" })
     .accelerator("nvidia-h100", 8, { image: "example.com/train:cuda", env: [{ name: "ON_H100", value: "1" }] })
     .with((j) => {
       j.spec.placement.strategy = "Preference";
-      j.spec.checkpoint.prefix = prefix;
       j.spec.failover.clusterLostTimeout = `${LOST_TIMEOUT_S}s`;
       j.spec.failover.drainCheckpointTimeout = "60s";
       j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
@@ -62,7 +64,7 @@ describe("failover", { timeout: 900_000 }, () => {
 
   it("moves a job off a cluster that stops answering, resumes from the replicated step, and fences epoch 1", async () => {
     const prefix = `${tjs.namespace}/lost`;
-    const created = await tjs.create(movable("lost", prefix));
+    const created = await tjs.create(movable("lost"));
     const running = await tjs.waitForPhase("lost", "Running");
     assert.equal(running.status?.placement?.cluster, "aws-sim");
     await trainStep("aws-sim", prefix, 100, 1);
@@ -154,7 +156,6 @@ describe("failover", { timeout: 900_000 }, () => {
           .accelerator("nvidia-h100", 8)
           .with((j) => {
             j.spec.placement.capacityType = "Any";
-            j.spec.checkpoint.prefix = prefix;
             j.spec.failover.unschedulableTimeout = `${UNSCHEDULABLE_TIMEOUT_S}s`;
             j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
           })
@@ -207,7 +208,7 @@ describe("failover", { timeout: 900_000 }, () => {
   it("drains a cluster with two jobs: both move, each resumes from the step written on SIGTERM", async () => {
     const names = ["drain-a", "drain-b"];
     const jobs: TrainingJob[] = [];
-    for (const name of names) jobs.push(await tjs.create(movable(name, `${tjs.namespace}/${name}`)));
+    for (const name of names) jobs.push(await tjs.create(movable(name)));
     for (const name of names) {
       const j = await tjs.waitForPhase(name, "Running");
       assert.equal(j.status?.placement?.cluster, "aws-sim");
@@ -247,12 +248,12 @@ describe("failover", { timeout: 900_000 }, () => {
 
   it("fails a job that reached maxFailovers, and keeps one whose failover is off where it is", async () => {
     await tjs.create(
-      movable("limited", `${tjs.namespace}/limited`, (j) => {
+      movable("limited", (j) => {
         j.spec.failover.maxFailovers = 0;
       }),
     );
     await tjs.create(
-      movable("pinned", `${tjs.namespace}/pinned`, (j) => {
+      movable("pinned", (j) => {
         j.spec.failover.enabled = false;
       }),
     );
@@ -290,7 +291,7 @@ describe("failover", { timeout: 900_000 }, () => {
     try {
       // All six start on aws-sim (trn1 holds 4, p5 the other 2) while azure-sim takes nothing new.
       await patchCluster("azure-sim", { paused: true });
-      for (const name of names) await tjs.create(movable(name, `${tjs.namespace}/${name}`));
+      for (const name of names) await tjs.create(movable(name));
       for (const name of names) {
         const j = await tjs.waitForPhase(name, "Running", [], 120_000);
         assert.equal(j.status?.placement?.cluster, "aws-sim");
@@ -334,7 +335,7 @@ describe("failover", { timeout: 900_000 }, () => {
     const timeToRunning = async (name: string) => {
       const started = Date.now();
       await tjs.create(
-        movable(name, `${tjs.namespace}/${name}`, (j) => {
+        movable(name, (j) => {
           j.spec.placement.clouds = ["azure"];
         }),
       );
@@ -342,7 +343,7 @@ describe("failover", { timeout: 900_000 }, () => {
       return Date.now() - started;
     };
     // A job on aws-sim, so the operator has work there that it must not wait on.
-    await tjs.create(movable("bystander", `${tjs.namespace}/bystander`));
+    await tjs.create(movable("bystander"));
     await tjs.waitForPhase("bystander", "Running");
     const both = await timeToRunning("fast-1");
     await partition("aws-sim");
@@ -353,7 +354,7 @@ describe("failover", { timeout: 900_000 }, () => {
   });
 
   it("replaces the workload with a new epoch when the pod template changes while suspended", async () => {
-    const created = await tjs.create(movable("edited", `${tjs.namespace}/edited`));
+    const created = await tjs.create(movable("edited"));
     await tjs.waitForPhase("edited", "Running");
     await tjs.patch("edited", { spec: { suspend: true } });
     await tjs.waitForPhase("edited", "Suspended");
@@ -386,7 +387,7 @@ describe("failover", { timeout: 900_000 }, () => {
 
   it("finishes deleting a job whose cluster is lost, and removes its workload when the cluster is back", async () => {
     const created = await tjs.create(
-      movable("doomed", `${tjs.namespace}/doomed`, (j) => {
+      movable("doomed", (j) => {
         j.spec.failover.clusterLostTimeout = "10m";
       }),
     );

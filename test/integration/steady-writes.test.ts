@@ -49,7 +49,6 @@ describe("a steady job", { timeout: 300_000 }, () => {
         .replicas(1)
         .accelerator("trainium1", 16)
         .with((j) => {
-          j.spec.checkpoint.prefix = prefix;
           j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
         })
         .obj(),

@@ -56,6 +56,19 @@ describe("parseStoreUri", () => {
     ["https://acct.blob.core.windows.net/ckpt?sv=2024", /takes no query/],
     ["http://127.0.0.1:10000/", /"" is not a storage account name/],
     ["http://127.0.0.1:10000/Dev_Account/ckpt", /"Dev_Account" is not a storage account name/],
+    // Paths that would leave the prefix, or the container, once a URL parser or a client resolves them.
+    ["https://acct.blob.core.windows.net/ckpt/ml/../../other/ml/job", /a '\.' or '\.\.' segment/],
+    ["http://127.0.0.1:10000/devstoreaccount1/ckpt/../ckpt2/ml/job", /a '\.' or '\.\.' segment/],
+    ["https://acct.blob.core.windows.net/ckpt/ml/./job", /a '\.' or '\.\.' segment/],
+    ["https://acct.blob.core.windows.net/ckpt/ml/..", /a '\.' or '\.\.' segment/],
+    ["https://acct.blob.core.windows.net/ckpt/ml/..?", /takes no query/],
+    ["https://acct.blob.core.windows.net/ckpt/ml/..#", /takes no query/],
+    ["https://acct.blob.core.windows.net/ckpt/ml/%2e%2e/other", /a '%'/],
+    ["https://acct.blob.core.windows.net/ckpt/ml/.%2E/other", /a '%'/],
+    ["https://acct.blob.core.windows.net/ckpt/ml\\..\\other", /a backslash/],
+    ["s3://ckpt-use1/ml/../other-ns/job", /a '\.' or '\.\.' segment/],
+    ["s3://ckpt-use1/ml/job\\x", /a backslash/],
+    ["s3://ckpt-use1/ml/job\nx", /a control character/],
   ];
   for (const [text, reason] of refused) {
     it(`refuses ${text}`, () => {

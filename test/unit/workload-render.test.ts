@@ -1,5 +1,6 @@
 // renderWorkload: the Indexed Job and headless Service of a placement, for
-// Trainium and NVIDIA on EKS and AKS (table tests).
+// Trainium and NVIDIA on EKS and AKS, and the ServiceAccount and labels that
+// give the pods the ComputeCluster's cloud identity (table tests).
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -7,7 +8,12 @@ import type { V1EnvVar } from "@kubernetes/client-node";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { instanceType } from "../../src/catalog/instance-types.ts";
 import { processesPerNode } from "../../src/workload/env.ts";
-import { renderWorkload, trainerIndex } from "../../src/workload/render.ts";
+import {
+  AZURE_WORKLOAD_IDENTITY_LABEL,
+  type PodIdentity,
+  renderWorkload,
+  trainerIndex,
+} from "../../src/workload/render.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
 const optionOf = (job: TrainingJob) => {
@@ -266,4 +272,53 @@ describe("renderWorkload", () => {
       assert.equal(processesPerNode(instanceType(tc.type), tc.perReplica), tc.want);
     });
   }
+});
+
+describe("renderWorkload: the pods' cloud identity", () => {
+  const render = (identity: PodIdentity, serviceAccountName?: string) => {
+    const j = aTrainingJob("llama")
+      .accelerator("trainium1", 16)
+      .with((x) => {
+        if (x.spec.template.spec && serviceAccountName) x.spec.template.spec.serviceAccountName = serviceAccountName;
+      })
+      .obj();
+    const option = j.spec.accelerators[0];
+    assert.ok(option);
+    return renderWorkload({
+      job: j,
+      epoch: 1,
+      option,
+      target: trn1,
+      checkpointUri: "s3://b/ml/llama",
+      identity,
+    }).job.spec?.template;
+  };
+  const cases: [string, PodIdentity, string | undefined, string | undefined][] = [
+    ["the ComputeCluster's identity replaces the template's", { serviceAccountName: "trainer" }, "admin", "trainer"],
+    [
+      "the template's, when allowed",
+      { serviceAccountName: "trainer", allowTemplateServiceAccount: true },
+      "own",
+      "own",
+    ],
+    [
+      "the identity, when allowed but the template names none",
+      { serviceAccountName: "trainer", allowTemplateServiceAccount: true },
+      undefined,
+      "trainer",
+    ],
+    [
+      "none (the namespace's default) when no identity is named and the template's is not allowed",
+      {},
+      "admin",
+      undefined,
+    ],
+  ];
+  for (const [name, identity, own, want] of cases) {
+    it(`serviceAccountName: ${name}`, () => assert.equal(render(identity, own)?.spec?.serviceAccountName, want));
+  }
+  it("labels the pods for Azure Workload Identity when asked, and only then", () => {
+    assert.equal(render({ azureWorkloadIdentity: true })?.metadata?.labels?.[AZURE_WORKLOAD_IDENTITY_LABEL], "true");
+    assert.equal(render({})?.metadata?.labels?.[AZURE_WORKLOAD_IDENTITY_LABEL], undefined);
+  });
 });

@@ -8,14 +8,30 @@ import { type KubernetesObject, PatchStrategy, type V1Job } from "@kubernetes/cl
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { EpochFence } from "../../checkpoint/fence.ts";
+import type { OpenStoreOptions } from "../../checkpoint/open-store.ts";
 import type { WorkerCluster } from "../../clusters/registry.ts";
-import { checkpointUri, storeEnv, storeOptions } from "../../clusters/stores.ts";
+import {
+  checkpointLine,
+  checkpointUri,
+  lineHolder,
+  podIdentity,
+  podsGetStoreSecret,
+  storeEnv,
+  storeOptions,
+} from "../../clusters/stores.ts";
 import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
 import { workloadName } from "../../workload/names.ts";
-import { RESUME_STEP_ANNOTATION, renderWorkload, resumeData, type Workload } from "../../workload/render.ts";
+import {
+  RESUME_STEP_ANNOTATION,
+  RESUME_URI_ANNOTATION,
+  renderWorkload,
+  resumeData,
+  type Workload,
+} from "../../workload/render.ts";
 import { newestStep, type ResumePoint } from "./checkpoints.ts";
 import type { PassContext } from "./context.ts";
+import { lineageOf } from "./failover-trigger.ts";
 import type { StatusBuilder } from "./status.ts";
 
 export const FIELD_MANAGER = "crosscloud-operator";
@@ -41,6 +57,8 @@ export interface Launched {
 
 interface StoreAccess {
   readonly resume?: ResumePoint;
+  /** The other job's line `resume` is in (spec.checkpoint.from); absent: this job's own line. */
+  readonly resumeUri?: string;
   readonly secretName?: string;
   readonly credentials?: Record<string, string>;
 }
@@ -176,7 +194,9 @@ function render(
     },
     checkpointUri: checkpointUri(cc, job),
     ...(store.resume !== undefined ? { resumeStep: store.resume.step } : {}),
+    ...(store.resumeUri ? { resumeUri: store.resumeUri } : {}),
     store: storeEnv(cc, store.secretName),
+    identity: podIdentity(cc),
   });
 }
 
@@ -194,13 +214,55 @@ async function storeAccess(
   fence: EpochFence,
 ): Promise<StoreAccess> {
   const credentials = await ctx.secrets.of(cc, b.now);
-  const resume = cached
-    ? launchedResume(cached)
-    : await newestStep(checkpointUri(cc, job), storeOptions(cc, credentials), fence);
-  const secretName = credentials
-    ? `${workloadName(job.metadata as { name: string }, b.status.epoch ?? 1)}-store`
-    : undefined;
-  return { ...opt(resume), ...(secretName ? { secretName, credentials } : {}) };
+  const first = cached
+    ? { ...opt(launchedResume(cached)), ...resumeUriOf(cached) }
+    : await firstResume(ctx, job, cc, storeOptions(cc, credentials), fence);
+  // The store-wide keys reach the pods only when the ComputeCluster opts in (podCredentials: Secret).
+  const secretName =
+    credentials && podsGetStoreSecret(cc)
+      ? `${workloadName(job.metadata as { name: string }, b.status.epoch ?? 1)}-store`
+      : undefined;
+  return { ...first, ...(secretName ? { secretName, credentials } : {}) };
+}
+
+/**
+ * The step a new worker Job starts from: the newest one of the job's own line that the fence allows,
+ * else, with spec.checkpoint.from, the newest one of the named job's line in the same store, fenced
+ * by that job's own epochs. Refuses a line another unfinished job of the namespace writes.
+ */
+async function firstResume(
+  ctx: PassContext,
+  job: TrainingJob,
+  cc: ComputeCluster,
+  options: OpenStoreOptions,
+  fence: EpochFence,
+): Promise<Pick<StoreAccess, "resume" | "resumeUri">> {
+  const { namespace } = job.metadata;
+  const holder = lineHolder(job, ctx.o.jobs.list());
+  if (holder) {
+    throw new Error(
+      `spec.checkpoint.prefix: the checkpoint line ${checkpointLine(job)} is written by TrainingJob ${namespace}/${holder.metadata.name}, and two jobs never write one line: set another spec.checkpoint.prefix, or set spec.checkpoint.from: ${holder.metadata.name} to continue from its steps`,
+    );
+  }
+  const own = await newestStep(checkpointUri(cc, job), options, fence);
+  const from = job.spec.checkpoint.from;
+  if (own || !from) return opt(own);
+  const source = ctx.o.jobs.get(namespace, from);
+  if (!source) {
+    throw new Error(
+      `spec.checkpoint.from names TrainingJob ${namespace}/${from}, which does not exist: create it, or fix or remove spec.checkpoint.from`,
+    );
+  }
+  const resumeUri = checkpointUri(cc, source);
+  const sourceFence = { activeEpoch: source.status?.epoch ?? 1, lineage: lineageOf(source.status ?? {}) };
+  const step = await newestStep(resumeUri, options, sourceFence);
+  return step ? { resume: step, resumeUri } : {};
+}
+
+/** The other job's line a worker Job resumed from (spec.checkpoint.from), from its annotation. */
+function resumeUriOf(j: V1Job): { resumeUri?: string } {
+  const uri = j.metadata?.annotations?.[RESUME_URI_ANNOTATION];
+  return uri ? { resumeUri: uri } : {};
 }
 
 /** The resume step a worker Job was created with, from its annotations. */
