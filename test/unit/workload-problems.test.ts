@@ -3,10 +3,12 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Pod } from "@kubernetes/client-node";
 import {
+  FAILED_CREATE_FRESH_MS,
   PROBLEM_GRACE_MS,
   podsMissing,
+  recentFailedCreate,
   refusalOf,
   type WorkloadView,
   workloadProblem,
@@ -295,6 +297,42 @@ describe("podsMissing", () => {
   for (const tc of cases) {
     it(`is ${tc.want} for ${tc.name}`, () => {
       assert.equal(podsMissing(tc.job, tc.pods, 2, NOW), tc.want);
+    });
+  }
+});
+
+describe("recentFailedCreate", () => {
+  const event = (message: string, seen: Partial<CoreV1Event>): CoreV1Event => ({
+    metadata: { name: message },
+    involvedObject: {},
+    message,
+    ...seen,
+  });
+  const cases = [
+    { name: "no event", events: [], want: undefined },
+    {
+      name: "the newest by last time seen",
+      events: [event("old", { lastTimestamp: ago(60_000) }), event("new", { lastTimestamp: ago(1_000) })],
+      want: "new",
+    },
+    {
+      name: "a series' last observation counts",
+      events: [
+        event("series", { lastTimestamp: ago(300_000), series: { count: 3, lastObservedTime: ago(500) } }),
+        event("single", { lastTimestamp: ago(1_000) }),
+      ],
+      want: "series",
+    },
+    {
+      name: "only events older than the window",
+      events: [event("stale", { lastTimestamp: ago(FAILED_CREATE_FRESH_MS + 1) })],
+      want: undefined,
+    },
+    { name: "an event with only an eventTime", events: [event("new-api", { eventTime: ago(2_000) })], want: "new-api" },
+  ];
+  for (const tc of cases) {
+    it(`is ${tc.want ?? "nothing"} for ${tc.name}`, () => {
+      assert.equal(recentFailedCreate(tc.events, NOW), tc.want);
     });
   }
 });

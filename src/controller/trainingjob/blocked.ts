@@ -18,6 +18,7 @@ import type { StatusBuilder } from "./status.ts";
 import {
   PROBLEM_GRACE_MS,
   podsMissing,
+  recentFailedCreate,
   refusalOf,
   type WorkloadPlace,
   type WorkloadProblem,
@@ -113,8 +114,8 @@ function imageField(job: TrainingJob, b: StatusBuilder): (container: string) => 
 const readFailedCreate = new Map<string, { at: number; message: string | undefined }>();
 
 /**
- * The newest FailedCreate event of the worker Job (the Job controller's, in the Job's namespace), by a
- * list with field selectors (one request), at most once per PROBLEM_GRACE_MS per Job.
+ * The newest recent FailedCreate message of the worker Job (the Job controller's events, in the Job's
+ * namespace), by a list with field selectors (one request), at most once per PROBLEM_GRACE_MS per Job.
  */
 async function newestFailedCreate(
   worker: WorkerCluster,
@@ -132,12 +133,7 @@ async function newestFailedCreate(
   const list = await worker.core
     .listNamespacedEvent({ namespace, fieldSelector: `involvedObject.uid=${uid},reason=FailedCreate` })
     .catch(() => ({ items: [] as CoreV1Event[] }));
-  const newest = list.items.sort((x, y) => seenAt(y) - seenAt(x))[0];
-  readFailedCreate.set(key, { at: now.getTime(), message: newest?.message });
-  return newest?.message;
-}
-
-function seenAt(e: CoreV1Event): number {
-  const t = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp;
-  return t ? new Date(t).getTime() : 0;
+  const message = recentFailedCreate(list.items, now);
+  readFailedCreate.set(key, { at: now.getTime(), message });
+  return message;
 }

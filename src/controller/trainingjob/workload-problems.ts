@@ -5,7 +5,7 @@
 // quota, a webhook on pods), an image cannot be pulled, or pods cannot be
 // scheduled although placement found room for them. Pure.
 
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Pod } from "@kubernetes/client-node";
 import { BLOCKED, type BlockedReason } from "../../api/conditions.ts";
 
 /** One cause that keeps the workload from starting, as the WorkloadBlocked condition and its event carry it. */
@@ -125,6 +125,24 @@ export function podsMissing(job: V1Job | undefined, pods: readonly V1Pod[], desi
   const created = new Date(job.metadata?.creationTimestamp ?? now).getTime();
   if (now.getTime() - created < PROBLEM_GRACE_MS) return false;
   return podsPresent(pods) + (job.status?.succeeded ?? 0) < desired;
+}
+
+/**
+ * A FailedCreate event last seen longer ago than this is not taken as the cause of pods missing now: a
+ * refusal that goes on is reported again by the Job controller (its event recorder repeats an event at
+ * least every 5 min), while an old one may be from a cause fixed since.
+ */
+export const FAILED_CREATE_FRESH_MS = 10 * 60_000;
+
+function seenAt(e: CoreV1Event): number {
+  const t = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp;
+  return t ? new Date(t).getTime() : 0;
+}
+
+/** The message of the newest of a Job's FailedCreate events seen within FAILED_CREATE_FRESH_MS. */
+export function recentFailedCreate(events: readonly CoreV1Event[], now: Date): string | undefined {
+  const recent = events.filter((e) => now.getTime() - seenAt(e) <= FAILED_CREATE_FRESH_MS);
+  return recent.sort((x, y) => seenAt(y) - seenAt(x))[0]?.message;
 }
 
 /** The newest FailedCreate message, as the Job controller writes it ("Error creating: pods ... is forbidden: ..."). */
