@@ -3,7 +3,8 @@
 // and metrics, and runs the controllers while it holds the leader Lease.
 //
 // Env: KUBECONFIG; HEALTH_PORT (8081; 0 = any); LEADER_ELECTION (true);
-// LEADER_ELECTION_NAMESPACE (POD_NAMESPACE or crosscloud-system);
+// POD_NAMESPACE (crosscloud-system: the only namespace whose Secrets a
+// ComputeCluster may name); LEADER_ELECTION_NAMESPACE (POD_NAMESPACE);
 // POD_NAME (identity; default host-pid); LOG_LEVEL (info); WORKERS (8);
 // CATALOG_FILE (optional instance-type overrides); LEASE_DURATION_MS (15000),
 // RENEW_DEADLINE_MS (10000), RETRY_PERIOD_MS (2000) for the leader Lease;
@@ -20,6 +21,7 @@ import { Catalog, loadCatalogFile } from "./catalog/index.ts";
 import { processCopyBudget } from "./checkpoint/copy-budget.ts";
 import { CloudTokens, defaultCloudTokenSources } from "./clusters/cloud-auth.ts";
 import { azureCredentialFromEnv, cloudProviderFactory, ProviderRegistry } from "./clusters/providers.ts";
+import { DEFAULT_OPERATOR_NAMESPACE } from "./clusters/secret-refs.ts";
 import { Operator } from "./operator.ts";
 import { startHealthServer } from "./runtime/health.ts";
 import { LeaderElector } from "./runtime/leader.ts";
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     identity,
+    namespace: env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE,
     workers: Number(env.WORKERS ?? 8),
     scaleUpTimeoutMs: Number(env.SCALE_UP_TIMEOUT_MS ?? 600_000),
     ...(env.HEARTBEAT_MS ? { heartbeatMs: Number(env.HEARTBEAT_MS) } : {}),
@@ -87,7 +90,7 @@ async function main(): Promise<void> {
   }
   elector = new LeaderElector({
     kubeConfig: hub,
-    namespace: env.LEADER_ELECTION_NAMESPACE ?? env.POD_NAMESPACE ?? "crosscloud-system",
+    namespace: env.LEADER_ELECTION_NAMESPACE ?? env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE,
     name: "crosscloud-operator-leader",
     identity,
     logger,

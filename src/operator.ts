@@ -13,6 +13,7 @@ import { replicationMetrics } from "./checkpoint/metrics.ts";
 import type { CloudTokens } from "./clusters/cloud-auth.ts";
 import type { ProviderRegistry } from "./clusters/providers.ts";
 import { ClusterRegistry } from "./clusters/registry.ts";
+import { DEFAULT_OPERATOR_NAMESPACE } from "./clusters/secret-refs.ts";
 import { CloudNodeGroups } from "./controller/computecluster/cloud.ts";
 import { ComputeClusterReconciler } from "./controller/computecluster/reconciler.ts";
 import { EventRecorder } from "./controller/events.ts";
@@ -52,6 +53,8 @@ export interface OperatorOptions {
   readonly checkpointIntervalMs?: number;
   /** The deadline of every call to a worker cluster's API server. Default 10 s. */
   readonly workerRequestTimeoutMs?: number;
+  /** The operator's namespace: the only one whose Secrets a ComputeCluster may name. Default crosscloud-system. */
+  readonly namespace?: string;
   /** The deadline of every request to the hub, watches aside (they have their own timeout). Default 30 s. */
   readonly hubRequestTimeoutMs?: number;
 }
@@ -138,9 +141,11 @@ export class Operator {
       ...(this.#o.checkpointIntervalMs !== undefined ? { intervalMs: this.#o.checkpointIntervalMs } : {}),
     });
     signal.addEventListener("abort", () => checkpoints.stopAll(), { once: true });
+    const secretNamespace = this.#o.namespace ?? DEFAULT_OPERATOR_NAMESPACE;
     const tjReconciler = new TrainingJobReconciler({
       custom,
       core,
+      secretNamespace,
       checkpoints,
       jobs,
       clusters,
@@ -161,6 +166,7 @@ export class Operator {
     const ccReconciler = new ComputeClusterReconciler({
       hub,
       core,
+      secretNamespace,
       custom,
       clusters,
       registry,

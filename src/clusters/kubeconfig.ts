@@ -4,19 +4,30 @@
 import { type CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
 import { ignoreNotFound } from "../runtime/api-errors.ts";
+import { SECRET_OUTSIDE_NAMESPACE, secretRefRefusal } from "./secret-refs.ts";
 
 export type KubeconfigSource =
   | { readonly ok: true; readonly kubeConfig: KubeConfig; readonly version: string }
   | {
       readonly ok: false;
-      readonly reason: "SecretNotFound" | "InvalidKubeconfig" | "CloudIdentityFailed";
+      readonly reason: "SecretNotFound" | "InvalidKubeconfig" | "CloudIdentityFailed" | typeof SECRET_OUTSIDE_NAMESPACE;
       readonly message: string;
     };
 
-/** Reads the ComputeCluster's kubeconfig; `version` changes when the Secret does. */
-export async function kubeconfigFor(cc: ComputeCluster, hub: KubeConfig, core: CoreV1Api): Promise<KubeconfigSource> {
+/**
+ * Reads the ComputeCluster's kubeconfig; `version` changes when the Secret does. A Secret outside
+ * `secretNamespace` (the operator's namespace; undefined: any) is refused without being read.
+ */
+export async function kubeconfigFor(
+  cc: ComputeCluster,
+  hub: KubeConfig,
+  core: CoreV1Api,
+  secretNamespace?: string,
+): Promise<KubeconfigSource> {
   const ref = cc.spec.kubeconfigSecretRef;
   if (!ref) return { ok: true, kubeConfig: hub, version: "in-cluster" };
+  const refused = secretRefRefusal("spec.kubeconfigSecretRef", ref, secretNamespace);
+  if (refused) return { ok: false, reason: SECRET_OUTSIDE_NAMESPACE, message: refused };
   const where = `Secret ${ref.namespace}/${ref.name}`;
   const secret = await ignoreNotFound(core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name }));
   if (!secret) {

@@ -10,6 +10,7 @@ import type { OpenStoreOptions } from "../checkpoint/open-store.ts";
 import { parseStoreUri, pathProblem } from "../checkpoint/uri.ts";
 import { isNotFound } from "../runtime/api-errors.ts";
 import type { PodIdentity } from "../workload/render.ts";
+import { secretRefRefusal } from "./secret-refs.ts";
 
 /**
  * A job's checkpoint line: `<namespace>/<prefix>` (prefix default: the job's name), the same path in
@@ -75,13 +76,19 @@ function sameLine(j: TrainingJob, line: string): boolean {
   }
 }
 
-/** The credentials Secret's data (decoded), or undefined when the cluster names none. */
+/**
+ * The credentials Secret's data (decoded), or undefined when the cluster names none. A Secret
+ * outside `secretNamespace` (the operator's namespace; undefined: any) is refused without being read.
+ */
 export async function storeCredentials(
   cc: ComputeCluster,
   core: CoreV1Api,
+  secretNamespace?: string,
 ): Promise<Record<string, string> | undefined> {
   const ref = cc.spec.checkpointStore.credentialsSecretRef;
   if (!ref) return undefined;
+  const refused = secretRefRefusal("spec.checkpointStore.credentialsSecretRef", ref, secretNamespace);
+  if (refused) throw new Error(`ComputeCluster ${cc.metadata.name}: ${refused}`);
   const secret = await core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name }).catch((err: unknown) => {
     if (isNotFound(err)) {
       throw new Error(

@@ -7,6 +7,11 @@ function statusCode(err: unknown): number | undefined {
   return typeof code === "number" ? code : undefined;
 }
 
+/** 403: the caller's RBAC does not allow the request. */
+export function isForbidden(err: unknown): boolean {
+  return statusCode(err) === 403;
+}
+
 /** 404: the object does not exist. */
 export function isNotFound(err: unknown): boolean {
   return statusCode(err) === 404;

@@ -1,19 +1,27 @@
 // Runs the operator as users do (`node src/main.ts` against the hub) in a child
 // process for integration tests, and prepares the hub: CRDs, the sandbox's
-// ComputeClusters with their real kubeconfig Secrets and the endpoints of
-// this sandbox (its stores and cloud simulator, whatever SANDBOX_PORT_BASE is).
+// ComputeClusters with their kubeconfig Secrets and the endpoints of this
+// sandbox (its stores and cloud simulator, whatever SANDBOX_PORT_BASE is). The
+// operator runs as its ServiceAccount with the shipped RBAC (test/support/rbac.ts):
+// its hub kubeconfig and the workers' kubeconfig Secrets carry its tokens.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before } from "node:test";
 import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
-import { cloudSimUrl, kubeconfigPath, sandboxCaPath } from "../../scripts/sandbox/sandbox.ts";
+import { cloudSimUrl, sandboxCaPath } from "../../scripts/sandbox/sandbox.ts";
 import { defaultTopology } from "../../scripts/sandbox/topology.ts";
 import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
+import {
+  OPERATOR_NAMESPACE,
+  operatorHubKubeconfigPath,
+  operatorKubeconfig,
+  writeOperatorHubKubeconfig,
+} from "./rbac.ts";
 import { clients, eventually, installCrds, uniqueName } from "./sandbox.ts";
 import { TrainingJobs } from "./trainingjobs.ts";
 
@@ -41,11 +49,14 @@ export function sandboxCloudEnv(): NodeJS.ProcessEnv {
   };
 }
 
+/** Starts `node src/main.ts` as the operator's ServiceAccount on the hub (prepareHub writes its kubeconfig first). */
 export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): OperatorProcess {
+  const kubeconfig = operatorHubKubeconfigPath();
+  if (!existsSync(kubeconfig)) throw new Error(`${kubeconfig} is missing: call prepareHub() before startOperator()`);
   const child = spawn(process.execPath, [join(REPO_ROOT, "src/main.ts")], {
     env: {
       ...process.env,
-      KUBECONFIG: kubeconfigPath("hub"),
+      KUBECONFIG: kubeconfig,
       HEALTH_PORT: "0",
       POD_NAME: identity,
       LOG_LEVEL: "info",
@@ -79,11 +90,13 @@ export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): Op
   };
 }
 
-const OPERATOR_NAMESPACE = "crosscloud-system";
-
-/** CRDs, the operator's namespace, and both sandbox workers as ComputeClusters with their real kubeconfigs. */
+/**
+ * CRDs, the operator's namespace and RBAC, its hub kubeconfig (a ServiceAccount token), and both
+ * sandbox workers as ComputeClusters whose kubeconfig Secrets hold the operator's worker tokens.
+ */
 export async function prepareHub(): Promise<void> {
   installCrds();
+  await writeOperatorHubKubeconfig();
   const hub = clients("hub");
   const objects = KubernetesObjectApi.makeApiClient(hub.kubeConfig);
   const apply = (o: object) =>
@@ -92,7 +105,7 @@ export async function prepareHub(): Promise<void> {
     const docs = parseAllDocuments(readFileSync(join(REPO_ROOT, "examples", `computecluster-${cluster}.yaml`), "utf8"));
     for (const doc of docs.map((d) => d.toJS() as { kind: string; metadata: { name: string } })) {
       if (doc.kind === "Secret" && doc.metadata.name === `${cluster}-kubeconfig`) {
-        await apply({ ...doc, stringData: { kubeconfig: readFileSync(kubeconfigPath(cluster), "utf8") } });
+        await apply({ ...doc, stringData: { kubeconfig: await operatorKubeconfig(cluster) } });
       } else {
         await apply(withSandboxEndpoints(doc));
       }

@@ -19,6 +19,7 @@ import { type Catalog, parsePriceOverrides } from "../../catalog/index.ts";
 import { kubeconfigFor } from "../../clusters/kubeconfig.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts";
+import { SECRET_OUTSIDE_NAMESPACE, secretRefRefusal } from "../../clusters/secret-refs.ts";
 import { innermostMessage, NoAnswerError } from "../../runtime/deadline.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
@@ -58,6 +59,8 @@ export interface ComputeClusterReconcilerOptions {
   readonly cloudIdentity?: CloudIdentity;
   /** How often the worker is contacted. Default 10 s. */
   readonly heartbeatMs?: number;
+  /** The only namespace whose Secrets a ComputeCluster may name (the operator's). Absent: any. */
+  readonly secretNamespace?: string;
   readonly now?: () => Date;
 }
 
@@ -113,7 +116,7 @@ export class ComputeClusterReconciler {
     const name = cc.metadata.name ?? "";
     const lastKnown = parseTime(cc.status?.lastHeartbeatTime);
     const source = await withCloudIdentity(
-      await kubeconfigFor(cc, this.#o.hub, this.#o.core),
+      await kubeconfigFor(cc, this.#o.hub, this.#o.core, this.#o.secretNamespace),
       cc,
       this.#o.cloudIdentity,
     );
@@ -158,7 +161,8 @@ export class ComputeClusterReconciler {
       now,
     );
     conditions = setCondition(conditions, cloudCondition(cloud, cc.spec.cloud), generation, now);
-    conditions = setCondition(conditions, readiness(cc, reachable, nodeGroups, hb.reachable.message), generation, now);
+    const ready = readiness(cc, reachable, nodeGroups, hb.reachable.message, this.#o.secretNamespace);
+    conditions = setCondition(conditions, ready, generation, now);
     return {
       ...old,
       observedGeneration: generation,
@@ -194,8 +198,13 @@ function readiness(
   reachable: boolean,
   groups: readonly NodeGroupStatus[],
   why: string,
+  secretNamespace: string | undefined,
 ): ConditionInput {
   if (!reachable) return { type: "Ready", status: "False", reason: "Unreachable", message: why };
+  // Its jobs could not reach their store: the operator does not read that Secret.
+  const store = cc.spec.checkpointStore.credentialsSecretRef;
+  const refused = secretRefRefusal("spec.checkpointStore.credentialsSecretRef", store, secretNamespace);
+  if (refused) return { type: "Ready", status: "False", reason: SECRET_OUTSIDE_NAMESPACE, message: refused };
   const prices = parsePriceOverrides(cc.spec.prices);
   if (!prices.ok) return { type: "Ready", status: "False", reason: "InvalidPrices", message: prices.errors.join("; ") };
   if (groups.length === 0) {

@@ -4,7 +4,7 @@
 
 import type { V1Job } from "@kubernetes/client-node";
 import type { WorkerCluster } from "../../clusters/registry.ts";
-import { isNotFound } from "../../runtime/api-errors.ts";
+import { isForbidden, isNotFound } from "../../runtime/api-errors.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
 
 export type CleanupResult = { readonly done: true } | { readonly done: false; readonly waitingFor: string };
@@ -31,7 +31,11 @@ export async function cleanupWorker(worker: WorkerCluster, jobUid: string, epoch
   const jobs = await worker.batch.listJobForAllNamespaces({ labelSelector: selector });
   const services = await worker.core.listServiceForAllNamespaces({ labelSelector: selector });
   for (const job of jobs.items) await deleteJob(worker, job);
-  const secrets = await worker.core.listSecretForAllNamespaces({ labelSelector: selector });
+  // Copies of store credentials are made only with deploy/worker/store-credentials' role, which lets
+  // the operator list them; without it there are none to find, and cleanup must not stop at a 403.
+  const secrets = await worker.core
+    .listSecretForAllNamespaces({ labelSelector: selector })
+    .catch((err: unknown) => (isForbidden(err) ? { items: [] } : Promise.reject(err)));
   for (const s of secrets.items) {
     const { name = "", namespace = "" } = s.metadata ?? {};
     await removeIgnoringMissing(() => worker.core.deleteNamespacedSecret({ name, namespace }));

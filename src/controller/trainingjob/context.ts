@@ -33,6 +33,8 @@ export interface TrainingJobReconcilerOptions {
   readonly scaleUpTimeoutMs?: number;
   /** Reads the ComputeClusters' store credential Secrets on the hub. */
   readonly core: CoreV1Api;
+  /** The only namespace whose Secrets a ComputeCluster may name (the operator's). Absent: any. */
+  readonly secretNamespace?: string;
   /** Background checkpoint replication. */
   readonly checkpoints: CheckpointSync;
   /** Called after a node group was asked to grow (e.g. to refresh that cluster's cloud listing). */
@@ -44,13 +46,18 @@ export interface TrainingJobReconcilerOptions {
   readonly now?: () => Date;
 }
 
-/** Store credentials of each ComputeCluster, read from the hub at most once a minute per Secret reference. */
+/**
+ * Store credentials of each ComputeCluster, read from the hub at most once a minute per Secret
+ * reference; only in `namespace` when given (see src/clusters/secret-refs.ts).
+ */
 export class StoreSecrets {
   readonly #core: CoreV1Api;
+  readonly #namespace: string | undefined;
   readonly #cache = new Map<string, { at: number; data: Record<string, string> | undefined }>();
 
-  constructor(core: CoreV1Api) {
+  constructor(core: CoreV1Api, namespace?: string) {
     this.#core = core;
+    this.#namespace = namespace;
   }
 
   async of(cc: ComputeCluster, now: Date): Promise<Record<string, string> | undefined> {
@@ -59,7 +66,7 @@ export class StoreSecrets {
     const name = `${cc.metadata.name}|${ref?.namespace}/${ref?.name}`;
     const hit = this.#cache.get(name);
     if (hit && now.getTime() - hit.at < 60_000) return hit.data;
-    const data = await storeCredentials(cc, this.#core);
+    const data = await storeCredentials(cc, this.#core, this.#namespace);
     this.#cache.set(name, { at: now.getTime(), data });
     return data;
   }

@@ -56,7 +56,7 @@ export class TrainingJobReconciler {
     });
     this.#ctx = {
       o: options,
-      secrets: new StoreSecrets(options.core),
+      secrets: new StoreSecrets(options.core, options.secretNamespace),
       scale,
       placer: new Placer({ jobs: options.jobs, clusters: options.clusters }),
       namespaces: new Map(),
