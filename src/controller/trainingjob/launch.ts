@@ -59,6 +59,8 @@ interface StoreAccess {
   readonly resume?: ResumePoint;
   /** The other job's line `resume` is in (spec.checkpoint.from); absent: this job's own line. */
   readonly resumeUri?: string;
+  /** Why the job's spec keeps it from launching (its checkpoint line or `from`), naming the fields. */
+  readonly refusal?: string;
   readonly secretName?: string;
   readonly credentials?: Record<string, string>;
 }
@@ -176,6 +178,7 @@ function render(
   cc: ComputeCluster,
   store: StoreAccess,
 ): Workload {
+  if (store.refusal) throw new Error(store.refusal);
   const p = b.status.placement;
   const option = job.spec.accelerators.find((a) => a.type === p?.accelerator);
   const instanceType = ctx.o.catalog.get(p?.instanceType ?? "");
@@ -228,7 +231,8 @@ async function storeAccess(
 /**
  * The step a new worker Job starts from: the newest one of the job's own line that the fence allows,
  * else, with spec.checkpoint.from, the newest one of the named job's line in the same store, fenced
- * by that job's own epochs. Refuses a line another unfinished job of the namespace writes.
+ * by that job's own epochs. A line another unfinished job of the namespace writes, or a `from` naming
+ * no job, is a refusal instead (render throws it: the job's spec is at fault, not its store).
  */
 async function firstResume(
   ctx: PassContext,
@@ -236,22 +240,22 @@ async function firstResume(
   cc: ComputeCluster,
   options: OpenStoreOptions,
   fence: EpochFence,
-): Promise<Pick<StoreAccess, "resume" | "resumeUri">> {
+): Promise<Pick<StoreAccess, "resume" | "resumeUri" | "refusal">> {
   const { namespace } = job.metadata;
   const holder = lineHolder(job, ctx.o.jobs.list());
   if (holder) {
-    throw new Error(
-      `spec.checkpoint.prefix: the checkpoint line ${checkpointLine(job)} is written by TrainingJob ${namespace}/${holder.metadata.name}, and two jobs never write one line: set another spec.checkpoint.prefix, or set spec.checkpoint.from: ${holder.metadata.name} to continue from its steps`,
-    );
+    return {
+      refusal: `spec.checkpoint.prefix: the checkpoint line ${checkpointLine(job)} is written by TrainingJob ${namespace}/${holder.metadata.name}, and two jobs never write one line: set another spec.checkpoint.prefix, or set spec.checkpoint.from: ${holder.metadata.name} to continue from its steps`,
+    };
   }
   const own = await newestStep(checkpointUri(cc, job), options, fence);
   const from = job.spec.checkpoint.from;
   if (own || !from) return opt(own);
   const source = ctx.o.jobs.get(namespace, from);
   if (!source) {
-    throw new Error(
-      `spec.checkpoint.from names TrainingJob ${namespace}/${from}, which does not exist: create it, or fix or remove spec.checkpoint.from`,
-    );
+    return {
+      refusal: `spec.checkpoint.from names TrainingJob ${namespace}/${from}, which does not exist: create it, or fix or remove spec.checkpoint.from`,
+    };
   }
   const resumeUri = checkpointUri(cc, source);
   const sourceFence = { activeEpoch: source.status?.epoch ?? 1, lineage: lineageOf(source.status ?? {}) };
