@@ -53,3 +53,25 @@ export function parseConnectionString(text: string): ConnectionResult {
 function fail(why: string): ConnectionResult {
   return { ok: false, reason: `AZURE_STORAGE_CONNECTION_STRING: ${why}` };
 }
+
+/**
+ * The account key a connection string gives for the store at `accountUrl` (of account `account`);
+ * the reason names the string's endpoint and account when they are another store's. Never the key.
+ */
+export function connectionKeyFor(
+  text: string,
+  accountUrl: string,
+  account: string,
+): { readonly ok: true; readonly key: string } | { readonly ok: false; readonly reason: string } {
+  const parsed = parseConnectionString(text);
+  if (!parsed.ok) return parsed;
+  const url = accountUrl.replace(/\/+$/, "");
+  const { blobEndpoint, accountName, accountKey } = parsed.value;
+  if (blobEndpoint !== url || accountName !== account) {
+    return {
+      ok: false,
+      reason: `AZURE_STORAGE_CONNECTION_STRING is for the blob endpoint ${blobEndpoint} (account ${accountName}), but the store is ${url} (account ${account})`,
+    };
+  }
+  return { ok: true, key: accountKey };
+}

@@ -8,6 +8,8 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { DefaultAzureCredential } from "@azure/identity";
 import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { AzureBlobStore } from "./azure-blob/blob-store.ts";
+import { connectionKeyFor } from "./connection-string.ts";
+import { CheckpointError } from "./errors.ts";
 import { S3Store } from "./s3/s3-store.ts";
 import type { ObjectStore } from "./store.ts";
 import { type StoreDeadline, storeTimeoutFromEnv } from "./store-deadline.ts";
@@ -20,7 +22,10 @@ export interface OpenStoreOptions {
   readonly s3Region?: string;
   /** Static S3 keys (a ComputeCluster's credentials Secret); absent: the SDK's default chain. */
   readonly s3Credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
-  /** Storage account key; default env AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_KEY; absent: DefaultAzureCredential. */
+  /**
+   * Storage account key; default env AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_KEY, else the AccountKey of
+   * env AZURE_STORAGE_CONNECTION_STRING (which must be for this store); absent: DefaultAzureCredential.
+   */
   readonly azureAccountKey?: string;
   /** Server-side Put Block From URL at Azure destinations; default true on *.blob.core.* hosts, false on emulators. */
   readonly azureStageFromUrl?: boolean;
@@ -64,7 +69,8 @@ export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}
     const deadline: StoreDeadline = { timeoutMs, store: `s3://${parsed.bucket} at ${server}` };
     return new S3Store({ client, bucket: parsed.bucket, prefix: parsed.prefix, deadline });
   }
-  const key = options.azureAccountKey ?? env.AZURE_STORAGE_ACCOUNT_KEY ?? env.AZURE_STORAGE_KEY;
+  const key =
+    options.azureAccountKey ?? env.AZURE_STORAGE_ACCOUNT_KEY ?? env.AZURE_STORAGE_KEY ?? connectionKey(env, parsed);
   const credential = key ? new StorageSharedKeyCredential(parsed.account, key) : new DefaultAzureCredential();
   const container = new ContainerClient(`${parsed.accountUrl}/${parsed.container}`, credential);
   const realService = /\.blob\.core\./.test(new URL(parsed.accountUrl).hostname);
@@ -74,4 +80,14 @@ export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}
     stageFromUrl: options.azureStageFromUrl ?? realService,
     deadline: { timeoutMs, store: `${parsed.accountUrl}/${parsed.container}` },
   });
+}
+
+/** The AccountKey of env AZURE_STORAGE_CONNECTION_STRING for the Blob store `uri`, when the env has one. */
+function connectionKey(env: NodeJS.ProcessEnv, uri: StoreUri & { kind: "azure-blob" }): string | undefined {
+  const text = env.AZURE_STORAGE_CONNECTION_STRING;
+  if (!text) return undefined;
+  const key = connectionKeyFor(text, uri.accountUrl, uri.account);
+  if (!key.ok)
+    throw new CheckpointError({ code: "InvalidOptions", field: "AZURE_STORAGE_CONNECTION_STRING" }, key.reason);
+  return key.key;
 }

@@ -5,7 +5,7 @@
 import type { CoreV1Api, V1EnvVar } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
 import type { TrainingJob } from "../api/trainingjob.ts";
-import { parseConnectionString } from "../checkpoint/connection-string.ts";
+import { connectionKeyFor } from "../checkpoint/connection-string.ts";
 import type { OpenStoreOptions } from "../checkpoint/open-store.ts";
 import { parseStoreUri, pathProblem } from "../checkpoint/uri.ts";
 import { isNotFound } from "../runtime/api-errors.ts";
@@ -133,18 +133,18 @@ function azureKey(cc: ComputeCluster, credentials: Record<string, string> | unde
   const blob = cc.spec.checkpointStore.azureBlob;
   if (!text || !blob) return {};
   const ref = cc.spec.checkpointStore.credentialsSecretRef;
-  const where = `ComputeCluster ${cc.metadata.name}: Secret ${ref?.namespace}/${ref?.name}`;
-  const parsed = parseConnectionString(text);
-  if (!parsed.ok) throw new Error(`${where}: ${parsed.reason}`);
-  const accountURL = blob.accountURL.replace(/\/+$/, "");
-  const store = parseStoreUri(`${accountURL}/${blob.container}`);
-  const account = store.ok && store.uri.kind === "azure-blob" ? store.uri.account : undefined;
-  if (parsed.value.blobEndpoint !== accountURL || parsed.value.accountName !== account) {
+  const store = parseStoreUri(`${blob.accountURL.replace(/\/+$/, "")}/${blob.container}`);
+  const key =
+    store.ok && store.uri.kind === "azure-blob"
+      ? connectionKeyFor(text, store.uri.accountUrl, store.uri.account)
+      : { ok: false as const, reason: "spec.checkpointStore.azureBlob is not a valid store" };
+  if (!key.ok) {
+    const why = key.reason;
     throw new Error(
-      `${where}: AZURE_STORAGE_CONNECTION_STRING is for the blob endpoint ${parsed.value.blobEndpoint} (account ${parsed.value.accountName}), but spec.checkpointStore.azureBlob.accountURL is ${accountURL}: give the same account in both`,
+      `ComputeCluster ${cc.metadata.name}: Secret ${ref?.namespace}/${ref?.name}: ${why}: give the account of spec.checkpointStore.azureBlob.accountURL in both`,
     );
   }
-  return { azureAccountKey: parsed.value.accountKey };
+  return { azureAccountKey: key.key };
 }
 
 /** True when the cluster gives its store-wide credentials Secret to the job's pods (podCredentials: Secret). */

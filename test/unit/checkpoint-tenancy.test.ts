@@ -9,6 +9,8 @@ import { describe, it } from "node:test";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { parseConnectionString } from "../../src/checkpoint/connection-string.ts";
+import { isCheckpointError } from "../../src/checkpoint/errors.ts";
+import { openStore } from "../../src/checkpoint/open-store.ts";
 import {
   checkpointLine,
   checkpointUri,
@@ -159,6 +161,26 @@ describe("AZURE_STORAGE_CONNECTION_STRING", () => {
       );
     });
   }
+});
+
+describe("openStore with AZURE_STORAGE_CONNECTION_STRING in the env (the checkpoint command, a pod given the Secret)", () => {
+  const uri = `${BLOB}/ckpt/ml/llama`;
+  it("opens the store it names", () => {
+    const env = {
+      AZURE_STORAGE_CONNECTION_STRING: `AccountName=devstoreaccount1;AccountKey=${KEY};BlobEndpoint=${BLOB}`,
+    };
+    assert.ok(openStore(uri, { env }));
+  });
+  it("refuses one for another store, naming the field and not the key", () => {
+    const env = { AZURE_STORAGE_CONNECTION_STRING: `AccountName=other;AccountKey=${KEY};BlobEndpoint=${BLOB}` };
+    assert.throws(
+      () => openStore(uri, { env }),
+      (err: unknown) =>
+        isCheckpointError(err, "InvalidOptions") &&
+        /for the blob endpoint .* \(account other\), but the store is/.test(err.message) &&
+        !err.message.includes(KEY),
+    );
+  });
 });
 
 describe("pod identity", () => {
