@@ -47,13 +47,12 @@ describe("a hub that hangs", () => {
     const line = await eventually(
       "a reconcile to fail on a hub request that got no answer",
       () => Promise.resolve(operator.logs().slice(logged)),
-      (text) => /the hub did not answer \w+ \S+ within 2s/.test(text),
-      // A ComputeCluster pass reads its kubeconfig Secret from the hub every heartbeat (1 s).
+      (text) => /the hub did not answer (GET|PATCH|PUT|POST|DELETE) \/\S+ within 2s/.test(text),
+      // A ComputeCluster pass reads its kubeconfig Secret from the hub every heartbeat (1 s), and writes status.
       HUB_TIMEOUT_MS + 6_000,
     );
     const took = Date.now() - started;
     assert.ok(took < HUB_TIMEOUT_MS + 6_000, `the first hub request failed after ${took}ms`);
-    assert.match(line, /did not answer GET \/api\/v1\/namespaces\/[^/]+\/secrets\/[^ ]+ within 2s/);
     assert.equal(operator.child.exitCode, null, "the operator keeps running");
 
     proxy.heal();
