@@ -136,10 +136,11 @@ describe("operator availability", { timeout: 300_000 }, () => {
         ...CUT_OFF,
         HEARTBEAT_MS: "300",
       });
-      await eventually("the cut-off replica to lead", holder, (h) => h === "cut-off", 30_000);
-      await waitClustersReady().catch((err: Error) => {
+      const withLogs = (err: Error) => {
         throw new Error(`${err.message.slice(0, 300)}\noperator:\n${leader.logs().slice(-3000)}`);
-      });
+      };
+      await eventually("the cut-off replica to lead", holder, (h) => h === "cut-off", 30_000).catch(withLogs);
+      await waitClustersReady().catch(withLogs);
       await tjs.create(shortJob("in-flight"));
       // Pods about to run: the pass that sees them writes status and events, and the heartbeat capacity.
       await tjs.waitForPhase("in-flight", "Starting");
@@ -170,6 +171,8 @@ describe("operator availability", { timeout: 300_000 }, () => {
       assert.ok(Date.now() - hungAt < 30_000);
     } finally {
       await proxy.close();
+      // The cut-off leader could not release its Lease: later suites need not wait for it to expire.
+      await leases.deleteNamespacedLease(LEASE).catch(() => {});
     }
   });
 
