@@ -324,6 +324,17 @@ const scaleUpStatus = object(
   },
 );
 
+const grownNodeGroup = object(
+  "A node group the operator grew for this job: given back (scaled down to what still runs there, never below fromSize) when the job finishes, moves off it or gives up on it.",
+  {
+    cluster: string("The ComputeCluster."),
+    nodeGroup: string("The EKS node group or AKS agent pool."),
+    fromSize: integer("The desired size the operator found before it asked for more.", { minimum: 0 }),
+    toSize: integer("The desired size it asked for.", { minimum: 0 }),
+    at: timestamp("When it asked."),
+  },
+);
+
 const excludedNodeGroup = object("A node group placement no longer considers for this job.", {
   cluster: string("The ComputeCluster."),
   nodeGroup: string("The node group."),
@@ -346,6 +357,9 @@ export const trainingJobStatus = object("The job's observed state, written by th
     excludedNodeGroup,
     { maxItems: 64 },
   ),
+  grownNodeGroups: array("Node groups the operator grew for this job and has not given back yet.", grownNodeGroup, {
+    maxItems: 16,
+  }),
   replicas: replicasStatus,
   readyReplicas: string('Running replicas over desired, as kubectl shows them (e.g. "3/4").'),
   checkpoint: object("The newest committed checkpoint, overall and per store.", {

@@ -314,6 +314,51 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
     }
   });
 
+  it("gives the grown group back when the job it grew for finishes, keeping what still runs there", async () => {
+    try {
+      await create(job("keeper", 2, ["trainium1", 16]).obj());
+      await tjs.waitForPhase("keeper", "Running");
+      await waitGroupStatus(
+        "aws-sim",
+        "trn1",
+        (g) => g.freeNodes === 2 && g.maxSize === 16,
+        "with 2 free nodes, max 16",
+      );
+      await create(
+        job("borrower", 4, ["trainium1", 16], ["nvidia-h100", 8])
+          .with((j) => {
+            j.spec.placement.strategy = "Preference";
+            j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "5s" } };
+          })
+          .obj(),
+      );
+      const grown = await waitPlaced("borrower");
+      assert.equal(placedOn(grown), "aws-sim/trn1");
+      assert.deepEqual(
+        grown.status?.grownNodeGroups?.map((g) => [g.cluster, g.nodeGroup, g.fromSize, g.toSize]),
+        [["aws-sim", "trn1", 4, 6]],
+      );
+      assert.equal((await simGroup("aws-sim", "trn1")).desiredSize, 6);
+      const done = await eventually(
+        "borrower to finish and give trn1 back",
+        () => tjs.get("borrower"),
+        (j) => j.status?.phase === "Succeeded" && j.status.grownNodeGroups === undefined,
+        120_000,
+      );
+      assert.equal(done.status?.phase, "Succeeded");
+      // Back to the 4 nodes the operator found: keeper's 2 busy nodes are within them.
+      assert.equal((await simGroup("aws-sim", "trn1")).desiredSize, 4);
+      const events = await tjs.events("borrower");
+      assert.ok(
+        events.some((e) => e.reason === "ScaledDown" && /aws-sim\/trn1: asked for 4 nodes \(was 6/.test(e.message)),
+      );
+      assert.equal((await tjs.get("keeper")).status?.phase, "Running", "the job still on trn1 runs on");
+    } finally {
+      await deleteJobs();
+      await restoreAwsGroup("trn1", 4, 16);
+    }
+  });
+
   it("tries the next option when the nodes of a scale-up do not arrive in time", async () => {
     await admin("PUT", "/_admin/config", { scaleDelayMs: 600_000 });
     try {

@@ -10,6 +10,8 @@ import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import { keyOf, type PassContext } from "./context.ts";
 import { clusterAnswers } from "./failover-trigger.ts";
+import { giveBackGroups } from "./give-back.ts";
+import { StatusBuilder } from "./status.ts";
 
 export const FINALIZER = "training.crosscloud.dev/cleanup";
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -49,6 +51,8 @@ export async function finalize(ctx: PassContext, job: TrainingJob): Promise<Reco
       return Result.requeueAfter(2_000);
     }
   }
+  // Groups grown for the job are given back once, best effort: its status goes with it.
+  await giveBackGroups(ctx, job, new StatusBuilder(job, new Date()), true);
   await ctx.o.custom.patchNamespacedCustomObject(
     {
       ...jobRef(job),

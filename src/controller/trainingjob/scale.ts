@@ -13,6 +13,7 @@ import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
 import { isRetryable, ProviderError } from "../../providers/errors.ts";
 import type { Informer } from "../../runtime/informer.ts";
+import { recordGrowth } from "./give-back.ts";
 import { CONDITION, type StatusBuilder } from "./status.ts";
 
 export type ScaleUpStatus = NonNullable<TrainingJobStatus["scaleUp"]>;
@@ -161,6 +162,9 @@ export class ScaleUps {
         requestedAt: b.now.toISOString(),
       };
       b.status.scaleUp = s;
+      if (targetSize > current.desiredSize) {
+        recordGrowth(b, { ...groupOf(step), fromSize: current.desiredSize, toSize: targetSize, at: s.requestedAt });
+      }
       this.#o.onRequested?.(step.cluster);
       b.event({ type: "Normal", reason: "ScalingUp", message: `${scalingText(s)}: ${decision.reason}`.slice(0, 1000) });
       this.wait(b, s, decision);
@@ -195,6 +199,10 @@ export class ScaleUps {
     b.status.excludedNodeGroups = [...others, { cluster, nodeGroup, reason, at: b.now.toISOString() }].slice(-64);
     if (b.status.scaleUp?.cluster === cluster && b.status.scaleUp.nodeGroup === nodeGroup) b.status.scaleUp = undefined;
   }
+}
+
+function groupOf(step: { cluster: string; nodeGroup: string }): { cluster: string; nodeGroup: string } {
+  return { cluster: step.cluster, nodeGroup: step.nodeGroup };
 }
 
 function scalingText(s: ScaleUpStatus): string {
