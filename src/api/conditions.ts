@@ -12,6 +12,8 @@ export const CONDITION = {
   ReconcileError: "ReconcileError",
   /** True while the worker refuses or cannot start the job's workload (reason: the cause); absent otherwise. */
   WorkloadBlocked: "WorkloadBlocked",
+  /** False while the running worker Job was rendered differently from what the operator would render now. */
+  WorkloadUpToDate: "WorkloadUpToDate",
   Succeeded: "Succeeded",
   Failed: "Failed",
   Suspended: "Suspended",

@@ -170,7 +170,7 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
 
 export function renderWorkload(input: RenderInput): Workload {
   const ref = jobRef(input.job);
-  const name = workloadName(ref, input.epoch);
+  const name = workloadName(ref, input.epoch, input.target.namespace);
   const labels = workloadLabels(ref, input.epoch);
   const meta = { name, namespace: input.target.namespace, labels };
   const resume =

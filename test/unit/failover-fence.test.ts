@@ -15,7 +15,7 @@ const other = { namespace: "ml", name: "gpt", uid: "uid-gpt" };
 function workerJob(job: typeof llama, epoch: number, extra: { deleting?: boolean } = {}): V1Job {
   return {
     metadata: {
-      name: workloadName(job, epoch),
+      name: workloadName(job, epoch, job.namespace),
       namespace: job.namespace,
       labels: workloadLabels(job, epoch),
       ...(extra.deleting ? { deletionTimestamp: new Date("2026-11-27T12:00:00Z") } : {}),

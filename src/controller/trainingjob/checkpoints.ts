@@ -4,7 +4,7 @@
 // then a summary of what each store holds for status.checkpoint.
 
 import type { EpochFence, EpochStart } from "../../checkpoint/fence.ts";
-import type { ReplicationMetrics } from "../../checkpoint/metrics.ts";
+import type { JobReplicationMetrics } from "../../checkpoint/metrics.ts";
 import { type OpenStoreOptions, openStore } from "../../checkpoint/open-store.ts";
 import { type CheckpointStatus, newestCommitted, summariseCheckpoints } from "../../checkpoint/placement.ts";
 import { replicateCheckpoints } from "../../checkpoint/replicate.ts";
@@ -36,11 +36,14 @@ export interface SyncResult {
   readonly at: Date;
   /** Steps that failed to replicate in the last pass, as "step N to <cluster>: why". */
   readonly failures: readonly string[];
+  /** Why the last pass failed as a whole (a store that cannot be listed, say); `status` is then the pass before's. */
+  readonly error?: string;
 }
 
 export interface CheckpointSyncOptions {
   readonly logger: Logger;
-  readonly metrics?: ReplicationMetrics;
+  /** Replication metrics; each job's lag series is removed when the job is forgotten. */
+  readonly metrics?: JobReplicationMetrics;
   /** Called when a pass finished, so the job is reconciled and its status written. */
   readonly onResult: (key: string) => void;
   /** Pause between passes of one job. Default 10 s. */
@@ -73,6 +76,7 @@ export class CheckpointSync {
 
   /** Stops the job's pass (if any) and forgets it. */
   forget(key: string): void {
+    this.#o.metrics?.forgetJob(key);
     this.#running.get(key)?.abort();
     this.#running.delete(key);
     this.#results.delete(key);
@@ -88,7 +92,7 @@ export class CheckpointSync {
     const abort = new AbortController();
     this.#running.set(key, abort);
     this.#lastStart.set(key, Date.now());
-    void this.#pass(plan, abort.signal)
+    void this.#pass(key, plan, abort.signal)
       .then((result) => {
         if (abort.signal.aborted) return;
         this.#o.logger.debug("checkpoint pass", {
@@ -100,14 +104,20 @@ export class CheckpointSync {
         this.#o.onResult(key);
       })
       .catch((err: unknown) => {
-        if (!abort.signal.aborted) this.#o.logger.warn("checkpoint pass failed", { job: key, error: String(err) });
+        if (abort.signal.aborted) return;
+        const error = errorMessage(err);
+        this.#o.logger.warn("checkpoint pass failed", { job: key, error });
+        // Kept as the result, so the job's condition says so, instead of only the log.
+        const before = this.#results.get(key);
+        this.#results.set(key, { status: before?.status ?? { stores: [] }, at: new Date(), failures: [], error });
+        this.#o.onResult(key);
       })
       .finally(() => {
         if (this.#running.get(key) === abort) this.#running.delete(key);
       });
   }
 
-  async #pass(plan: SyncPlan, signal: AbortSignal): Promise<SyncResult> {
+  async #pass(key: string, plan: SyncPlan, signal: AbortSignal): Promise<SyncResult> {
     const open = (t: StoreTarget) => openStore(t.uri, t.options);
     const source = open(plan.source);
     const destinations = plan.destinations.map(open);
@@ -122,7 +132,7 @@ export class CheckpointSync {
       fence,
       keep: plan.keep,
       commitDcp: { notBefore: plan.placedAt },
-      metrics: this.#o.metrics,
+      metrics: this.#o.metrics?.forJob(key),
       signal,
     });
     const clusterOf = new Map([plan.source, ...plan.destinations].map((t) => [t.uri.replace(/\/+$/, ""), t.cluster]));
@@ -144,8 +154,48 @@ export class CheckpointSync {
   }
 }
 
-/** CheckpointReplicated: whether every other store holds the newest step of the placement's store. */
-export function replicatedCondition(result: SyncResult, sourceCluster: string): ConditionInput {
+/** An error's message, for a condition: one line, bounded. */
+export function errorMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\s+/g, " ").slice(0, 500);
+}
+
+/** Reasons of the CheckpointReplicated condition. */
+export const REPLICATED = {
+  Replicated: "Replicated",
+  Replicating: "Replicating",
+  NoCheckpoint: "NoCheckpoint",
+  /** Steps failed to copy, or the whole pass failed. */
+  ReplicationFailed: "ReplicationFailed",
+  /** A store's credentials cannot be had: that store is left out (or, for the job's own, no pass runs). */
+  StoreUnavailable: "StoreUnavailable",
+} as const;
+
+/**
+ * CheckpointReplicated: whether every other store holds the newest step of the placement's store.
+ * `unavailable` names the stores left out of the pass ("<cluster>: why").
+ */
+export function replicatedCondition(
+  result: SyncResult,
+  sourceCluster: string,
+  unavailable: readonly string[] = [],
+): ConditionInput {
+  if (result.error !== undefined) {
+    return {
+      type: "CheckpointReplicated",
+      status: "False",
+      reason: REPLICATED.ReplicationFailed,
+      message: `the last replication pass failed: ${result.error}`,
+    };
+  }
+  if (unavailable.length > 0) {
+    return {
+      type: "CheckpointReplicated",
+      status: "False",
+      reason: REPLICATED.StoreUnavailable,
+      message: `left out of replication until its store can be reached: ${unavailable.join("; ")}`,
+    };
+  }
   const stores = result.status.stores;
   const source = stores.find((s) => s.cluster === sourceCluster)?.latestStep;
   if (source === undefined) {

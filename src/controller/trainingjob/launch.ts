@@ -21,7 +21,7 @@ import {
 } from "../../clusters/stores.ts";
 import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
-import { workloadName } from "../../workload/names.ts";
+import { LABEL_JOB_UID, trainingJobKeyOf, workloadName } from "../../workload/names.ts";
 import {
   RESUME_STEP_ANNOTATION,
   RESUME_URI_ANNOTATION,
@@ -38,6 +38,12 @@ export const FIELD_MANAGER = "crosscloud-operator";
 const SPEC_HASH = "training.crosscloud.dev/spec-hash";
 /** The hash of what a Job cannot change once created: its pod template, completions and parallelism. */
 const TEMPLATE_HASH = "training.crosscloud.dev/template-hash";
+/**
+ * The hash of what the user asked the pods to run: the TrainingJob's pod template, replicas and the
+ * chosen accelerator option. A Job whose template hash differs but whose input hash is the same was
+ * rendered differently from the same request (see `Launched.outdated`).
+ */
+const INPUT_HASH = "training.crosscloud.dev/input-hash";
 /** When the step the Job resumes from was committed, so a pass after a crash still knows the work lost. */
 const RESUME_CREATED_ANNOTATION = "training.crosscloud.dev/resume-step-created-at";
 
@@ -49,6 +55,12 @@ export interface Launched {
    * cannot change: the placement needs a new epoch. Nothing was applied.
    */
   readonly replace?: boolean;
+  /**
+   * The worker's Job was rendered differently (by another operator release, or from ComputeCluster
+   * settings that changed since) from the same TrainingJob: it is left running as it is, and the new
+   * rendering applies at the next epoch.
+   */
+  readonly outdated?: boolean;
   /** True when this pass created it. */
   readonly created: boolean;
   /** The step its pods resume from (decided when the Job was created). */
@@ -80,20 +92,32 @@ export async function launch(
   fence: EpochFence,
 ): Promise<Launched> {
   const namespace = workerNamespace(job, cc);
-  const name = workloadName(job.metadata as { name: string }, b.status.epoch ?? 1);
+  const name = workloadName(hubRef(job), b.status.epoch ?? 1, namespace);
   // Until the informer has seen a Job this pass may have created, ask the worker itself.
   const cached =
     worker.jobs.get(namespace, name) ?? (await ignoreNotFound(worker.batch.readNamespacedJob({ name, namespace })));
-  const store = await storeAccess(ctx, job, b, cc, cached, fence);
+  if (cached) refuseOthers(job, worker, cached);
+  const store = await storeAccess(ctx, job, b, cc, cached, fence).catch((err: unknown) => {
+    throw new StoreUnavailableError(cc, checkpointUri(cc, job), err);
+  });
   const workload = render(ctx, job, b, cc, store);
   const hash = specHash(workload);
   const resume = store.resume;
   const held = cached?.metadata?.annotations?.[TEMPLATE_HASH];
-  if (held !== undefined && held !== templateHash(workload)) return { job: cached, created: false, replace: true };
+  if (held !== undefined && held !== templateHash(workload)) {
+    // The user changed what the pods run: roll to a new epoch. Anything else (another operator
+    // release, the ComputeCluster's settings) leaves the running Job alone until the next epoch.
+    const inputs = cached?.metadata?.annotations?.[INPUT_HASH];
+    if (inputs !== undefined && inputs !== inputHash(job, b)) return { job: cached, created: false, replace: true };
+    await keepResumeCurrent(ctx, worker, b, workload, resume);
+    return { job: cached, created: false, outdated: true, ...opt(resume) };
+  }
   if (cached?.metadata?.annotations?.[SPEC_HASH] === hash) {
     await keepResumeCurrent(ctx, worker, b, workload, resume);
     return { job: cached, created: false, ...opt(resume) };
   }
+  // Nothing of another job's is taken over: the objects this launch writes are read first.
+  if (!cached) await claimable(job, worker, workload, store.secretName);
   await ensureNamespace(ctx, worker, namespace);
   if (store.secretName && store.credentials) {
     const labels = workload.job.metadata?.labels;
@@ -109,7 +133,13 @@ export async function launch(
     ...o,
     metadata: {
       ...o.metadata,
-      annotations: { ...o.metadata?.annotations, [SPEC_HASH]: hash, [TEMPLATE_HASH]: templateHash(workload), ...extra },
+      annotations: {
+        ...o.metadata?.annotations,
+        [SPEC_HASH]: hash,
+        [TEMPLATE_HASH]: templateHash(workload),
+        [INPUT_HASH]: inputHash(job, b),
+        ...extra,
+      },
     },
   });
   // The Job goes last: its spec hash then says that everything it needs (Secret, Service) is there,
@@ -223,7 +253,7 @@ async function storeAccess(
   // The store-wide keys reach the pods only when the ComputeCluster opts in (podCredentials: Secret).
   const secretName =
     credentials && podsGetStoreSecret(cc)
-      ? `${workloadName(job.metadata as { name: string }, b.status.epoch ?? 1)}-store`
+      ? `${workloadName(hubRef(job), b.status.epoch ?? 1, workerNamespace(job, cc))}-store`
       : undefined;
   return { ...first, ...(secretName ? { secretName, credentials } : {}) };
 }
@@ -284,6 +314,73 @@ async function ensureNamespace(ctx: PassContext, worker: WorkerCluster, namespac
   await apply(worker, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   known.add(namespace);
   ctx.namespaces.set(worker.name, known);
+}
+
+/** The hub namespace and name of a TrainingJob (both set on any object read from the API server). */
+function hubRef(job: TrainingJob): { namespace: string; name: string } {
+  return { namespace: job.metadata.namespace ?? "", name: job.metadata.name ?? "" };
+}
+
+/**
+ * The placement's store cannot be read (its credentials Secret is missing or forbidden, the keys are
+ * wrong, the store does not answer): the job is not launched, since it would start from scratch while
+ * its steps may be there.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cc: ComputeCluster, uri: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      `not launched on ${cc.metadata.name}: its checkpoint store ${uri} cannot be read to choose the step to resume from (${why}); fix spec.checkpointStore of ComputeCluster ${cc.metadata.name} (its credentialsSecretRef, or the identity the operator uses)`,
+      { cause },
+    );
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** A worker object of this job's name that belongs to another TrainingJob (another uid) is not this job's. */
+export class NameConflictError extends Error {
+  constructor(job: TrainingJob, worker: WorkerCluster, o: KubernetesObject) {
+    const labels = o.metadata?.labels ?? {};
+    const owner = trainingJobKeyOf(labels) ?? "something other than this operator";
+    super(
+      `${o.kind} ${o.metadata?.namespace}/${o.metadata?.name} on ${worker.name} belongs to TrainingJob ${owner} (uid ${labels[LABEL_JOB_UID] ?? "none"}), not to this one: the operator does not take it over; delete or rename one of the jobs, or give the ComputeCluster's workloadNamespace to one team only`,
+    );
+    this.name = "NameConflictError";
+  }
+}
+
+function refuseOthers(job: TrainingJob, worker: WorkerCluster, o: KubernetesObject | undefined): void {
+  if (o && o.metadata?.labels?.[LABEL_JOB_UID] !== job.metadata.uid) throw new NameConflictError(job, worker, o);
+}
+
+/** Throws NameConflictError when an object the launch would write exists and is another job's. */
+async function claimable(
+  job: TrainingJob,
+  worker: WorkerCluster,
+  w: Workload,
+  secretName: string | undefined,
+): Promise<void> {
+  const namespace = w.job.metadata?.namespace ?? "";
+  const objects: KubernetesObject[] = [w.resume, w.service];
+  if (secretName) objects.push({ apiVersion: "v1", kind: "Secret", metadata: { name: secretName, namespace } });
+  for (const o of objects) {
+    const found = await ignoreNotFound(
+      worker.objects.read({
+        apiVersion: o.apiVersion ?? "v1",
+        kind: o.kind ?? "",
+        metadata: { name: o.metadata?.name ?? "", namespace },
+      }),
+    );
+    refuseOthers(job, worker, found);
+  }
+}
+
+function inputHash(job: TrainingJob, b: StatusBuilder): string {
+  const option = job.spec.accelerators.find((a) => a.type === b.status.placement?.accelerator);
+  return createHash("sha256")
+    .update(JSON.stringify([job.spec.template, job.spec.replicas, option]))
+    .digest("hex")
+    .slice(0, 16);
 }
 
 function templateHash(w: Workload): string {

@@ -25,6 +25,7 @@ import {
 } from "./failover-trigger.ts";
 import { fenceOldEpochs } from "./fence.ts";
 import { addFinalizer, FINALIZER, finalize, jobRef } from "./finalizer.ts";
+import { giveBackGroups } from "./give-back.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
 import { place } from "./placing.ts";
@@ -68,7 +69,11 @@ export class TrainingJobReconciler {
     const ctx = this.#ctx;
     const [namespace = "", name = ""] = key.split("/");
     const job = ctx.o.jobs.get(namespace, name);
-    if (!job) return Result.done();
+    if (!job) {
+      // Gone without its finalizer's pass (deleted while no operator ran): its replication and series go too.
+      ctx.o.checkpoints.forget(key);
+      return Result.done();
+    }
     if (job.metadata.deletionTimestamp) return finalize(ctx, job);
     if (!job.metadata.finalizers?.includes(FINALIZER)) {
       await addFinalizer(ctx, job);
@@ -100,8 +105,11 @@ export class TrainingJobReconciler {
   /** The phases, in order; each returns early when the job cannot go further this pass. */
   async #run(job: TrainingJob, b: StatusBuilder): Promise<ReconcileResult> {
     const ctx = this.#ctx;
+    const finished = b.phase === "Succeeded" || b.phase === "Failed";
+    // Node groups grown for this job that it no longer uses (it finished, moved, gave up) are given back.
+    await giveBackGroups(ctx, job, b, finished);
     // A finished job only waits for its TTL.
-    if (b.phase === "Succeeded" || b.phase === "Failed") return afterFinish(ctx, job, b);
+    if (finished) return afterFinish(ctx, job, b);
     // A placement whose accelerator the user removed (while suspended) is dropped: the job is placed anew.
     const old = b.status.placement;
     if (old && !job.spec.accelerators.some((a) => a.type === old.accelerator)) {
@@ -143,6 +151,7 @@ export class TrainingJobReconciler {
     // Refused by the worker (WorkloadBlocked says why): tried again at the normal interval, not in a loop.
     if (!launched) return Result.requeueAfter(ctx.o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS);
     if (launched.replace) return this.#newEpoch(job, b, worker, epoch);
+    reportOutdated(b, launched.outdated === true, worker.name);
     b.status.startTime ??= b.now.toISOString();
     const pods = worker.pods
       .list()
@@ -224,6 +233,22 @@ export class TrainingJobReconciler {
       throw err;
     }
   }
+}
+
+/**
+ * WorkloadUpToDate=False while the running Job was rendered differently from the same request (an
+ * operator release, the ComputeCluster's settings): it keeps running and the change applies at the
+ * next epoch. Absent otherwise.
+ */
+function reportOutdated(b: StatusBuilder, outdated: boolean, worker: string): void {
+  const had = b.status.conditions?.some((c) => c.type === CONDITION.WorkloadUpToDate);
+  if (!outdated) {
+    if (had) b.status.conditions = b.status.conditions?.filter((c) => c.type !== CONDITION.WorkloadUpToDate);
+    return;
+  }
+  const message = `the Job running on ${worker} was rendered differently (another operator release or changed ComputeCluster settings) from the same pod template, replicas and accelerator option: it is left running as it is, and the new rendering applies at the next epoch`;
+  b.condition({ type: CONDITION.WorkloadUpToDate, status: "False", reason: "AppliesAtNextEpoch", message });
+  if (!had) b.event({ type: "Normal", reason: "AppliesAtNextEpoch", message });
 }
 
 function afterMs(r: ReconcileResult): number {

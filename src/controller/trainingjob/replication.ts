@@ -7,7 +7,8 @@ import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { EpochStart } from "../../checkpoint/fence.ts";
 import { checkpointUri, storeOptions } from "../../clusters/stores.ts";
-import { replicatedCondition, type StoreTarget } from "./checkpoints.ts";
+import type { ConditionInput } from "../conditions.ts";
+import { errorMessage, REPLICATED, replicatedCondition, type StoreTarget } from "./checkpoints.ts";
 import { keyOf, type PassContext } from "./context.ts";
 import type { StatusBuilder } from "./status.ts";
 
@@ -29,27 +30,64 @@ export async function syncCheckpoints(
 ): Promise<void> {
   const cc = from.cluster;
   const allowed = job.spec.placement;
-  const target = async (c: ComputeCluster): Promise<StoreTarget> => ({
-    cluster: c.metadata.name ?? "",
-    uri: checkpointUri(c, job),
-    options: storeOptions(c, await ctx.secrets.of(c, b.now)),
-  });
+  // A store whose credentials cannot be read concerns its cluster only: it is left out of the pass
+  // and named in the condition; the other stores go on replicating.
+  const unavailable: string[] = [];
+  const target = async (c: ComputeCluster): Promise<StoreTarget | undefined> => {
+    try {
+      return {
+        cluster: c.metadata.name ?? "",
+        uri: checkpointUri(c, job),
+        options: storeOptions(c, await ctx.secrets.of(c, b.now)),
+      };
+    } catch (err) {
+      unavailable.push(`${c.metadata.name}: ${errorMessage(err)}`);
+      return undefined;
+    }
+  };
   const others = ctx.o.clusters
     .list()
     .filter((c) => c.metadata.name !== cc.metadata.name && !c.spec.paused && allowed.clouds.includes(c.spec.cloud))
     .filter((c) => !allowed.clusters?.length || allowed.clusters.includes(c.metadata.name ?? ""));
+  const source = await target(cc);
+  const destinations = (await Promise.all(others.map(target))).filter((t): t is StoreTarget => t !== undefined);
+  if (!source) {
+    reportReplication(b, {
+      type: "CheckpointReplicated",
+      status: "False",
+      reason: REPLICATED.StoreUnavailable,
+      message: `no replication: the store of ${unavailable.join("; ")}`,
+    });
+    return;
+  }
   const result = ctx.o.checkpoints.poke(keyOf(job), {
     epoch: from.epoch,
     lineage: from.lineage,
-    source: await target(cc),
-    destinations: await Promise.all(others.map(target)),
+    source,
+    destinations,
     keep: job.spec.checkpoint.keep,
     ...(from.placedAt ? { placedAt: new Date(from.placedAt) } : {}),
   });
-  if (!result) return;
-  b.status.checkpoint = {
-    ...(result.status.latestStep !== undefined ? { latestStep: result.status.latestStep } : {}),
-    stores: result.status.stores.map((s) => ({ ...s })),
-  };
-  b.condition(replicatedCondition(result, cc.metadata.name ?? ""));
+  if (!result) {
+    // No pass has finished yet; a store left out is said at once.
+    if (unavailable.length > 0)
+      reportReplication(b, replicatedCondition({ status: { stores: [] }, at: b.now, failures: [] }, "", unavailable));
+    return;
+  }
+  if (result.error === undefined || result.status.stores.length > 0) {
+    b.status.checkpoint = {
+      ...(result.status.latestStep !== undefined ? { latestStep: result.status.latestStep } : {}),
+      stores: result.status.stores.map((s) => ({ ...s })),
+    };
+  }
+  reportReplication(b, replicatedCondition(result, cc.metadata.name ?? "", unavailable));
+}
+
+/** The condition, and a Warning event when replication fails or leaves a store out for a new cause. */
+function reportReplication(b: StatusBuilder, c: ConditionInput): void {
+  const trouble: string[] = [REPLICATED.ReplicationFailed, REPLICATED.StoreUnavailable];
+  const before = b.status.conditions?.find((x) => x.type === c.type);
+  if (trouble.includes(c.reason) && (before?.reason !== c.reason || before.message !== c.message))
+    b.event({ type: "Warning", reason: c.reason, message: c.message });
+  b.condition(c);
 }
