@@ -22,22 +22,12 @@ import { openStore } from "../../src/checkpoint/open-store.ts";
 import { listAll, type ObjectStore } from "../../src/checkpoint/store.ts";
 import { TcpProxy } from "../support/runtime-proxy.ts";
 import { uniqueName } from "../support/sandbox.ts";
+import { timed } from "../support/timing.ts";
 
 const DEADLINE_MS = 1_500;
 /** Scheduling on a busy 2-core machine; a hang that is not cut would last until the test's own timeout. */
 const SLACK_MS = 1_500;
 const topology = defaultTopology();
-
-/** The call's outcome and how long it took, from before it started. */
-async function timed<T>(call: () => Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const started = Date.now();
-  try {
-    const value = await call();
-    return { ms: Date.now() - started, value };
-  } catch (error) {
-    return { ms: Date.now() - started, error };
-  }
-}
 
 const kinds = [
   {

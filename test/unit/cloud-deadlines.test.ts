@@ -15,6 +15,7 @@ import { ProviderError } from "../../src/providers/errors.ts";
 import { FakeProvider } from "../../src/providers/fake.ts";
 import { attemptTimeoutMs, withDeadline, withRetries } from "../../src/providers/retry.ts";
 import type { CallOptions, NodeGroup } from "../../src/providers/types.ts";
+import { timed } from "../support/timing.ts";
 
 /** A request that never answers: it rejects (as an SDK's does) only when its signal aborts. */
 function never(signal: AbortSignal): Promise<never> {
@@ -27,16 +28,6 @@ function never(signal: AbortSignal): Promise<never> {
 
 const translate = (err: unknown, what: string) =>
   err instanceof ProviderError ? err : new ProviderError("Unknown", `${what}: ${String(err)}`);
-
-async function timed<T>(p: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const started = Date.now();
-  try {
-    const value = await p;
-    return { ms: Date.now() - started, value };
-  } catch (error) {
-    return { ms: Date.now() - started, error };
-  }
-}
 
 /** Timers fire late on a busy machine, never early. */
 const SLACK_MS = 400;
@@ -60,7 +51,7 @@ describe("withRetries under deadlines", () => {
 
   it("a call that never answers fails at the call's deadline, naming it and the attempts", async () => {
     let attempts = 0;
-    const r = await timed(
+    const r = await timed(() =>
       withRetries(
         "EKS cluster c: ListNodegroups",
         (signal) => {
@@ -94,7 +85,7 @@ describe("withRetries under deadlines", () => {
 
   it("throttling forever ends at the call's deadline, not after the retry count", async () => {
     let attempts = 0;
-    const r = await timed(
+    const r = await timed(() =>
       withRetries(
         "x",
         async () => {
@@ -114,7 +105,7 @@ describe("withRetries under deadlines", () => {
   it("the caller's signal ends a hung call at once with Aborted", async () => {
     const caller = new AbortController();
     setTimeout(() => caller.abort(), 50);
-    const r = await timed(
+    const r = await timed(() =>
       withRetries("x", (signal) => never(signal), translate, {
         ...fast,
         requestTimeoutMs: 5_000,
@@ -146,7 +137,7 @@ describe("withRetries under deadlines", () => {
 
 describe("withDeadline", () => {
   it("a method of several calls that does not finish fails at its deadline naming it", async () => {
-    const r = await timed(withDeadline("AKS cluster rg/c: scaling agent pool p to 4", 100, undefined, never));
+    const r = await timed(() => withDeadline("AKS cluster rg/c: scaling agent pool p to 4", 100, undefined, never));
     assert.ok(r.error instanceof ProviderError && r.error.code === "Timeout", String(r.error));
     assert.equal(
       r.error.message,
@@ -182,7 +173,7 @@ describe("cloudDeadlinesFromEnv", () => {
 describe("CloudTokens under a deadline", () => {
   it("a token source that never answers fails at the deadline naming the cluster", async () => {
     const tokens = new CloudTokens({ eks: (_c, _r, signal) => never(signal), aks: never, timeoutMs: 100 });
-    const r = await timed(tokens.token("aws-prod", { kind: "eks", clusterName: "prod", region: "us-east-1" }));
+    const r = await timed(() => tokens.token("aws-prod", { kind: "eks", clusterName: "prod", region: "us-east-1" }));
     assert.equal((r.error as Error)?.message, "the EKS token for cluster aws-prod did not come within 0.1s");
     assert.ok(r.ms < 100 + SLACK_MS, `after ${r.ms}ms`);
   });
@@ -206,7 +197,10 @@ describe("CloudNodeGroups with a cloud that does not answer", () => {
   it("answers within its wait with a timed-out listing, and runs one listing per cluster", async () => {
     const provider = new ControlledProvider("aws");
     const groups = new CloudNodeGroups({ waitMs: 50, maxAgeMs: 0 });
-    const [a, b] = await Promise.all([timed(groups.list("c", provider)), timed(groups.list("c", provider))]);
+    const [a, b] = await Promise.all([
+      timed(() => groups.list("c", provider)),
+      timed(() => groups.list("c", provider)),
+    ]);
     for (const r of [a, b]) {
       assert.ok(r.ms < 50 + SLACK_MS, `waited ${r.ms}ms`);
       assert.equal(r.value?.ok, false);
@@ -241,7 +235,7 @@ describe("CloudNodeGroups with a cloud that does not answer", () => {
     provider.pending[0]?.resolve([]);
     assert.deepEqual(await first, { ok: true, groups: [] });
     now = 2_000;
-    const r = await timed(groups.list("c", provider));
+    const r = await timed(() => groups.list("c", provider));
     assert.deepEqual(r.value, { ok: true, groups: [] });
     assert.ok(r.ms < 50 + SLACK_MS, `waited ${r.ms}ms`);
     assert.equal(provider.listings, 2);
@@ -252,7 +246,7 @@ describe("CloudNodeGroups with a cloud that does not answer", () => {
     const healthy = new FakeProvider("azure", []);
     const groups = new CloudNodeGroups({ waitMs: 5_000 });
     void groups.list("hung", hung);
-    const r = await timed(groups.list("healthy", healthy));
+    const r = await timed(() => groups.list("healthy", healthy));
     assert.deepEqual(r.value, { ok: true, groups: [] });
     assert.ok(r.ms < SLACK_MS, `took ${r.ms}ms`);
     hung.pending[0]?.resolve([]);
@@ -262,7 +256,7 @@ describe("CloudNodeGroups with a cloud that does not answer", () => {
     const stop = new AbortController();
     const provider = new ControlledProvider("aws");
     const groups = new CloudNodeGroups({ waitMs: 5_000, signal: stop.signal });
-    const listing = timed(groups.list("c", provider));
+    const listing = timed(() => groups.list("c", provider));
     stop.abort();
     const r = await listing;
     assert.ok(r.ms < SLACK_MS, `took ${r.ms}ms`);
