@@ -5,7 +5,7 @@
 // down: deliver what the server sends only after a delay, as a loaded server
 // or a long link would.
 
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -163,9 +163,13 @@ export function kubeConfigVia(kc: KubeConfig, proxy: TcpProxy): KubeConfig {
   return copy;
 }
 
-/** Writes kubeConfigVia(kc, proxy) to a new file (for a child process's KUBECONFIG); returns its path. */
+/**
+ * Writes kubeConfigVia(kc, proxy) to a new file (for a child process's KUBECONFIG), removed when this
+ * process exits; returns its path.
+ */
 export function writeKubeConfigVia(kc: KubeConfig, proxy: TcpProxy): string {
   const dir = mkdtempSync(join(tmpdir(), "kubeconfig-via-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, "kubeconfig");
   writeFileSync(path, kubeConfigVia(kc, proxy).exportConfig(), { mode: 0o600 });
   return path;
