@@ -73,7 +73,11 @@ export interface ReplicationReport {
   readonly deleted: readonly { readonly store: string; readonly step: number }[];
 }
 
-/** One replication pass. Rejects only on an abort or a failure to read the source; a step that fails is reported. */
+/**
+ * One replication pass. Rejects only on an abort or a failure to read the source; a step that fails is
+ * reported. With no destinations (every other store left out) it only commits DCP steps and applies
+ * retention on the source.
+ */
 export async function replicateCheckpoints(options: ReplicateOptions): Promise<ReplicationReport> {
   const settings = validate(options);
   const { source, signal, fence } = options;
@@ -220,7 +224,6 @@ function validate(o: ReplicateOptions): Settings {
   }
   if (o.keep !== undefined && (!Number.isSafeInteger(o.keep) || o.keep < 1))
     invalid("keep", `must be an integer >= 1, got ${o.keep}`);
-  if (o.destinations.length === 0) invalid("destinations", "must name at least one store");
   return settings;
 }
 
