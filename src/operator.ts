@@ -143,6 +143,7 @@ export class Operator {
     signal.addEventListener("abort", () => checkpoints.stopAll(), { once: true });
     const secretNamespace = this.#o.namespace ?? DEFAULT_OPERATOR_NAMESPACE;
     const tjReconciler = new TrainingJobReconciler({
+      signal,
       custom,
       core,
       secretNamespace,

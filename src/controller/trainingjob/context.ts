@@ -31,6 +31,8 @@ export interface TrainingJobReconcilerOptions {
   readonly providers?: ProviderRegistry;
   /** Nodes not there this long after a scale-up request: the next option is tried. Default 10 min. */
   readonly scaleUpTimeoutMs?: number;
+  /** Aborts when this replica stops leading: cloud calls in flight (scale-ups, give-backs) are cancelled. */
+  readonly signal?: AbortSignal;
   /** Reads the ComputeClusters' store credential Secrets on the hub. */
   readonly core: CoreV1Api;
   /** The only namespace whose Secrets a ComputeCluster may name (the operator's). Absent: any. */

@@ -77,11 +77,12 @@ async function giveBack(ctx: PassContext, job: TrainingJob, b: StatusBuilder, g:
   const worker = ctx.o.registry.get(cluster);
   const busyNodes = worker ? busyNodesOf(worker.nodes.list(), worker.pods.list(), nodeGroup, job, ctx) : 0;
   try {
-    const current = await provider.getNodeGroup(nodeGroup);
+    const call = ctx.o.signal ? { signal: ctx.o.signal } : {};
+    const current = await provider.getNodeGroup(nodeGroup, call);
     const size = giveBackSize({ fromSize: g.fromSize ?? 0, current: current.desiredSize, busyNodes, placedElsewhere });
     if (size === undefined) return true;
     const token = giveBackToken(job.metadata.uid ?? "", g);
-    await provider.scaleNodeGroup(nodeGroup, size, token);
+    await provider.scaleNodeGroup(nodeGroup, size, token, call);
     b.event({
       type: "Normal",
       reason: "ScaledDown",

@@ -54,6 +54,7 @@ export class TrainingJobReconciler {
       ...(options.providers ? { providers: options.providers } : {}),
       ...(options.scaleUpTimeoutMs !== undefined ? { timeoutMs: options.scaleUpTimeoutMs } : {}),
       ...(options.onScaleRequested ? { onRequested: options.onScaleRequested } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     this.#ctx = {
       o: options,

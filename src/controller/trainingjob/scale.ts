@@ -71,6 +71,8 @@ export interface ScaleUpsOptions {
   readonly timeoutMs?: number;
   /** Called after a scale request, e.g. to refresh the cluster's cloud listing. */
   readonly onRequested?: (cluster: string) => void;
+  /** Cancels the cloud calls in flight (the replica stopped leading). */
+  readonly signal?: AbortSignal;
 }
 
 /** Carries out the Scaling phase on a job's StatusBuilder. */
@@ -151,9 +153,10 @@ export class ScaleUps {
     try {
       // Grow only: another job may have asked the same group for more since this decision's snapshot,
       // and asking for less would shrink it under that job.
-      const current = await provider.getNodeGroup(step.nodeGroup);
+      const call = this.#o.signal ? { signal: this.#o.signal } : {};
+      const current = await provider.getNodeGroup(step.nodeGroup, call);
       const targetSize = Math.max(step.targetSize, current.desiredSize);
-      const op = await provider.scaleNodeGroup(step.nodeGroup, targetSize, token);
+      const op = await provider.scaleNodeGroup(step.nodeGroup, targetSize, token, call);
       const s: ScaleUpStatus = {
         cluster: step.cluster,
         nodeGroup: step.nodeGroup,
