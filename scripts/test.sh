@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# npm test: lint and typecheck, unit tests, then the sandbox up, the
-# integration tests against it, and the sandbox down again (also when a test
-# fails); last, the sandbox's own lifecycle (crash recovery, clean shutdown).
+# npm test: lint and typecheck, unit tests, then the integration tests in
+# TEST_SHARDS (default 3) shards at once, each against a sandbox of its own
+# (the first is the default .sandbox on ports from 17000; shard i uses
+# .sandbox-i on ports from 17000 + 1000*i), the sandboxes brought down again
+# also when a test fails; last, the sandbox's own lifecycle (crash recovery,
+# clean shutdown). Shards are balanced by scripts/test-shards.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,19 +12,50 @@ cd "$(dirname "$0")/.."
 
 status=0
 run() { echo; echo "==> $*"; "$@" || status=$?; }
+shards="${TEST_SHARDS:-3}"
+
+# The environment that points a command at shard $1's sandbox.
+sandbox_env() {
+  if [ "$1" -eq 0 ]; then echo "SANDBOX_PORT_BASE=17000"; else
+    echo "SANDBOX_STATE_DIR=$PWD/.sandbox-$1 SANDBOX_PORT_BASE=$((17000 + 1000 * $1))"
+  fi
+}
 
 run npm run --silent lint
 run npm run --silent typecheck
 run npm run --silent test:unit
 
-echo; echo "==> sandbox up"
-if npm run --silent sandbox:up; then
-  run npm run --silent test:integration
+echo; echo "==> sandbox up (x$shards)"
+pids=()
+for ((i = 0; i < shards; i++)); do
+  env $(sandbox_env "$i") npm run --silent sandbox:up > "sandbox-up-$i.log" 2>&1 & pids+=($!)
+done
+up=0
+for ((i = 0; i < shards; i++)); do
+  if ! wait "${pids[$i]}"; then up=1; echo "sandbox $i did not start:"; cat "sandbox-up-$i.log"; fi
+done
+
+if [ "$up" -eq 0 ]; then
+  echo; echo "==> integration tests in $shards shards"
+  pids=()
+  for ((i = 0; i < shards; i++)); do
+    mapfile -t files < <(scripts/node24.sh node scripts/test-shards.ts "$i" "$shards")
+    env $(sandbox_env "$i") scripts/node24.sh node --test --test-concurrency=1 --test-reporter=spec "${files[@]}" \
+      > "test-shard-$i.log" 2>&1 & pids+=($!)
+  done
+  for ((i = 0; i < shards; i++)); do
+    shard=0; wait "${pids[$i]}" || shard=$?
+    echo; echo "==> shard $i of $shards (exit $shard)"; cat "test-shard-$i.log"
+    [ "$shard" -eq 0 ] || status=1
+  done
 else
   status=1
 fi
-echo; echo "==> sandbox down"
-npm run --silent sandbox:down || status=1
+
+echo; echo "==> sandbox down (x$shards)"
+for ((i = 0; i < shards; i++)); do
+  env $(sandbox_env "$i") npm run --silent sandbox:down || status=1
+done
 
 run npm run --silent test:sandbox-lifecycle
 exit "$status"

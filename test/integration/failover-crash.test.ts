@@ -41,10 +41,13 @@ describe("an operator killed during a move", { timeout: 600_000 }, () => {
     await tjs.deleteNamespace();
   });
 
+  // The next operator waits out the Lease of the one killed at the failpoint: a short one keeps that quick.
+  const SHORT_LEASE = { LEASE_DURATION_MS: "4000", RENEW_DEADLINE_MS: "3000", RETRY_PERIOD_MS: "500" };
+
   for (const fp of FAILPOINTS) {
     it(`converges after a SIGKILL at ${fp}: one epoch running, one failover record`, async () => {
       const name = fp.replaceAll(".", "-");
-      operator = startOperator(`crash-${name}-1`);
+      operator = startOperator(`crash-${name}-1`, SHORT_LEASE);
       await waitClustersReady();
       const job = await tjs.create(movable(name));
       const placed = await tjs.waitForPhase(name, "Running");
@@ -52,12 +55,12 @@ describe("an operator killed during a move", { timeout: 600_000 }, () => {
       await operator.stop();
 
       // This one dies at the failpoint while moving the job off the drained cluster.
-      operator = startOperator(`crash-${name}-2`, { CROSSCLOUD_FAILPOINTS: fp });
+      operator = startOperator(`crash-${name}-2`, { ...SHORT_LEASE, CROSSCLOUD_FAILPOINTS: fp });
       await patchCluster("aws-sim", { drain: true });
       const exit = await operator.exited;
       assert.equal(exit.signal, "SIGKILL", `the operator should die at ${fp}:\n${operator.logs().slice(-2000)}`);
 
-      operator = startOperator(`crash-${name}-3`);
+      operator = startOperator(`crash-${name}-3`, SHORT_LEASE);
       const moved = await eventually(`${name} moved after the crash`, () => tjs.get(name), movedAndRunning(2), 120_000);
       assert.equal(moved.status?.failovers?.length, 1);
       assert.equal(moved.status?.placement?.cluster, "azure-sim");

@@ -60,9 +60,11 @@ export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): Op
       HEALTH_PORT: "0",
       POD_NAME: identity,
       LOG_LEVEL: "info",
-      LEASE_DURATION_MS: "4000",
-      RENEW_DEADLINE_MS: "3000",
-      RETRY_PERIOD_MS: "500",
+      // Long enough that a loaded machine (two test shards on 2 cores) does not make a lone leader
+      // miss its renew deadline; suites about leadership set their own.
+      LEASE_DURATION_MS: "10000",
+      RENEW_DEADLINE_MS: "7000",
+      RETRY_PERIOD_MS: "1000",
       ...sandboxCloudEnv(),
       ...env,
     },
