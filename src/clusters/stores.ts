@@ -176,3 +176,29 @@ export function storeEnv(cc: ComputeCluster, secretName: string | undefined): { 
   if (s3) env.push({ name: "AWS_REGION", value: s3.region ?? cc.spec.aws?.region ?? "us-east-1" });
   return secretName ? { env, secretName } : { env };
 }
+
+/**
+ * Store credentials of each ComputeCluster, read from the hub at most once a minute per Secret
+ * reference; only in `namespace` when given (see src/clusters/secret-refs.ts).
+ */
+export class StoreSecrets {
+  readonly #core: CoreV1Api;
+  readonly #namespace: string | undefined;
+  readonly #cache = new Map<string, { at: number; data: Record<string, string> | undefined }>();
+
+  constructor(core: CoreV1Api, namespace?: string) {
+    this.#core = core;
+    this.#namespace = namespace;
+  }
+
+  async of(cc: ComputeCluster, now: Date): Promise<Record<string, string> | undefined> {
+    // Keyed by the reference too: a ComputeCluster pointed at another Secret is read again at once.
+    const ref = cc.spec.checkpointStore.credentialsSecretRef;
+    const name = `${cc.metadata.name}|${ref?.namespace}/${ref?.name}`;
+    const hit = this.#cache.get(name);
+    if (hit && now.getTime() - hit.at < 60_000) return hit.data;
+    const data = await storeCredentials(cc, this.#core, this.#namespace);
+    this.#cache.set(name, { at: now.getTime(), data });
+    return data;
+  }
+}

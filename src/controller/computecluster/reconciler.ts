@@ -20,6 +20,7 @@ import { kubeconfigFor } from "../../clusters/kubeconfig.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts";
 import { SECRET_OUTSIDE_NAMESPACE, secretRefRefusal } from "../../clusters/secret-refs.ts";
+import { StoreSecrets } from "../../clusters/stores.ts";
 import { innermostMessage, NoAnswerError } from "../../runtime/deadline.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
@@ -76,10 +77,12 @@ export class ComputeClusterReconciler {
   readonly #cloud: CloudNodeGroups;
   /** Clusters whose status this reconciler has written (see HEARTBEAT_REFRESH_MS). */
   readonly #written = new Set<string>();
+  readonly #secrets: StoreSecrets;
 
   constructor(options: ComputeClusterReconcilerOptions) {
     this.#o = options;
     this.#cloud = options.cloudGroups ?? new CloudNodeGroups();
+    this.#secrets = new StoreSecrets(options.core, options.secretNamespace);
   }
 
   get heartbeatMs(): number {
@@ -95,8 +98,12 @@ export class ComputeClusterReconciler {
       return Result.done();
     }
     const now = (this.#o.now ?? (() => new Date()))();
-    const [heartbeat, cloud] = await Promise.all([this.#heartbeat(cc), this.#listCloud(cc)]);
-    const status = this.#status(cc, heartbeat, cloud, now);
+    const [heartbeat, cloud, store] = await Promise.all([
+      this.#heartbeat(cc),
+      this.#listCloud(cc),
+      this.#storeCondition(cc, now),
+    ]);
+    const status = this.#status(cc, heartbeat, cloud, store, now);
     if (!this.#written.has(name) || statusNeedsWrite(cc.status, status, now)) {
       await this.#writeStatus(cc, status);
       this.#written.add(name);
@@ -148,7 +155,37 @@ export class ComputeClusterReconciler {
     }
   }
 
-  #status(cc: ComputeCluster, hb: Heartbeat, cloud: CloudListing | undefined, now: Date): ComputeClusterStatus {
+  /**
+   * CheckpointStoreReady: whether the store's credentials Secret can be read (cached a minute). Its
+   * trouble is this cluster's: jobs placed here are not launched and the others leave its store out of
+   * replication; Ready (placement) is not changed by it.
+   */
+  async #storeCondition(cc: ComputeCluster, now: Date): Promise<ConditionInput> {
+    const type = "CheckpointStoreReady";
+    try {
+      const credentials = await this.#secrets.of(cc, now);
+      const message = credentials
+        ? "the store's credentials Secret can be read"
+        : "no credentials Secret: the operator and pods reach the store with their workload identity";
+      return { type, status: "True", reason: credentials ? "CredentialsFound" : "WorkloadIdentity", message };
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return {
+        type,
+        status: "False",
+        reason: "CredentialsUnavailable",
+        message: `${why}; until it is fixed, jobs placed here are not launched and other jobs leave this store out of replication`,
+      };
+    }
+  }
+
+  #status(
+    cc: ComputeCluster,
+    hb: Heartbeat,
+    cloud: CloudListing | undefined,
+    store: ConditionInput,
+    now: Date,
+  ): ComputeClusterStatus {
     const old = cc.status ?? {};
     const generation = cc.metadata.generation;
     const reachable = hb.reachable.status === "True";
@@ -161,6 +198,7 @@ export class ComputeClusterReconciler {
       now,
     );
     conditions = setCondition(conditions, cloudCondition(cloud, cc.spec.cloud), generation, now);
+    conditions = setCondition(conditions, store, generation, now);
     const ready = readiness(cc, reachable, nodeGroups, hb.reachable.message, this.#o.secretNamespace);
     conditions = setCondition(conditions, ready, generation, now);
     return {

@@ -8,7 +8,7 @@ import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { Catalog } from "../../catalog/index.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry } from "../../clusters/registry.ts";
-import { storeCredentials } from "../../clusters/stores.ts";
+import type { StoreSecrets } from "../../clusters/stores.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { EventRecorder } from "../events.ts";
@@ -46,32 +46,6 @@ export interface TrainingJobReconcilerOptions {
   /** Moves by reason, their duration and the work they lost. */
   readonly failoverMetrics?: FailoverMetrics;
   readonly now?: () => Date;
-}
-
-/**
- * Store credentials of each ComputeCluster, read from the hub at most once a minute per Secret
- * reference; only in `namespace` when given (see src/clusters/secret-refs.ts).
- */
-export class StoreSecrets {
-  readonly #core: CoreV1Api;
-  readonly #namespace: string | undefined;
-  readonly #cache = new Map<string, { at: number; data: Record<string, string> | undefined }>();
-
-  constructor(core: CoreV1Api, namespace?: string) {
-    this.#core = core;
-    this.#namespace = namespace;
-  }
-
-  async of(cc: ComputeCluster, now: Date): Promise<Record<string, string> | undefined> {
-    // Keyed by the reference too: a ComputeCluster pointed at another Secret is read again at once.
-    const ref = cc.spec.checkpointStore.credentialsSecretRef;
-    const name = `${cc.metadata.name}|${ref?.namespace}/${ref?.name}`;
-    const hit = this.#cache.get(name);
-    if (hit && now.getTime() - hit.at < 60_000) return hit.data;
-    const data = await storeCredentials(cc, this.#core, this.#namespace);
-    this.#cache.set(name, { at: now.getTime(), data });
-    return data;
-  }
 }
 
 export interface PassContext {

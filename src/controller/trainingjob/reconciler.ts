@@ -7,12 +7,13 @@
 import { CONDITION, FAILOVER_EVENT, RUNNING } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { WorkerCluster } from "../../clusters/registry.ts";
+import { StoreSecrets } from "../../clusters/stores.ts";
 import { isConflict } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result, TerminalError, toError } from "../../runtime/result.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
 import { launchUnlessRefused, reportBlocked } from "./blocked.ts";
 import { cleanupWorker } from "./cleanup.ts";
-import { type PassContext, StoreSecrets, type TrainingJobReconcilerOptions } from "./context.ts";
+import type { PassContext, TrainingJobReconcilerOptions } from "./context.ts";
 import { continueMove, onTrigger, trackMove } from "./failover.ts";
 import {
   capacityLostTrigger,
