@@ -314,3 +314,37 @@ describe("nodes promised to scaling jobs", () => {
     assert.notEqual(decidePlacement(job(2), [cc], [a]).winner?.fit, "Now", "another job does not take them");
   });
 });
+
+describe("ScaleUps.exclusive", () => {
+  const clusters = { get: () => undefined } as unknown as Informer<ComputeCluster>;
+  const later = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("runs the changes of one group one at a time, in the order asked, and other groups at once", async () => {
+    const scale = new ScaleUps({ clusters });
+    const log: string[] = [];
+    const step = (name: string, ms: number) => async () => {
+      log.push(`${name} start`);
+      await later(ms);
+      log.push(`${name} end`);
+      return name;
+    };
+    const results = await Promise.all([
+      scale.exclusive("aws-sim", "trn1", step("up", 30)),
+      scale.exclusive("aws-sim", "trn1", step("down", 1)),
+      scale.exclusive("aws-sim", "p5", step("other", 1)),
+    ]);
+    assert.deepEqual(results, ["up", "down", "other"]);
+    assert.ok(log.indexOf("up end") < log.indexOf("down start"), log.join(", "));
+    assert.ok(log.indexOf("other end") < log.indexOf("up end"), `another group waits for nothing: ${log.join(", ")}`);
+  });
+
+  it("a change that fails does not hold up the next", async () => {
+    const scale = new ScaleUps({ clusters });
+    const failed = scale.exclusive("aws-sim", "trn1", async () => {
+      throw new Error("cloud said no");
+    });
+    const next = scale.exclusive("aws-sim", "trn1", async () => "ran");
+    await assert.rejects(failed, /cloud said no/);
+    assert.equal(await next, "ran");
+  });
+});

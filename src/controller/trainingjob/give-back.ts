@@ -66,37 +66,46 @@ async function giveBack(ctx: PassContext, job: TrainingJob, b: StatusBuilder, g:
   const cc = ctx.o.clusters.get(undefined, cluster);
   const provider = cc ? ctx.o.providers?.for(cc) : undefined;
   if (!provider) return true; // the cluster or its cloud API is gone: nothing the operator can give back
-  const others = ctx.o.jobs.list().filter((j) => j.metadata.uid !== job.metadata.uid);
   const here = (p: { cluster?: string; nodeGroup?: string } | undefined) =>
     p?.cluster === cluster && p?.nodeGroup === nodeGroup;
-  // Another job growing the same group: its growth is its own to give back; this one waits.
-  if (others.some((j) => here(j.status?.scaleUp))) return false;
-  const placedElsewhere = others
-    .filter((j) => here(j.status?.placement) && !["Succeeded", "Failed"].includes(j.status?.phase ?? ""))
-    .reduce((n, j) => n + j.spec.replicas, 0);
-  const worker = ctx.o.registry.get(cluster);
-  const busyNodes = worker ? busyNodesOf(worker.nodes.list(), worker.pods.list(), nodeGroup, job, ctx) : 0;
-  try {
-    const call = ctx.o.signal ? { signal: ctx.o.signal } : {};
-    const current = await provider.getNodeGroup(nodeGroup, call);
-    const size = giveBackSize({ fromSize: g.fromSize ?? 0, current: current.desiredSize, busyNodes, placedElsewhere });
-    if (size === undefined) return true;
-    const token = giveBackToken(job.metadata.uid ?? "", g);
-    await provider.scaleNodeGroup(nodeGroup, size, token, call);
-    b.event({
-      type: "Normal",
-      reason: "ScaledDown",
-      message: `gave back ${cluster}/${nodeGroup}: asked for ${size} nodes (was ${current.desiredSize}; the operator found ${g.fromSize} and grew it to ${g.toSize} for this job)`,
-    });
-    return true;
-  } catch (err) {
-    b.event({
-      type: "Warning",
-      reason: "ScaleDownFailed",
-      message: `giving back ${cluster}/${nodeGroup} failed, will try again: ${(err as Error).message}`.slice(0, 1000),
-    });
-    return false;
-  }
+  return ctx.scale.exclusive(cluster, nodeGroup, async () => {
+    const others = ctx.o.jobs.list().filter((j) => j.metadata.uid !== job.metadata.uid);
+    // Another job growing the same group, or just placed or scaling there (decided, not yet in its
+    // status): its growth is its own to give back, and it may count on this one's; this one waits.
+    if (others.some((j) => here(j.status?.scaleUp))) return false;
+    if (ctx.placer.assumedOn(cluster, nodeGroup, job.metadata.uid ?? "") > 0) return false;
+    const placedElsewhere = others
+      .filter((j) => here(j.status?.placement) && !["Succeeded", "Failed"].includes(j.status?.phase ?? ""))
+      .reduce((n, j) => n + j.spec.replicas, 0);
+    const worker = ctx.o.registry.get(cluster);
+    const busyNodes = worker ? busyNodesOf(worker.nodes.list(), worker.pods.list(), nodeGroup, job, ctx) : 0;
+    try {
+      const call = ctx.o.signal ? { signal: ctx.o.signal } : {};
+      const current = await provider.getNodeGroup(nodeGroup, call);
+      const size = giveBackSize({
+        fromSize: g.fromSize ?? 0,
+        current: current.desiredSize,
+        busyNodes,
+        placedElsewhere,
+      });
+      if (size === undefined) return true;
+      const token = giveBackToken(job.metadata.uid ?? "", g);
+      await provider.scaleNodeGroup(nodeGroup, size, token, call);
+      b.event({
+        type: "Normal",
+        reason: "ScaledDown",
+        message: `gave back ${cluster}/${nodeGroup}: asked for ${size} nodes (was ${current.desiredSize}; the operator found ${g.fromSize} and grew it to ${g.toSize} for this job)`,
+      });
+      return true;
+    } catch (err) {
+      b.event({
+        type: "Warning",
+        reason: "ScaleDownFailed",
+        message: `giving back ${cluster}/${nodeGroup} failed, will try again: ${(err as Error).message}`.slice(0, 1000),
+      });
+      return false;
+    }
+  });
 }
 
 /** Nodes of `nodeGroup` on which a pod of another job or workload (not a DaemonSet's, not finished) runs. */

@@ -71,6 +71,14 @@ export class Placer {
     return decision;
   }
 
+  /** Nodes decided for jobs other than `except` on the group that the informer does not show yet. */
+  assumedOn(cluster: string, nodeGroup: string, except: string): number {
+    let n = 0;
+    for (const [uid, a] of this.#assumed)
+      if (uid !== except && a.cluster === cluster && a.nodeGroup === nodeGroup) n += a.nodes;
+    return n;
+  }
+
   /** Forgets the job's assumption (its status write failed, or it was deleted). */
   forget(uid: string): void {
     this.#assumed.delete(uid);

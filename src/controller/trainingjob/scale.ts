@@ -78,9 +78,28 @@ export interface ScaleUpsOptions {
 /** Carries out the Scaling phase on a job's StatusBuilder. */
 export class ScaleUps {
   readonly #o: ScaleUpsOptions;
+  /** The tail of each group's chain of cloud changes (see exclusive). */
+  readonly #chains = new Map<string, Promise<unknown>>();
 
   constructor(options: ScaleUpsOptions) {
     this.#o = options;
+  }
+
+  /**
+   * Runs `fn` when no other scale-up or give-back of the same group in this process is under way:
+   * a give-back never reads the group, then shrinks it, around another job's scale-up.
+   */
+  async exclusive<T>(cluster: string, nodeGroup: string, fn: () => Promise<T>): Promise<T> {
+    const key = `${cluster}/${nodeGroup}`;
+    const before = this.#chains.get(key) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.#chains.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#chains.get(key) === tail) this.#chains.delete(key);
+    }
   }
 
   get timeoutMs(): number {
@@ -154,9 +173,11 @@ export class ScaleUps {
       // Grow only: another job may have asked the same group for more since this decision's snapshot,
       // and asking for less would shrink it under that job.
       const call = this.#o.signal ? { signal: this.#o.signal } : {};
-      const current = await provider.getNodeGroup(step.nodeGroup, call);
-      const targetSize = Math.max(step.targetSize, current.desiredSize);
-      const op = await provider.scaleNodeGroup(step.nodeGroup, targetSize, token, call);
+      const { current, targetSize, op } = await this.exclusive(step.cluster, step.nodeGroup, async () => {
+        const current = await provider.getNodeGroup(step.nodeGroup, call);
+        const targetSize = Math.max(step.targetSize, current.desiredSize);
+        return { current, targetSize, op: await provider.scaleNodeGroup(step.nodeGroup, targetSize, token, call) };
+      });
       const s: ScaleUpStatus = {
         cluster: step.cluster,
         nodeGroup: step.nodeGroup,
