@@ -53,7 +53,10 @@ describe("a cloud API that hangs", () => {
     const cloud = condition(aws, "CloudAPIReachable");
     assert.equal(cloud?.status, "False");
     // The call's deadline, or the request's when too little of the call's time is left for another attempt.
-    assert.match(cloud?.message ?? "", /^EKS cluster aws-sim: .*did not (answer|finish) within (2\.5s|1s \(the request's deadline)/);
+    assert.match(
+      cloud?.message ?? "",
+      /^EKS cluster aws-sim: .*did not (answer|finish) within (2\.5s|1s \(the request's deadline)/,
+    );
     // The call's deadline, a heartbeat interval and the informer's lag; a hung call not cut would never end.
     assert.ok(took < CALL_TIMEOUT_MS + 8_000, `the timeout showed after ${took}ms`);
     assert.ok(((await admin("GET", "/_admin/state")) as SimFaults).injected.hang > hungBefore, "EKS calls were held");

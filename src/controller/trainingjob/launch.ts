@@ -339,7 +339,7 @@ export class StoreUnavailableError extends Error {
 
 /** A worker object of this job's name that belongs to another TrainingJob (another uid) is not this job's. */
 export class NameConflictError extends Error {
-  constructor(job: TrainingJob, worker: WorkerCluster, o: KubernetesObject) {
+  constructor(worker: WorkerCluster, o: KubernetesObject) {
     const labels = o.metadata?.labels ?? {};
     const owner = trainingJobKeyOf(labels) ?? "something other than this operator";
     super(
@@ -350,7 +350,7 @@ export class NameConflictError extends Error {
 }
 
 function refuseOthers(job: TrainingJob, worker: WorkerCluster, o: KubernetesObject | undefined): void {
-  if (o && o.metadata?.labels?.[LABEL_JOB_UID] !== job.metadata.uid) throw new NameConflictError(job, worker, o);
+  if (o && o.metadata?.labels?.[LABEL_JOB_UID] !== job.metadata.uid) throw new NameConflictError(worker, o);
 }
 
 /** Throws NameConflictError when an object the launch would write exists and is another job's. */
