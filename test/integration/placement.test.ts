@@ -348,9 +348,13 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
       assert.equal(done.status?.phase, "Succeeded");
       // Back to the 4 nodes the operator found: keeper's 2 busy nodes are within them.
       assert.equal((await simGroup("aws-sim", "trn1")).desiredSize, 4);
-      const events = await tjs.events("borrower");
-      assert.ok(
-        events.some((e) => e.reason === "ScaledDown" && /aws-sim\/trn1: asked for 4 nodes \(was 6/.test(e.message)),
+      // Events follow the status write that they describe.
+      await eventually(
+        "the event ScaledDown saying what was given back",
+        () => tjs.events("borrower"),
+        (events) =>
+          events.some((e) => e.reason === "ScaledDown" && /aws-sim\/trn1: asked for 4 nodes \(was 6/.test(e.message)),
+        10_000,
       );
       assert.equal((await tjs.get("keeper")).status?.phase, "Running", "the job still on trn1 runs on");
     } finally {
