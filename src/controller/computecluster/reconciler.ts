@@ -156,7 +156,7 @@ export class ComputeClusterReconciler {
   }
 
   /**
-   * CheckpointStoreReady: whether the store's credentials Secret can be read (cached a minute). Its
+   * CheckpointStoreReady: whether the store's credentials Secret can be read (a read is reused a minute; a failure is tried again next pass). Its
    * trouble is this cluster's: jobs placed here are not launched and the others leave its store out of
    * replication; Ready (placement) is not changed by it.
    */

@@ -6,7 +6,7 @@
 // is growing it. The cloud chooses which nodes go (see docs/placement.md).
 
 import { createHash } from "node:crypto";
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import type { TrainingJob, TrainingJobStatus } from "../../api/trainingjob.ts";
 import { nodeFactsFromLabels } from "../../catalog/index.ts";
 import { LABEL_JOB_UID } from "../../workload/names.ts";
@@ -110,7 +110,7 @@ async function giveBack(ctx: PassContext, job: TrainingJob, b: StatusBuilder, g:
 
 /** Nodes of `nodeGroup` on which a pod of another job or workload (not a DaemonSet's, not finished) runs. */
 function busyNodesOf(
-  nodes: readonly { metadata?: { name?: string; labels?: Record<string, string> } }[],
+  nodes: readonly V1Node[],
   pods: readonly V1Pod[],
   nodeGroup: string,
   job: TrainingJob,

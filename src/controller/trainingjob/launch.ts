@@ -377,23 +377,19 @@ async function claimable(
 
 function inputHash(job: TrainingJob, b: StatusBuilder): string {
   const option = job.spec.accelerators.find((a) => a.type === b.status.placement?.accelerator);
-  return createHash("sha256")
-    .update(JSON.stringify([job.spec.template, job.spec.replicas, option]))
-    .digest("hex")
-    .slice(0, 16);
+  return digest([job.spec.template, job.spec.replicas, option]);
 }
 
 function templateHash(w: Workload): string {
   const spec = w.job.spec;
-  return createHash("sha256")
-    .update(JSON.stringify([spec?.template, spec?.completions, spec?.parallelism]))
-    .digest("hex")
-    .slice(0, 16);
+  return digest([spec?.template, spec?.completions, spec?.parallelism]);
 }
 
 function specHash(w: Workload): string {
-  return createHash("sha256")
-    .update(JSON.stringify([w.job.spec, w.service.spec, w.job.metadata?.labels]))
-    .digest("hex")
-    .slice(0, 16);
+  return digest([w.job.spec, w.service.spec, w.job.metadata?.labels]);
+}
+
+/** 16 hex characters of the SHA-256 of a value's JSON. */
+function digest(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
 }

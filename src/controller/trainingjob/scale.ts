@@ -187,7 +187,13 @@ export class ScaleUps {
       };
       b.status.scaleUp = s;
       if (targetSize > current.desiredSize) {
-        recordGrowth(b, { ...groupOf(step), fromSize: current.desiredSize, toSize: targetSize, at: s.requestedAt });
+        recordGrowth(b, {
+          cluster: step.cluster,
+          nodeGroup: step.nodeGroup,
+          fromSize: current.desiredSize,
+          toSize: targetSize,
+          at: s.requestedAt,
+        });
       }
       this.#o.onRequested?.(step.cluster);
       b.event({ type: "Normal", reason: "ScalingUp", message: `${scalingText(s)}: ${decision.reason}`.slice(0, 1000) });
@@ -223,10 +229,6 @@ export class ScaleUps {
     b.status.excludedNodeGroups = [...others, { cluster, nodeGroup, reason, at: b.now.toISOString() }].slice(-64);
     if (b.status.scaleUp?.cluster === cluster && b.status.scaleUp.nodeGroup === nodeGroup) b.status.scaleUp = undefined;
   }
-}
-
-function groupOf(step: { cluster: string; nodeGroup: string }): { cluster: string; nodeGroup: string } {
-  return { cluster: step.cluster, nodeGroup: step.nodeGroup };
 }
 
 function scalingText(s: ScaleUpStatus): string {
