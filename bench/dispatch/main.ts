@@ -9,6 +9,7 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { type RequestRow, requestsBetween, scrapeRequests, total } from "../support/requests.ts";
 
 const { values } = parseArgs({
   options: { jobs: { type: "string", default: "500" }, replicas: { type: "string", default: "4" } },
@@ -50,6 +51,8 @@ interface Row {
   readonly cpu?: number;
   readonly rssMiB?: number;
   readonly requestsPerJob: number;
+  /** The operator's requests per job by cluster and verb. */
+  readonly byVerb?: readonly RequestRow[];
 }
 
 /** The floor: the same Jobs and Services created directly on the worker, timed to all pods ready. */
@@ -119,14 +122,6 @@ function peakRssMiB(pid: number): number {
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
 }
 
-async function apiRequests(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith("crosscloud_api_requests_total{"))
-    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-}
-
 async function operatorRun(): Promise<Row> {
   const port = 29081;
   const operator = startOperator("bench", {
@@ -140,7 +135,7 @@ async function operatorRun(): Promise<Row> {
   const tjs = new TrainingJobs("bench-operator");
   await tjs.createNamespace();
   const cpu0 = cpuSeconds(pid);
-  const req0 = await apiRequests(port);
+  const req0 = await scrapeRequests(port);
   const created = new Map<string, number>();
   const started = performance.now();
   const pending: Promise<unknown>[] = [];
@@ -164,6 +159,7 @@ async function operatorRun(): Promise<Row> {
     await sleep(250);
   }
   const wall = (performance.now() - started) / 1000;
+  const requests = requestsBetween(req0, await scrapeRequests(port));
   const row: Row = {
     who: "crosscloud-operator",
     p50: 0,
@@ -171,7 +167,8 @@ async function operatorRun(): Promise<Row> {
     wall,
     cpu: cpuSeconds(pid) - cpu0,
     rssMiB: peakRssMiB(pid),
-    requestsPerJob: ((await apiRequests(port)) - req0) / N,
+    requestsPerJob: total(requests) / N,
+    byVerb: requests,
   };
   const latencies = [...running].map(([name, t]) => (t - (created.get(name) ?? t)) / 1000);
   await operator.stop();
@@ -194,6 +191,10 @@ try {
       `| ${r.who} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.wall.toFixed(1)} | ${r.cpu?.toFixed(1) ?? "-"} | ${r.rssMiB?.toFixed(0) ?? "-"} | ${r.requestsPerJob.toFixed(1)} |`,
     );
   }
+  console.log("\nThe operator's API requests per job, by cluster and verb:\n");
+  console.log("| cluster | verb | requests/job |");
+  console.log("|---|---|---:|");
+  for (const r of op.byVerb ?? []) console.log(`| ${r.cluster} | ${r.verb} | ${(r.count / N).toFixed(2)} |`);
   console.log(
     `\nratio to the floor: p50 x${(op.p50 / base.p50).toFixed(2)}, p99 x${(op.p99 / base.p99).toFixed(2)}, wall x${(op.wall / base.wall).toFixed(2)}`,
   );

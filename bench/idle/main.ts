@@ -13,8 +13,8 @@ import { parseArgs } from "node:util";
 import { HEARTBEAT_REFRESH_MS } from "../../src/controller/computecluster/reconciler.ts";
 import { prepareHub, startOperator, waitClustersReady } from "../../test/support/operator.ts";
 import { eventually } from "../../test/support/sandbox.ts";
+import { requestsBetween, scrapeRequests, total } from "../support/requests.ts";
 
-const WRITES = new Set(["create", "patch", "replace", "delete"]);
 const CLUSTERS = 2;
 
 const { values } = parseArgs({
@@ -23,18 +23,6 @@ const { values } = parseArgs({
 const minutes = Number(values.minutes);
 const warmupMs = Number(values["warmup-seconds"]) * 1000;
 if (!(minutes > 0) || !(warmupMs >= 0)) throw new Error("--minutes must be > 0 and --warmup-seconds >= 0");
-
-type Counts = Map<string, number>;
-
-/** crosscloud_api_requests_total by "cluster verb". */
-async function scrape(port: number): Promise<Counts> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const counts: Counts = new Map();
-  for (const m of text.matchAll(/^crosscloud_api_requests_total\{cluster="([^"]+)",verb="([^"]+)"\} (\S+)$/gm)) {
-    counts.set(`${m[1]} ${m[2]}`, Number(m[3]));
-  }
-  return counts;
-}
 
 await prepareHub();
 const operator = startOperator("bench-idle", { HEALTH_PORT: "0" });
@@ -47,27 +35,18 @@ try {
     30_000,
   );
   await new Promise((r) => setTimeout(r, warmupMs));
-  const before = await scrape(port);
+  const before = await scrapeRequests(port);
   await new Promise((r) => setTimeout(r, minutes * 60_000));
-  const after = await scrape(port);
-
-  const rows = [...after]
-    .map(([key, n]) => ({ key, perMinute: (n - (before.get(key) ?? 0)) / minutes }))
-    .filter((r) => r.perMinute > 0)
-    .sort((a, b) => b.perMinute - a.perMinute);
+  const rows = requestsBetween(before, await scrapeRequests(port));
   console.log(
     `Idle operator, ${CLUSTERS} ComputeClusters, no TrainingJob; ${minutes} min after a ${warmupMs / 1000} s warm-up.\n`,
   );
   console.log("| cluster | verb | requests per minute |");
   console.log("| --- | --- | ---: |");
-  for (const r of rows) {
-    const [cluster, verb] = r.key.split(" ");
-    console.log(`| ${cluster} | ${verb} | ${r.perMinute.toFixed(1)} |`);
-  }
-  const total = rows.reduce((n, r) => n + r.perMinute, 0);
-  const writes = rows.filter((r) => WRITES.has(r.key.split(" ")[1] ?? "")).reduce((n, r) => n + r.perMinute, 0);
+  for (const r of rows) console.log(`| ${r.cluster} | ${r.verb} | ${(r.count / minutes).toFixed(1)} |`);
+  const writes = total(rows, true) / minutes;
   const floor = (CLUSTERS * 60_000) / HEARTBEAT_REFRESH_MS;
-  console.log(`| all | all | ${total.toFixed(1)} |`);
+  console.log(`| all | all | ${(total(rows) / minutes).toFixed(1)} |`);
   console.log(
     `\nWrites per minute: ${writes.toFixed(1)} (the heartbeat alone: ${floor} = ${CLUSTERS} clusters x one status write per ${HEARTBEAT_REFRESH_MS / 1000} s).`,
   );

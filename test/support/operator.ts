@@ -6,9 +6,9 @@
 // its hub kubeconfig and the workers' kubeconfig Secrets carry its tokens.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before } from "node:test";
+import { after, afterEach, before } from "node:test";
 import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
@@ -181,6 +181,11 @@ export function withOperator(
     operator = startOperator(`${name}-operator`, env);
     await waitClustersReady();
   });
+  afterEach(async (t) => {
+    // TestContext.passed (Node >= 21.7) is not in @types/node yet.
+    const { name: test, passed } = t as { name: string; passed?: boolean };
+    if (passed === false && operator) await reportFailure(test, tjs, operator);
+  });
   after(async () => {
     await cleanup(tjs);
     await operator?.stop();
@@ -193,4 +198,34 @@ export function withOperator(
       return operator;
     },
   };
+}
+
+/** Where a failed test's operator log is written (gitignored): one file per suite namespace. */
+export const TEST_LOG_DIR = join(REPO_ROOT, "test-logs");
+
+/**
+ * After a failed test: the operator's whole log to test-logs/<namespace>.log, and on stderr (so a CI
+ * log shows it) each TrainingJob of the suite's namespace with its phase and conditions, and the
+ * operator's last warnings and errors.
+ */
+async function reportFailure(test: string, tjs: TrainingJobs, operator: OperatorProcess): Promise<void> {
+  mkdirSync(TEST_LOG_DIR, { recursive: true });
+  const file = join(TEST_LOG_DIR, `${tjs.namespace}.log`);
+  writeFileSync(file, operator.logs());
+  const lines = [`--- "${test}" failed; the operator's log is in ${file}`];
+  try {
+    for (const j of await tjs.list()) {
+      const conditions = (j.status?.conditions ?? []).map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`);
+      lines.push(`TrainingJob ${j.metadata.name}: ${j.status?.phase ?? "-"} epoch ${j.status?.epoch ?? "-"}`);
+      for (const c of conditions) lines.push(`  ${c}`);
+    }
+  } catch (err) {
+    lines.push(`(the TrainingJobs could not be listed: ${String(err)})`);
+  }
+  const noisy = operator
+    .logs()
+    .split("\n")
+    .filter((l) => /"level":"(warn|error)"/.test(l));
+  lines.push(`the operator's last ${Math.min(30, noisy.length)} warnings and errors:`, ...noisy.slice(-30));
+  console.error(lines.join("\n"));
 }

@@ -42,6 +42,13 @@ export class TrainingJobs {
     return (await this.#custom.getNamespacedCustomObject(this.#ref(name))) as TrainingJob;
   }
 
+  /** Every TrainingJob of the namespace. */
+  async list(): Promise<TrainingJob[]> {
+    const { namespace, ...ref } = this.#ref("");
+    const list = (await this.#custom.listNamespacedCustomObject({ ...ref, namespace })) as { items: TrainingJob[] };
+    return list.items;
+  }
+
   async patch(name: string, body: object): Promise<void> {
     await this.#custom.patchNamespacedCustomObject({ ...this.#ref(name), body }, mergePatch);
   }
