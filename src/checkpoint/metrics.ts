@@ -4,7 +4,8 @@
 // root (the bucket, or the Blob account and container), never by the key
 // prefix, which holds the job's namespace and name: the number of series
 // grows with the stores, not with the jobs. The one per-job series (a job's
-// current lag per destination store) is removed by forgetJob.
+// current lag per destination store) is removed by forgetJob. Requests sent to
+// each store are counted by operation (crosscloud_store_requests_total).
 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { formatStoreUri, parseStoreUri } from "./uri.ts";
@@ -25,6 +26,11 @@ export interface ReplicationMetrics {
 
 /** The replication metrics of a process that replicates for many jobs. */
 export interface JobReplicationMetrics extends ReplicationMetrics {
+  /**
+   * One request sent to a store (`store` its root URI, `operation` what store-deadline.ts names it,
+   * part numbers dropped): crosscloud_store_requests_total{store, op}.
+   */
+  storeRequest(store: string, operation: string): void;
   /** The hooks for one job's passes (`job` is "<namespace>/<name>"): the same, plus the job's own lag series. */
   forJob(job: string): ReplicationMetrics;
   /** Removes every series of the job; call it when the job is deleted. */
@@ -65,6 +71,7 @@ export function replicationMetrics(registry: Registry): JobReplicationMetrics {
   };
   return {
     ...hooks,
+    storeRequest: (store, operation) => m.requests.inc({ store: storeLabel(store), op: operationLabel(operation) }),
     forJob: (job) => {
       const [namespace = "", name = ""] = job.split("/");
       return {
@@ -85,6 +92,11 @@ export function replicationMetrics(registry: Registry): JobReplicationMetrics {
       seriesOf.delete(job);
     },
   };
+}
+
+/** An operation as a label: without the part or block number ("upload of part 7" is "upload of part"). */
+export function operationLabel(operation: string): string {
+  return operation.replace(/\s*\d+/g, "");
 }
 
 function register(registry: Registry) {
@@ -112,6 +124,11 @@ function register(registry: Registry) {
       "crosscloud_checkpoint_replication_lag_seconds",
       "Seconds between a step's commit at the source store and its commit at the destination store.",
       [5, 15, 30, 60, 120, 300, 900, 1800, 3600, 14400],
+    ),
+    requests: counter(
+      "crosscloud_store_requests_total",
+      "Requests sent to a checkpoint store (bucket or container), by operation.",
+      ["store", "op"],
     ),
     jobLag:
       existing<Gauge>(JOB_LAG) ??

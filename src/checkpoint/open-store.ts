@@ -12,7 +12,7 @@ import { connectionKeyFor } from "./connection-string.ts";
 import { CheckpointError } from "./errors.ts";
 import { S3Store } from "./s3/s3-store.ts";
 import type { ObjectStore } from "./store.ts";
-import { type StoreDeadline, storeTimeoutFromEnv } from "./store-deadline.ts";
+import { type RequestHook, type StoreDeadline, storeTimeoutFromEnv } from "./store-deadline.ts";
 import { type StoreUri, storeUri } from "./uri.ts";
 
 export interface OpenStoreOptions {
@@ -47,9 +47,23 @@ function hostOf(url: string): string {
 /** The store `uri` names (text or parsed), with clients built from `options` and the environment. */
 export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}): ObjectStore {
   const parsed = typeof uri === "string" ? storeUri(uri) : uri;
+  return openStoreRoot(parsed, options).at(parsed.prefix);
+}
+
+/** A bucket or container with its clients built once: stores rooted at any prefix in it share them. */
+export interface StoreRoot {
+  /** The bucket or container (prefix ""). */
+  readonly uri: StoreUri;
+  /** The store rooted at `prefix` (relative to the bucket or container), on this root's clients. */
+  at(prefix: string): ObjectStore;
+}
+
+/** The bucket or container of `uri` (its prefix ignored), its clients built from `options` and the environment. */
+export function openStoreRoot(uri: StoreUri, options: OpenStoreOptions = {}, onRequest?: RequestHook): StoreRoot {
   const env = options.env ?? process.env;
   const timeoutMs = options.requestTimeoutMs ?? storeTimeoutFromEnv(env);
-  if (parsed.kind === "s3") {
+  const root: StoreUri = { ...uri, prefix: "" };
+  if (uri.kind === "s3") {
     const endpoint = options.s3Endpoint ?? env.CROSSCLOUD_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3;
     const region = options.s3Region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
     const credentials = options.s3Credentials ? { credentials: options.s3Credentials } : {};
@@ -66,20 +80,27 @@ export function openStore(uri: string | StoreUri, options: OpenStoreOptions = {}
         : { region, ...credentials },
     );
     const server = endpoint ? hostOf(endpoint) : `s3.${region}.amazonaws.com`;
-    const deadline: StoreDeadline = { timeoutMs, store: `s3://${parsed.bucket} at ${server}` };
-    return new S3Store({ client, bucket: parsed.bucket, prefix: parsed.prefix, deadline });
+    const deadline: StoreDeadline = { timeoutMs, store: `s3://${uri.bucket} at ${server}` };
+    return {
+      uri: root,
+      at: (prefix) => new S3Store({ client, bucket: uri.bucket, prefix, deadline, ...opt(onRequest) }),
+    };
   }
   const key =
-    options.azureAccountKey ?? env.AZURE_STORAGE_ACCOUNT_KEY ?? env.AZURE_STORAGE_KEY ?? connectionKey(env, parsed);
-  const credential = key ? new StorageSharedKeyCredential(parsed.account, key) : new DefaultAzureCredential();
-  const container = new ContainerClient(`${parsed.accountUrl}/${parsed.container}`, credential);
-  const realService = /\.blob\.core\./.test(new URL(parsed.accountUrl).hostname);
-  return new AzureBlobStore({
-    container,
-    prefix: parsed.prefix,
-    stageFromUrl: options.azureStageFromUrl ?? realService,
-    deadline: { timeoutMs, store: `${parsed.accountUrl}/${parsed.container}` },
-  });
+    options.azureAccountKey ?? env.AZURE_STORAGE_ACCOUNT_KEY ?? env.AZURE_STORAGE_KEY ?? connectionKey(env, uri);
+  const credential = key ? new StorageSharedKeyCredential(uri.account, key) : new DefaultAzureCredential();
+  const container = new ContainerClient(`${uri.accountUrl}/${uri.container}`, credential);
+  const realService = /\.blob\.core\./.test(new URL(uri.accountUrl).hostname);
+  const stageFromUrl = options.azureStageFromUrl ?? realService;
+  const deadline: StoreDeadline = { timeoutMs, store: `${uri.accountUrl}/${uri.container}` };
+  return {
+    uri: root,
+    at: (prefix) => new AzureBlobStore({ container, prefix, stageFromUrl, deadline, ...opt(onRequest) }),
+  };
+}
+
+function opt(onRequest: RequestHook | undefined): { onRequest?: RequestHook } {
+  return onRequest ? { onRequest } : {};
 }
 
 /** The AccountKey of env AZURE_STORAGE_CONNECTION_STRING for the Blob store `uri`, when the env has one. */

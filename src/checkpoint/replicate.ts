@@ -9,12 +9,12 @@ import type { CopyMode } from "./copy-file.ts";
 import { CheckpointError, isAbort } from "./errors.ts";
 import type { EventSink, ReplicationEvent } from "./events.ts";
 import { type EpochFence, isStale } from "./fence.ts";
-import type { Manifest } from "./manifest.ts";
+import { type Manifest, sameCommit } from "./manifest.ts";
 import type { ReplicationMetrics } from "./metrics.ts";
 import { replicateStep, type StepContext } from "./replicate-step.ts";
 import { applyRetention } from "./retention.ts";
 import { Slots } from "./slots.ts";
-import { commitDcpSteps, readSteps } from "./steps.ts";
+import { commitDcpSteps, readSteps, type StepReader } from "./steps.ts";
 import type { ObjectStore } from "./store.ts";
 import { formatStoreUri } from "./uri.ts";
 
@@ -51,6 +51,12 @@ export interface ReplicateOptions {
   readonly multipartThreshold?: number;
   /** Default "stream"; see CopyMode. */
   readonly copyMode?: CopyMode;
+  /**
+   * What a store holds; default readSteps (a listing and a read of every manifest, each time asked).
+   * The operator gives its listers' view. When given, a step whose commit a destination already holds
+   * (by that view) is skipped without asking the destination.
+   */
+  readonly stepsOf?: StepReader;
   readonly metrics?: ReplicationMetrics;
   readonly onEvent?: EventSink;
   readonly signal?: AbortSignal;
@@ -82,8 +88,14 @@ export async function replicateCheckpoints(options: ReplicateOptions): Promise<R
   const settings = validate(options);
   const { source, signal, fence } = options;
   const emit: EventSink = options.onEvent ?? (() => {});
+  const stepsOf = options.stepsOf ? { stepsOf: options.stepsOf } : {};
   const dcpCommitted = options.commitDcp
-    ? await commitDcpSteps(source, { epoch: fence.activeEpoch, notBefore: options.commitDcp.notBefore, signal })
+    ? await commitDcpSteps(source, {
+        epoch: fence.activeEpoch,
+        notBefore: options.commitDcp.notBefore,
+        signal,
+        ...stepsOf,
+      })
     : [];
   for (const step of dcpCommitted) emit({ type: "dcp-committed", step });
   const steps = await chooseSteps(source, options, emit);
@@ -96,7 +108,7 @@ export async function replicateCheckpoints(options: ReplicateOptions): Promise<R
   const deleted: { store: string; step: number }[] = [];
   if (options.keep !== undefined) {
     for (const store of [source, ...options.destinations]) {
-      const removed = await applyRetention(store, { keep: options.keep, fence, signal, onEvent: emit });
+      const removed = await applyRetention(store, { keep: options.keep, fence, signal, onEvent: emit, ...stepsOf });
       deleted.push(...removed.map((step) => ({ store: formatStoreUri(store.uri), step })));
     }
   }
@@ -105,7 +117,7 @@ export async function replicateCheckpoints(options: ReplicateOptions): Promise<R
 
 /** The source's committed, non-stale steps to replicate, newest first. */
 async function chooseSteps(source: ObjectStore, options: ReplicateOptions, emit: EventSink): Promise<Manifest[]> {
-  const { committed, invalid } = await readSteps(source, options.signal);
+  const { committed, invalid } = await (options.stepsOf ?? readSteps)(source, options.signal);
   for (const i of invalid)
     emit({ type: "step-skipped", step: i.step, reason: "invalid-manifest", detail: i.issues.join("; ") });
   const newestFirst = committed.map((c) => c.manifest).sort((a, b) => b.step - a.step);
@@ -164,12 +176,34 @@ async function replicateTo(
       (kind === "read" ? options.metrics?.bytesRead : options.metrics?.bytesWritten)?.(src, dst, bytes);
     },
   };
+  const held = await heldCommits(destination, options);
   const results: StepResult[] = [];
   for (const manifest of steps) {
+    const there = held.get(manifest.step);
+    if (there && sameCommit(manifest, there)) {
+      shared.emit({ type: "step-skipped", destination: dst, step: manifest.step, reason: "already-replicated" });
+      results.push({ destination: dst, step: manifest.step, outcome: "already-replicated" });
+      continue;
+    }
     stepBytes.written = 0;
     results.push(await replicateOne(ctx, manifest, { src, dst, stepBytes, shared, options }));
   }
   return results;
+}
+
+/**
+ * The commits a destination holds by `options.stepsOf`, by step; empty without it, or when it cannot
+ * say (each step then asks the destination itself, and fails there if the store does).
+ */
+async function heldCommits(destination: ObjectStore, options: ReplicateOptions): Promise<Map<number, Manifest>> {
+  if (!options.stepsOf) return new Map();
+  try {
+    const { committed } = await options.stepsOf(destination, options.signal);
+    return new Map(committed.map((c) => [c.manifest.step, c.manifest]));
+  } catch (err) {
+    if (isAbort(err) || options.signal?.aborted) throw err;
+    return new Map();
+  }
 }
 
 /** Replicates one step to one destination, turning its outcome into a result, an event and metrics. */

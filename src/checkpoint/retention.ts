@@ -6,7 +6,7 @@ import { CheckpointError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { type EpochFence, isStale } from "./fence.ts";
 import { DCP_METADATA_NAME, MANIFEST_NAME, stepDir } from "./manifest.ts";
-import { readSteps } from "./steps.ts";
+import { readSteps, type StepReader } from "./steps.ts";
 import type { ObjectStore } from "./store.ts";
 import { formatStoreUri } from "./uri.ts";
 
@@ -39,11 +39,13 @@ export interface RetentionOptions {
   readonly fence?: EpochFence;
   readonly signal?: AbortSignal;
   readonly onEvent?: EventSink;
+  /** Where the store's steps come from; default readSteps. */
+  readonly stepsOf?: StepReader;
 }
 
 /** Applies chooseRetention to `store`; resolves with the steps deleted. */
 export async function applyRetention(store: ObjectStore, options: RetentionOptions): Promise<number[]> {
-  const { committed, all } = await readSteps(store, options.signal);
+  const { committed, all } = await (options.stepsOf ?? readSteps)(store, options.signal);
   const choice = chooseRetention(
     committed.map((c) => c.manifest),
     options.keep,

@@ -9,6 +9,7 @@ import {
   DCP_METADATA_NAME,
   MANIFEST_NAME,
   type Manifest,
+  type ManifestResult,
   manifestKey,
   parseManifest,
   parseStepDir,
@@ -42,14 +43,27 @@ export interface StoreSteps {
   readonly all: readonly StepObjects[];
 }
 
+/**
+ * How a replication pass learns what a store holds: readSteps (a listing and every manifest read), or
+ * a view kept by a lister that serves many passes (the operator's, store-lister.ts).
+ */
+export type StepReader = (store: ObjectStore, signal?: AbortSignal) => Promise<StoreSteps>;
+
 /** Groups the store's objects by `step-N/` directory, ascending by step. */
 export async function scanSteps(store: ObjectStore, signal?: AbortSignal): Promise<StepObjects[]> {
+  return groupSteps(await listAll(store, "", signal));
+}
+
+/** Groups objects (keys relative to the store root) by `step-N/` directory, ascending by step; others are left out. */
+export function groupSteps(objects: Iterable<ObjectInfo>): StepObjects[] {
   const byStep = new Map<number, ObjectInfo[]>();
-  for (const info of await listAll(store, "", signal)) {
+  for (const info of objects) {
     const slash = info.key.indexOf("/");
     const step = slash > 0 ? parseStepDir(info.key.slice(0, slash)) : undefined;
     if (step === undefined) continue;
-    byStep.set(step, [...(byStep.get(step) ?? []), info]);
+    const objects = byStep.get(step);
+    if (objects) objects.push(info);
+    else byStep.set(step, [info]);
   }
   return [...byStep.entries()]
     .sort(([a], [b]) => a - b)
@@ -64,11 +78,24 @@ export async function scanSteps(store: ObjectStore, signal?: AbortSignal): Promi
 /** Reads every manifest in the store; an invalid one makes its step uncommitted, not the scan fail. */
 export async function readSteps(store: ObjectStore, signal?: AbortSignal): Promise<StoreSteps> {
   const all = await scanSteps(store, signal);
+  const parsed = new Map<number, ManifestResult>();
+  for (const s of all) {
+    if (s.manifest)
+      parsed.set(s.step, parseManifest((await readAll(store, s.manifest.key, signal)).toString("utf8"), s.step));
+  }
+  return stepsWith(all, (s) => parsed.get(s.step));
+}
+
+/** What a store holds, from its step directories and their manifests as parsed (undefined: no manifest). */
+export function stepsWith(
+  all: readonly StepObjects[],
+  manifestOf: (s: StepObjects) => ManifestResult | undefined,
+): StoreSteps {
   const committed: CommittedStep[] = [];
   const invalid: { step: number; issues: readonly string[] }[] = [];
   for (const s of all) {
-    if (!s.manifest) continue;
-    const parsed = parseManifest((await readAll(store, s.manifest.key, signal)).toString("utf8"), s.step);
+    const parsed = s.manifest ? manifestOf(s) : undefined;
+    if (!s.manifest || !parsed) continue;
     if (parsed.ok) committed.push({ manifest: parsed.manifest, committedAt: s.manifest.lastModified });
     else invalid.push({ step: s.step, issues: parsed.issues });
   }
@@ -162,12 +189,17 @@ export interface DcpCommitOptions {
    */
   readonly notBefore?: Date;
   readonly signal?: AbortSignal;
+  /** Where the step directories come from; default a listing of the store (scanSteps). */
+  readonly stepsOf?: StepReader;
 }
 
 /** Commits every PyTorch DCP step (`.metadata` present) that has no manifest yet; returns their steps. */
 export async function commitDcpSteps(store: ObjectStore, options: DcpCommitOptions): Promise<number[]> {
   const done: number[] = [];
-  for (const s of await scanSteps(store, options.signal)) {
+  const all = options.stepsOf
+    ? (await options.stepsOf(store, options.signal)).all
+    : await scanSteps(store, options.signal);
+  for (const s of all) {
     if (s.manifest || !s.dcpMetadata) continue;
     if (options.notBefore && s.dcpMetadata.lastModified < options.notBefore) continue;
     const createdAt = s.dcpMetadata.lastModified;

@@ -85,9 +85,14 @@ export type TimedRequest = <T>(
   bodyBytes?: number,
 ) => Promise<T>;
 
-export function timedRequests(d: StoreDeadline): TimedRequest {
-  return (operation, key, signal, request, bodyBytes) =>
-    withStoreDeadline(d, operation, key, signal, request, bodyBytes);
+/** Told of every request a store adapter sends (its operation and the key relative to the bucket or container), before it goes. */
+export type RequestHook = (operation: string, key: string) => void;
+
+export function timedRequests(d: StoreDeadline, onRequest?: RequestHook): TimedRequest {
+  return (operation, key, signal, request, bodyBytes) => {
+    onRequest?.(operation, key);
+    return withStoreDeadline(d, operation, key, signal, request, bodyBytes);
+  };
 }
 
 /**

@@ -13,6 +13,7 @@ import { makeRuntimeMetrics } from "../../src/runtime/metrics.ts";
 /** Label names whose values are bounded by the configuration (clusters, stores), by the code (enums) or by Node.js (process metrics). */
 const BOUNDED = new Set([
   ...["controller", "result", "phase", "cluster", "verb", "reason", "from", "to", "source", "destination", "code"],
+  ...["store", "op"],
   ...["le", "type", "space", "kind", "version", "major", "minor", "patch"],
 ]);
 /** The metrics allowed a per-job series, each removed by forgetJob. */
@@ -43,6 +44,8 @@ function drive(m: ReturnType<typeof operatorRegistry>, jobs: number) {
       hooks.stepReplicated(src, dst, 3);
       hooks.lag(src, dst, 12);
       hooks.stepFailed(src, dst, i % 2 ? "ChecksumMismatch" : "StoreFailed");
+      m.replication.storeRequest(src, "list");
+      m.replication.storeRequest(dst, `upload of part ${i + 1}`);
     }
     m.failover.moved("SpotEviction", "aws-east", "azure-west");
     m.failover.duration("SpotEviction", 20);
@@ -103,6 +106,11 @@ describe("metric label cardinality", () => {
     assert.match(
       text,
       /crosscloud_checkpoint_bytes_written_total\{source="s3:\/\/ckpt-use1",destination="https:\/\/acct.blob.core.windows.net\/ckpt"\} 6000/,
+    );
+    assert.match(text, /crosscloud_store_requests_total\{store="s3:\/\/ckpt-use1",op="list"\} 120/);
+    assert.match(
+      text,
+      /crosscloud_store_requests_total\{store="https:\/\/acct.blob.core.windows.net\/ckpt",op="upload of part"\} 60/,
     );
   });
 });

@@ -25,6 +25,7 @@ import type {
 import {
   DEFAULT_STORE_REQUEST_TIMEOUT_MS,
   guardBody,
+  type RequestHook,
   type StoreDeadline,
   type TimedRequest,
   timedRequests,
@@ -46,6 +47,8 @@ export interface AzureBlobStoreOptions {
   readonly blockMd5?: boolean;
   /** Every request's deadline, and how its errors name the store. Default 30 s, the container's URL. */
   readonly deadline?: StoreDeadline;
+  /** Told of every request before it is sent (counting, and noticing writes); the key is relative to the bucket or container. */
+  readonly onRequest?: RequestHook;
 }
 
 /** Block blob limits (CLOUD-FACTS.md): blocks up to 4,000 MiB, at most 50,000 of them, no minimum. */
@@ -93,7 +96,7 @@ export class AzureBlobStore implements ObjectStore {
       timeoutMs: DEFAULT_STORE_REQUEST_TIMEOUT_MS,
       store: containerName(options.container.url),
     };
-    this.#timed = timedRequests(this.#deadline);
+    this.#timed = timedRequests(this.#deadline, options.onRequest);
     const accountUrl = options.container.url.slice(0, options.container.url.lastIndexOf("/"));
     this.uri = {
       kind: "azure-blob",

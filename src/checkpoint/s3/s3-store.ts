@@ -33,6 +33,7 @@ import type {
 import {
   DEFAULT_STORE_REQUEST_TIMEOUT_MS,
   guardBody,
+  type RequestHook,
   type StoreDeadline,
   type TimedRequest,
   timedRequests,
@@ -47,6 +48,8 @@ export interface S3StoreOptions {
   readonly prefix?: string;
   /** Every request's deadline, and how its errors name the store. Default 30 s, `s3://<bucket>`. */
   readonly deadline?: StoreDeadline;
+  /** Told of every request before it is sent (counting, and noticing writes); the key is relative to the bucket or container. */
+  readonly onRequest?: RequestHook;
 }
 
 /** S3's documented multipart limits (CLOUD-FACTS.md, "Object storage"). */
@@ -84,7 +87,7 @@ export class S3Store implements ObjectStore {
       timeoutMs: DEFAULT_STORE_REQUEST_TIMEOUT_MS,
       store: `s3://${options.bucket}`,
     };
-    this.#timed = timedRequests(this.#deadline);
+    this.#timed = timedRequests(this.#deadline, options.onRequest);
     this.#root = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
     this.uri = { kind: "s3", bucket: options.bucket, prefix: this.#root };
   }

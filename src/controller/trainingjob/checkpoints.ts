@@ -1,14 +1,17 @@
 // Keeps a running job's checkpoints replicated: in the background (never
 // inside a reconcile pass), one replication pass at a time per job, from the
 // store of its placement to the stores of the other clusters it may move to,
-// then a summary of what each store holds for status.checkpoint.
+// then a summary of what each store holds for status.checkpoint. The stores
+// are listed per store, not per job (src/checkpoint/store-listers.ts): a pass
+// runs when a scan found one of the job's lines changed.
 
 import type { EpochFence, EpochStart } from "../../checkpoint/fence.ts";
 import type { JobReplicationMetrics } from "../../checkpoint/metrics.ts";
 import { type OpenStoreOptions, openStore } from "../../checkpoint/open-store.ts";
 import { type CheckpointStatus, newestCommitted, summariseCheckpoints } from "../../checkpoint/placement.ts";
 import { replicateCheckpoints } from "../../checkpoint/replicate.ts";
-import { readSteps } from "../../checkpoint/steps.ts";
+import { type CommittedStep, readSteps, type StepReader } from "../../checkpoint/steps.ts";
+import { type LineRef, StoreListers } from "../../checkpoint/store-listers.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { ConditionInput } from "../conditions.ts";
 
@@ -42,24 +45,58 @@ export interface SyncResult {
 
 export interface CheckpointSyncOptions {
   readonly logger: Logger;
-  /** Replication metrics; each job's lag series is removed when the job is forgotten. */
+  /** Replication metrics and store requests; each job's lag series is removed when the job is forgotten. */
   readonly metrics?: JobReplicationMetrics;
   /** Called when a pass finished, so the job is reconciled and its status written. */
   readonly onResult: (key: string) => void;
-  /** Pause between passes of one job. Default 10 s. */
+  /** Time between two scans of one store; a job whose pass failed tries again after this long. Default 10 s. */
   readonly intervalMs?: number;
+  /** A line newly watched waits at most this long for its store's scan; default 200 ms. */
+  readonly firstScanMs?: number;
 }
 
+/** What CheckpointSync knows of one job. */
+interface JobSync {
+  /** Its epoch and source store: a pass of another one is ended. */
+  readonly identity: string;
+  plan: SyncPlan;
+  /** Its lines, source first, in the stores of the plan's targets. */
+  lines: LineRef[];
+  running?: AbortController;
+  lastStart: number;
+  /** The plan and its lines' versions when its last pass started: nothing new, no pass. */
+  seen?: string;
+  result?: SyncResult;
+}
+
+/**
+ * Replication passes of every active job, fed by one lister per store (StoreListers): a store is
+ * listed once per interval for all its jobs, and a job's pass runs when one of its lines changed (or
+ * its plan did, or its last pass failed and the interval has passed), reading what the stores hold
+ * from the listers, so a job with nothing new sends no request of its own.
+ */
 export class CheckpointSync {
   readonly #o: CheckpointSyncOptions;
-  readonly #running = new Map<string, AbortController>();
-  readonly #results = new Map<string, SyncResult>();
-  readonly #lastStart = new Map<string, number>();
-  /** The epoch and source of each job's running or last pass. */
-  readonly #planOf = new Map<string, string>();
+  readonly #stores: StoreListers;
+  readonly #jobs = new Map<string, JobSync>();
+  /** The jobs of each line, by `<handle> <line>`. */
+  readonly #watchers = new Map<string, Set<string>>();
 
   constructor(options: CheckpointSyncOptions) {
     this.#o = options;
+    this.#stores = new StoreListers({
+      intervalMs: this.#interval(),
+      ...(options.firstScanMs !== undefined ? { firstScanMs: options.firstScanMs } : {}),
+      onChange: (ref) => {
+        for (const key of this.#watchers.get(lineId(ref)) ?? []) this.#maybeStart(key);
+      },
+      onRequest: (store, operation) => options.metrics?.storeRequest(store, operation),
+    });
+  }
+
+  /** The stores and their listers (tests and benchmarks read and scan them). */
+  get stores(): StoreListers {
+    return this.#stores;
   }
 
   /** The last finished pass's result, and a new pass started when one is due. Never waits for I/O. */
@@ -67,32 +104,92 @@ export class CheckpointSync {
     // A new epoch or source (the job moved) ends the old pass at once: it could still copy steps that
     // the old epoch commits after the move, and its result describes the old placement.
     const identity = `${plan.epoch}|${plan.source.uri}`;
-    if (this.#planOf.has(key) && this.#planOf.get(key) !== identity) this.forget(key);
-    this.#planOf.set(key, identity);
-    const due = Date.now() - (this.#lastStart.get(key) ?? 0) >= (this.#o.intervalMs ?? 10_000);
-    if (!this.#running.has(key) && due) this.#start(key, plan);
-    return this.#results.get(key);
+    const before = this.#jobs.get(key);
+    if (before && before.identity !== identity) this.forget(key);
+    const job = this.#jobs.get(key) ?? { identity, plan, lines: [], lastStart: 0 };
+    this.#jobs.set(key, job);
+    job.plan = plan;
+    try {
+      this.#watch(key, job, [plan.source, ...plan.destinations]);
+    } catch (err) {
+      // A store that cannot even be opened (a bad URI or options): the job's condition says why.
+      job.result = {
+        status: job.result?.status ?? { stores: [] },
+        at: new Date(),
+        failures: [],
+        error: errorMessage(err),
+      };
+      return job.result;
+    }
+    this.#maybeStart(key);
+    return job.result;
   }
 
-  /** Stops the job's pass (if any) and forgets it. */
+  /** Stops the job's pass (if any), stops watching its lines and forgets it. */
   forget(key: string): void {
     this.#o.metrics?.forgetJob(key);
-    this.#running.get(key)?.abort();
-    this.#running.delete(key);
-    this.#results.delete(key);
-    this.#lastStart.delete(key);
-    this.#planOf.delete(key);
+    const job = this.#jobs.get(key);
+    if (!job) return;
+    job.running?.abort();
+    this.#watch(key, job, []);
+    this.#jobs.delete(key);
   }
 
   stopAll(): void {
-    for (const key of [...this.#running.keys()]) this.forget(key);
+    for (const key of [...this.#jobs.keys()]) this.forget(key);
+    this.#stores.stopAll();
   }
 
-  #start(key: string, plan: SyncPlan): void {
+  /** The newest committed step of a line that the fence allows, read now through the shared clients. */
+  async newestStep(uri: string, options: OpenStoreOptions, fence: EpochFence): Promise<ResumePoint | undefined> {
+    const { committed } = await this.#stores.read(this.#stores.ref(uri, options));
+    return resumePoint(committed, fence);
+  }
+
+  #interval(): number {
+    return this.#o.intervalMs ?? 10_000;
+  }
+
+  /** Watches the lines of `targets` for the job, and stops watching those it no longer has. */
+  #watch(key: string, job: JobSync, targets: readonly StoreTarget[]): void {
+    const lines = targets.map((t) => this.#stores.ref(t.uri, t.options));
+    const next = new Map(lines.map((ref) => [lineId(ref), ref]));
+    const before = new Map(job.lines.map((ref) => [lineId(ref), ref]));
+    for (const [id, ref] of next) {
+      if (before.has(id)) continue;
+      this.#stores.watch(ref);
+      this.#watchers.set(id, (this.#watchers.get(id) ?? new Set()).add(key));
+    }
+    for (const [id, ref] of before) {
+      if (next.has(id)) continue;
+      this.#stores.unwatch(ref);
+      const jobs = this.#watchers.get(id);
+      jobs?.delete(key);
+      if (jobs?.size === 0) this.#watchers.delete(id);
+    }
+    job.lines = lines;
+  }
+
+  /** Starts the job's pass when none runs and something is new to it; each of its lines must have been listed. */
+  #maybeStart(key: string): void {
+    const job = this.#jobs.get(key);
+    if (!job || job.running) return;
+    const versions = job.lines.map((ref) => this.#stores.version(ref));
+    if (versions.some((v) => v === undefined)) return;
+    const state = `${planDigest(job.plan)} ${versions.join(",")}`;
+    const failed = job.result !== undefined && (job.result.error !== undefined || job.result.failures.length > 0);
+    const retry = failed && Date.now() - job.lastStart >= this.#interval();
+    if (state === job.seen && !retry) return;
+    job.seen = state;
+    this.#start(key, job);
+  }
+
+  #start(key: string, job: JobSync): void {
     const abort = new AbortController();
-    this.#running.set(key, abort);
-    this.#lastStart.set(key, Date.now());
-    void this.#pass(key, plan, abort.signal)
+    job.running = abort;
+    job.lastStart = Date.now();
+    const { plan, lines } = job;
+    void this.#pass(key, plan, lines, abort.signal)
       .then((result) => {
         if (abort.signal.aborted) return;
         this.#o.logger.debug("checkpoint pass", {
@@ -100,7 +197,7 @@ export class CheckpointSync {
           latestStep: result.status.latestStep,
           failures: result.failures.length,
         });
-        this.#results.set(key, result);
+        job.result = result;
         this.#o.onResult(key);
       })
       .catch((err: unknown) => {
@@ -108,19 +205,23 @@ export class CheckpointSync {
         const error = errorMessage(err);
         this.#o.logger.warn("checkpoint pass failed", { job: key, error });
         // Kept as the result, so the job's condition says so, instead of only the log.
-        const before = this.#results.get(key);
-        this.#results.set(key, { status: before?.status ?? { stores: [] }, at: new Date(), failures: [], error });
+        job.result = { status: job.result?.status ?? { stores: [] }, at: new Date(), failures: [], error };
         this.#o.onResult(key);
       })
       .finally(() => {
-        if (this.#running.get(key) === abort) this.#running.delete(key);
+        if (job.running === abort) job.running = undefined;
       });
   }
 
-  async #pass(key: string, plan: SyncPlan, signal: AbortSignal): Promise<SyncResult> {
-    const open = (t: StoreTarget) => openStore(t.uri, t.options);
-    const source = open(plan.source);
-    const destinations = plan.destinations.map(open);
+  async #pass(key: string, plan: SyncPlan, lines: readonly LineRef[], signal: AbortSignal): Promise<SyncResult> {
+    const [source, ...destinations] = lines.map((ref) => ref.store);
+    if (!source) throw new Error("no source store");
+    const byStore = new Map(lines.map((ref) => [ref.store, ref]));
+    // What each store holds comes from its lister: no request unless the line was written since.
+    const stepsOf: StepReader = (store, s) => {
+      const ref = byStore.get(store);
+      return ref ? this.#stores.steps(ref, s) : readSteps(store, s);
+    };
     const fence: EpochFence = {
       activeEpoch: plan.epoch,
       ...(plan.resumedFromStep !== undefined ? { resumedFromStep: plan.resumedFromStep } : {}),
@@ -133,6 +234,7 @@ export class CheckpointSync {
       keep: plan.keep,
       commitDcp: { notBefore: plan.placedAt },
       metrics: this.#o.metrics?.forJob(key),
+      stepsOf,
       signal,
     });
     const clusterOf = new Map([plan.source, ...plan.destinations].map((t) => [t.uri.replace(/\/+$/, ""), t.cluster]));
@@ -147,11 +249,23 @@ export class CheckpointSync {
       targets.map(async (t, i) => ({
         cluster: t.cluster,
         uri: t.uri,
-        committed: (await readSteps(i === 0 ? source : (destinations[i - 1] ?? source), signal)).committed,
+        committed: (await stepsOf(lines[i]?.store ?? source, signal)).committed,
       })),
     );
     return { status: summariseCheckpoints(stores, fence), at: new Date(), failures };
   }
+}
+
+/** A line's id among the watched ones. */
+function lineId(ref: Pick<LineRef, "handle" | "line">): string {
+  return `${ref.handle} ${ref.line}`;
+}
+
+/** What of a plan makes a pass differ: a change runs one even when no store changed. */
+function planDigest(plan: SyncPlan): string {
+  const targets = [plan.source, ...plan.destinations].map((t) => `${t.cluster}=${t.uri}`);
+  targets.push(...targets.splice(1).sort());
+  return JSON.stringify([plan.epoch, plan.resumedFromStep, plan.lineage, plan.keep, plan.placedAt, targets]);
 }
 
 /** An error's message, for a condition: one line, bounded. */
@@ -244,7 +358,10 @@ export async function newestStep(
   options: OpenStoreOptions,
   fence: EpochFence,
 ): Promise<ResumePoint | undefined> {
-  const { committed } = await readSteps(openStore(uri, options));
+  return resumePoint((await readSteps(openStore(uri, options))).committed, fence);
+}
+
+function resumePoint(committed: readonly CommittedStep[], fence: EpochFence): ResumePoint | undefined {
   const newest = newestCommitted(committed, fence)?.manifest;
   if (!newest) return undefined;
   const createdAt = new Date(newest.createdAt);

@@ -29,7 +29,7 @@ import {
   resumeData,
   type Workload,
 } from "../../workload/render.ts";
-import { newestStep, type ResumePoint } from "./checkpoints.ts";
+import type { ResumePoint } from "./checkpoints.ts";
 import type { PassContext } from "./context.ts";
 import { lineageOf } from "./failover-trigger.ts";
 import type { StatusBuilder } from "./status.ts";
@@ -278,7 +278,7 @@ async function firstResume(
       refusal: `spec.checkpoint.prefix: the checkpoint line ${checkpointLine(job)} is written by TrainingJob ${namespace}/${holder.metadata.name}, and two jobs never write one line: set another spec.checkpoint.prefix, or set spec.checkpoint.from: ${holder.metadata.name} to continue from its steps`,
     };
   }
-  const own = await newestStep(checkpointUri(cc, job), options, fence);
+  const own = await ctx.o.checkpoints.newestStep(checkpointUri(cc, job), options, fence);
   const from = job.spec.checkpoint.from;
   if (own || !from) return opt(own);
   const source = ctx.o.jobs.get(namespace, from);
@@ -289,7 +289,7 @@ async function firstResume(
   }
   const resumeUri = checkpointUri(cc, source);
   const sourceFence = { activeEpoch: source.status?.epoch ?? 1, lineage: lineageOf(source.status ?? {}) };
-  const step = await newestStep(resumeUri, options, sourceFence);
+  const step = await ctx.o.checkpoints.newestStep(resumeUri, options, sourceFence);
   return step ? { resume: step, resumeUri } : {};
 }
 
