@@ -1,8 +1,9 @@
 // Cloud identity for worker clusters whose kubeconfig carries no credentials:
 // an EKS token (presigned STS GetCallerIdentity, signed with the default AWS
-// credentials) or an AKS Entra ID token (@azure/identity), put into the
-// kubeconfig as a bearer token and refreshed before it expires. The decision
-// of which to use is pure; fetching is injected.
+// credentials) or an AKS Entra ID token (@azure/identity), sent as a bearer
+// token that each request reads from a holder (BearerToken), so a refresh
+// swaps it in place: no new connection, no relist. The decision of which to
+// use is pure; fetching is injected.
 
 import { KubeConfig, type User } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
@@ -31,15 +32,50 @@ export function clusterAuthFor(user: User | null | undefined, cc: ComputeCluster
   return { kind: "kubeconfig" };
 }
 
-/** A copy of `kc` whose current user authenticates with `token`. */
-export function withBearerToken(kc: KubeConfig, token: string): KubeConfig {
+type Authenticator = Parameters<KubeConfig["addAuthenticator"]>[0];
+
+/**
+ * A bearer token that every request made with a kubeconfig of withBearerToken reads when it is sent
+ * (API calls and each watch request alike): set() swaps it for the requests that follow, while a
+ * watch already open goes on with the token it was opened with.
+ */
+export class BearerToken {
+  #token: string;
+
+  constructor(token: string) {
+    this.#token = token;
+  }
+
+  get token(): string {
+    return this.#token;
+  }
+
+  set(token: string): void {
+    this.#token = token;
+  }
+
+  /** Authenticates `userName` (and no other user) with the token held at the time of each request. */
+  authenticator(userName: string): Authenticator {
+    return {
+      isAuthProvider: (user) => user.name === userName,
+      applyAuthentication: async (_user, opts) => {
+        opts.headers = { ...opts.headers, Authorization: `Bearer ${this.#token}` };
+      },
+    };
+  }
+}
+
+/** A copy of `kc` whose current user authenticates with the token `holder` holds at each request. */
+export function withBearerToken(kc: KubeConfig, holder: BearerToken): KubeConfig {
   const context = kc.getContextObject(kc.getCurrentContext());
   const userName = context?.user ?? "cloud-identity";
   const users = kc.users.filter((u) => u.name !== userName);
   const copy = new KubeConfig();
+  copy.addAuthenticator(holder.authenticator(userName));
   copy.loadFromOptions({
     clusters: kc.clusters,
-    users: [...users, { name: userName, token }],
+    // No credentials of its own: the authenticator gives it the held token.
+    users: [...users, { name: userName }],
     contexts: kc.contexts.map((c) => (c.name === context?.name ? { ...c, user: userName } : c)),
     currentContext: kc.getCurrentContext(),
   });

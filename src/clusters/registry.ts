@@ -1,6 +1,8 @@
 // Connections to the worker clusters: API clients and informers (Jobs and
-// pods the operator manages, all nodes and pods for capacity) per
-// ComputeCluster, made once and remade when its kubeconfig Secret changes.
+// pods the operator manages, all nodes and unfinished pods for capacity, each
+// object cut to the fields the operator reads: worker-cache.ts) per
+// ComputeCluster, made once and remade when its kubeconfig Secret changes
+// (a refreshed cloud token is not a change: cloud-auth.ts).
 // Every request to a worker has a deadline (requestTimeoutMs), and the
 // registry remembers per cluster whether its API server answered last and
 // when it last did (reachability), for controllers to ask without a call.
@@ -19,13 +21,14 @@ import {
 import type { Counter } from "prom-client";
 import { counted } from "../runtime/counted.ts";
 import { deadlineConfiguration, type RequestOutcome } from "../runtime/deadline.ts";
-import { Informer } from "../runtime/informer.ts";
+import { Informer, type InformerOptions } from "../runtime/informer.ts";
 import type { Logger } from "../runtime/logger.ts";
-import { MANAGED_SELECTOR } from "../workload/names.ts";
+import { LABEL_EPOCH, LABEL_JOB_UID, MANAGED_SELECTOR } from "../workload/names.ts";
+import { CAPACITY_POD_FIELDS, cachedJob, cachedNode, capacityPod, managedPod } from "./worker-cache.ts";
 
 export interface WorkerCluster {
   readonly name: string;
-  /** Changes when the kubeconfig does; a new version means a new connection. */
+  /** Changes when the kubeconfig does (not when a cloud token is refreshed); a new version means a new connection. */
   readonly version: string;
   readonly kubeConfig: KubeConfig;
   /** The clients below reject with a NoAnswerError (src/runtime/deadline.ts) when the worker does not answer in time. */
@@ -33,11 +36,34 @@ export interface WorkerCluster {
   readonly batch: BatchV1Api;
   readonly objects: KubernetesObjectApi;
   readonly versionApi: VersionApi;
-  /** Worker Jobs the operator manages. */
+  /** Worker Jobs the operator manages, without their pod template (cachedJob). */
   readonly jobs: Informer<V1Job>;
-  /** Every pod: the managed ones for job status, all of them for free capacity. */
+  /** Pods of the Jobs the operator manages, finished ones included, as job status reads them (managedPod). */
+  readonly managedPods: Informer<V1Pod>;
+  /** Every pod that has not finished (so can hold capacity), as free capacity reads it (capacityPod). */
   readonly pods: Informer<V1Pod>;
+  /** Every node, as capacity reads it (cachedNode). */
   readonly nodes: Informer<V1Node>;
+  /** The managed pods of one placement (TrainingJob uid and epoch), from an index: no scan. */
+  podsOf(uid: string, epoch: number): V1Pod[];
+}
+
+/** The index of managedPods by placement. */
+const BY_PLACEMENT = "placement";
+
+function placementKey(uid: string, epoch: number | string): string {
+  return `${uid}/${epoch}`;
+}
+
+function podPlacement(pod: V1Pod): string | undefined {
+  const labels = pod.metadata?.labels;
+  const uid = labels?.[LABEL_JOB_UID];
+  const epoch = labels?.[LABEL_EPOCH];
+  return uid && epoch ? placementKey(uid, epoch) : undefined;
+}
+
+function informersOf(w: WorkerCluster): Informer<V1Job | V1Pod | V1Node>[] {
+  return [w.jobs, w.managedPods, w.pods, w.nodes] as Informer<V1Job | V1Pod | V1Node>[];
 }
 
 /**
@@ -143,7 +169,7 @@ export class ClusterRegistry {
     const entry = this.#clusters.get(name);
     if (!entry) return;
     entry.stop.abort();
-    for (const inf of [entry.worker.jobs, entry.worker.pods, entry.worker.nodes]) inf.stop();
+    for (const inf of informersOf(entry.worker)) inf.stop();
     this.#clusters.delete(name);
   }
 
@@ -167,6 +193,17 @@ export class ClusterRegistry {
     const core = count(new CoreV1Api(config));
     const batch = count(new BatchV1Api(config));
     const informer = this.#informerFactory(name, kubeConfig, signal);
+    const managed = { labelSelector: MANAGED_SELECTOR };
+    const capacity = { fieldSelector: CAPACITY_POD_FIELDS };
+    const managedPods = informer<V1Pod>({
+      kind: "pod",
+      name: "managed-pods",
+      path: "/api/v1/pods",
+      list: () => listPaged((p) => core.listPodForAllNamespaces({ ...p, ...managed })),
+      transform: managedPod,
+      indexes: { [BY_PLACEMENT]: podPlacement },
+      ...managed,
+    });
     return {
       name,
       version,
@@ -175,14 +212,31 @@ export class ClusterRegistry {
       batch,
       objects: count(WorkerObjectApi.make(kubeConfig, config)),
       versionApi: count(new VersionApi(config)),
-      jobs: informer(
-        "job",
-        "/apis/batch/v1/jobs",
-        () => listPaged((p) => batch.listJobForAllNamespaces({ ...p, labelSelector: MANAGED_SELECTOR })),
-        MANAGED_SELECTOR,
-      ),
-      pods: informer("pod", "/api/v1/pods", () => listPaged((p) => core.listPodForAllNamespaces(p))),
-      nodes: informer("node", "/api/v1/nodes", () => listPaged((p) => core.listNode(p))),
+      jobs: informer<V1Job>({
+        kind: "job",
+        name: "jobs",
+        path: "/apis/batch/v1/jobs",
+        list: () => listPaged((p) => batch.listJobForAllNamespaces({ ...p, ...managed })),
+        transform: cachedJob,
+        ...managed,
+      }),
+      managedPods,
+      pods: informer<V1Pod>({
+        kind: "pod",
+        name: "pods",
+        path: "/api/v1/pods",
+        list: () => listPaged((p) => core.listPodForAllNamespaces({ ...p, ...capacity })),
+        transform: capacityPod,
+        ...capacity,
+      }),
+      nodes: informer<V1Node>({
+        kind: "node",
+        name: "nodes",
+        path: "/api/v1/nodes",
+        list: () => listPaged((p) => core.listNode(p)),
+        transform: cachedNode,
+      }),
+      podsOf: (uid, epoch) => managedPods.byIndex(BY_PLACEMENT, placementKey(uid, epoch)),
     };
   }
 
@@ -203,20 +257,13 @@ export class ClusterRegistry {
     const logger = this.#options.logger.child({ cluster: name });
     const watchTimeouts = { connectMs: this.requestTimeoutMs, idleMs: this.#options.watchIdleTimeoutMs };
     return <T extends V1Job | V1Pod | V1Node>(
-      kind: "job" | "pod" | "node",
-      path: string,
-      list: () => Promise<{ items: T[] }>,
-      labelSelector?: string,
+      o: { kind: "job" | "pod" | "node"; name: string } & Omit<
+        InformerOptions<T>,
+        "kubeConfig" | "name" | "logger" | "watchTimeouts"
+      >,
     ): Informer<T> => {
-      const inf = new Informer<T>({
-        kubeConfig,
-        path,
-        list,
-        labelSelector,
-        name: `${name}/${kind}s`,
-        logger,
-        watchTimeouts,
-      });
+      const { kind, ...options } = o;
+      const inf = new Informer<T>({ ...options, kubeConfig, name: `${name}/${o.name}`, logger, watchTimeouts });
       for (const event of ["add", "update", "delete"] as const)
         inf.on(event, (obj) => this.#options.onChange(name, kind, obj));
       void inf.start(signal).catch((err: unknown) => logger.warn("informer stopped", { kind, error: String(err) }));

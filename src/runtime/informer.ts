@@ -2,8 +2,11 @@
 // @kubernetes/client-node's ListWatch: it lists, then watches; relists after
 // 410 Gone (the watch's resourceVersion was compacted away), restarts after any
 // list or watch error with exponential backoff, reconnects a watch that makes
-// no progress (a hung server), and runs until it is stopped.
+// no progress (a hung server), and runs until it is stopped. A transform can
+// cut each object down to the fields its readers use before it is cached, and
+// indexes find objects by a key without scanning the cache.
 
+import { isDeepStrictEqual } from "node:util";
 import {
   type KubeConfig,
   type KubernetesListObject,
@@ -18,10 +21,24 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly kubeConfig: KubeConfig;
   /** The collection's URL path, e.g. "/api/v1/pods" or "/apis/batch/v1/namespaces/x/jobs". */
   readonly path: string;
-  /** Lists the collection (with the same label selector); its resourceVersion starts the watch. */
+  /** Lists the collection (with the same label and field selectors); its resourceVersion starts the watch. */
   readonly list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
   /** Only objects matching this selector. Default all. */
   readonly labelSelector?: string;
+  /**
+   * Only objects matching this field selector, e.g. "status.phase!=Succeeded". An object that stops
+   * matching is deleted from the cache (the API server sends its watch a DELETED event).
+   */
+  readonly fieldSelector?: string;
+  /**
+   * Applied to every object of a list or a watch event before it is cached or handed to a handler:
+   * returns what the readers of the cache use (it must keep metadata.name, namespace and
+   * resourceVersion). With a transform, an update whose transformed object equals the cached one but
+   * for its resourceVersion is cached without calling the update handlers: nothing kept changed.
+   */
+  readonly transform?: (obj: T) => T;
+  /** Named indexes: each maps an object to its key (undefined: not indexed); see byIndex. */
+  readonly indexes?: Readonly<Record<string, (obj: T) => string | undefined>>;
   /** Names the informer in logs, e.g. "aws-sim/jobs". */
   readonly name: string;
   /** Delay before restarting after an error: doubles from initialMs (default 500) up to maxMs (default 30_000). */
@@ -89,7 +106,11 @@ class ObservedWatch extends Watch {
     if (this.#hooks.stopped()) return new AbortController();
     const onEvent: WatchCallback = (phase, obj, watchObj) => {
       this.#hooks.onEvent(phase, obj);
-      callback(phase, obj, watchObj);
+      try {
+        callback(phase, OBJECT_PHASES.has(phase) ? this.#hooks.transform(obj) : obj, watchObj);
+      } finally {
+        this.#hooks.afterEvent();
+      }
     };
     const onDone = (err: unknown) => {
       this.#hooks.onDone(err);
@@ -111,8 +132,15 @@ class ObservedWatch extends Watch {
   }
 }
 
+/** Watch event types that carry an object of the collection (not a Status or a bookmark). */
+const OBJECT_PHASES = new Set(["ADDED", "MODIFIED", "DELETED"]);
+
 interface WatchHooks {
   stopped(): boolean;
+  /** The object ListWatch caches for a watch event's object. */
+  transform(obj: unknown): unknown;
+  /** ListWatch has handled the event (cached it, called the handlers). */
+  afterEvent(): void;
   beforeWatch(): void;
   onEvent(phase: string, obj: unknown): void;
   onDone(err: unknown): void;
@@ -135,6 +163,10 @@ export class Informer<T extends KubernetesObject> {
   #gone = 0;
   #watchTimeouts = 0;
   #backoffMs: number;
+  /** Per index: its key for each cached "namespace/name", and the objects under each key. */
+  readonly #indexes = new Map<string, { keyOf: Map<string, string>; objects: Map<string, Map<string, T>> }>();
+  /** The watch event being handled changed nothing the transform keeps (see InformerOptions.transform). */
+  #unchanged = false;
 
   constructor(o: InformerOptions<T>) {
     this.name = o.name;
@@ -146,6 +178,10 @@ export class Informer<T extends KubernetesObject> {
       o.kubeConfig,
       {
         stopped: () => this.#stop.signal.aborted,
+        transform: (obj) => this.#transformEvent(obj as T),
+        afterEvent: () => {
+          this.#unchanged = false;
+        },
         beforeWatch: () => this.#afterList(),
         onEvent: (phase, obj) => this.#onEvent(phase, obj),
         onDone: (err) => this.#onDone(err),
@@ -157,13 +193,16 @@ export class Informer<T extends KubernetesObject> {
     );
     const list = () => this.#list();
     const delayFn = (ms: number) => this.#delay(ms);
-    this.#lw = new ListWatch<T>(o.path, watch, list, false, o.labelSelector, undefined, { delayFn });
+    this.#lw = new ListWatch<T>(o.path, watch, list, false, o.labelSelector, o.fieldSelector, { delayFn });
     this.#lw.on("error", (err?: unknown) => this.#onError(err));
+    // Registered before any handler, so the indexes are current when handlers run.
+    for (const [index, keyOf] of Object.entries(o.indexes ?? {})) this.#keepIndex(index, keyOf);
   }
 
   /** Calls `handler` for each object added, updated or deleted (deletes a relist discovers included). */
   on(event: EventName, handler: (obj: T) => void): void {
     this.#lw.on(event, (obj: T) => {
+      if (event === "update" && this.#unchanged) return;
       try {
         handler(obj);
       } catch (err) {
@@ -208,6 +247,18 @@ export class Informer<T extends KubernetesObject> {
     return [...this.#lw.list(namespace)];
   }
 
+  /** The cached objects whose key in index `index` (one of InformerOptions.indexes) is `key`. */
+  byIndex(index: string, key: string): T[] {
+    const entry = this.#indexes.get(index);
+    if (!entry) throw new Error(`informer ${this.name} has no index "${index}"`);
+    return [...(entry.objects.get(key)?.values() ?? [])];
+  }
+
+  /** Lists made so far: the first and every relist. */
+  get lists(): number {
+    return this.#lists;
+  }
+
   /** Stops watching for good. */
   stop(): void {
     if (this.#stop.signal.aborted) return;
@@ -244,7 +295,45 @@ export class Informer<T extends KubernetesObject> {
     const result = await this.#o.list();
     if (this.#stop.signal.aborted) throw new Error(`informer ${this.name} stopped`);
     this.#listInFlight = true; // ListWatch applies it to the cache next, then delays or watches
-    return result as KubernetesListObject<T>;
+    const transform = this.#o.transform;
+    const items = transform ? result.items.map((obj) => transform(obj)) : result.items;
+    return { ...result, items } as KubernetesListObject<T>;
+  }
+
+  /** A watch event's object as it is cached; notes whether it changes nothing kept of the cached one. */
+  #transformEvent(obj: T): T {
+    const transform = this.#o.transform;
+    if (!transform) return obj;
+    const next = transform(obj);
+    const cached = this.#lw.get(next.metadata?.name ?? "", next.metadata?.namespace);
+    this.#unchanged = cached !== undefined && sameButVersion(cached, next);
+    return next;
+  }
+
+  #keepIndex(index: string, keyOf: (obj: T) => string | undefined): void {
+    const entry = { keyOf: new Map<string, string>(), objects: new Map<string, Map<string, T>>() };
+    this.#indexes.set(index, entry);
+    const remove = (id: string) => {
+      const key = entry.keyOf.get(id);
+      if (key === undefined) return;
+      entry.keyOf.delete(id);
+      const objects = entry.objects.get(key);
+      objects?.delete(id);
+      if (objects?.size === 0) entry.objects.delete(key);
+    };
+    const put = (obj: T) => {
+      const id = objectId(obj);
+      remove(id);
+      const key = keyOf(obj);
+      if (key === undefined) return;
+      entry.keyOf.set(id, key);
+      const objects = entry.objects.get(key) ?? new Map<string, T>();
+      entry.objects.set(key, objects);
+      objects.set(id, obj);
+    };
+    this.#lw.on("add", put);
+    this.#lw.on("update", put);
+    this.#lw.on("delete", (obj: T) => remove(objectId(obj)));
   }
 
   /** Runs once ListWatch has applied a list to its cache (it next delays or watches). */
@@ -319,4 +408,14 @@ export class Informer<T extends KubernetesObject> {
     if (this.#stop.signal.aborted) return;
     this.#lw.start().catch((err: unknown) => this.#onError(err));
   }
+}
+
+function objectId(obj: KubernetesObject): string {
+  return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
+}
+
+/** Equal but for metadata.resourceVersion. */
+function sameButVersion(a: KubernetesObject, b: KubernetesObject): boolean {
+  const strip = (o: KubernetesObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return isDeepStrictEqual(strip(a), strip(b));
 }

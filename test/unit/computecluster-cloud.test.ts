@@ -4,11 +4,17 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { KubeConfig, type User } from "@kubernetes/client-node";
+import { HttpMethod, KubeConfig, RequestContext, type User } from "@kubernetes/client-node";
 import type { ComputeCluster, NodeGroupStatus } from "../../src/api/computecluster.ts";
 import { Catalog } from "../../src/catalog/index.ts";
 import { priceOrThrow } from "../../src/catalog/money.ts";
-import { CloudTokens, clusterAuthFor, userHasCredentials, withBearerToken } from "../../src/clusters/cloud-auth.ts";
+import {
+  BearerToken,
+  CloudTokens,
+  clusterAuthFor,
+  userHasCredentials,
+  withBearerToken,
+} from "../../src/clusters/cloud-auth.ts";
 import {
   type CloudGroup,
   CloudNodeGroups,
@@ -16,6 +22,7 @@ import {
   lastKnownCloudGroups,
   mergeNodeGroups,
 } from "../../src/controller/computecluster/cloud.ts";
+import { CloudCredentials, identityVersion } from "../../src/controller/computecluster/identity.ts";
 import { ProviderError } from "../../src/providers/errors.ts";
 import { FakeProvider } from "../../src/providers/fake.ts";
 
@@ -209,6 +216,30 @@ const cc = (cloud: "aws" | "azure"): ComputeCluster => ({
   },
 });
 
+/** Tokens t1, t2, ... valid 10 min from a clock the test sets, refreshed 1 min before they expire. */
+function countingTokens() {
+  const clock = { now: 0, fetched: 0 };
+  const tokens = new CloudTokens({
+    eks: async () => ({ token: `t${++clock.fetched}`, expiresAt: new Date(clock.now + 600_000) }),
+    aks: async () => ({ token: "a", expiresAt: new Date(clock.now + 3_600_000) }),
+    refreshBeforeMs: 60_000,
+    now: () => clock.now,
+  });
+  return { tokens, clock };
+}
+
+/** A kubeconfig whose user has no credentials. */
+function credentialless(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: "https://x.example:443", skipTLSVerify: false }],
+    users: [{ name: "u" }],
+    contexts: [{ name: "ctx", cluster: "c", user: "u" }],
+    currentContext: "ctx",
+  });
+  return kc;
+}
+
 describe("cluster authentication", () => {
   const users: { name: string; user: User | null; has: boolean }[] = [
     { name: "no user", user: null, has: false },
@@ -234,34 +265,71 @@ describe("cluster authentication", () => {
     assert.deepEqual(clusterAuthFor({ name: "u" }, cc("azure")), { kind: "aks" });
   });
 
-  it("puts the token into a copy of the kubeconfig, leaving the original alone", () => {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: "https://x.example:443", skipTLSVerify: false }],
-      users: [{ name: "u" }],
-      contexts: [{ name: "ctx", cluster: "c", user: "u" }],
-      currentContext: "ctx",
-    });
-    const copy = withBearerToken(kc, "k8s-aws-v1.abc");
-    assert.equal(copy.getCurrentUser()?.token, "k8s-aws-v1.abc");
+  it("sends the held token from a copy of the kubeconfig, each request the newest, leaving the original alone", async () => {
+    const kc = credentialless();
+    const holder = new BearerToken("k8s-aws-v1.abc");
+    const copy = withBearerToken(kc, holder);
+    const authorization = async (config: KubeConfig) => {
+      const request = new RequestContext("https://x.example:443/version", HttpMethod.GET);
+      await config.applySecurityAuthentication(request);
+      return request.getHeaders().Authorization;
+    };
+    assert.equal(await authorization(copy), "Bearer k8s-aws-v1.abc");
     assert.equal(copy.getCurrentCluster()?.server, "https://x.example:443");
+    holder.set("k8s-aws-v1.def");
+    assert.equal(await authorization(copy), "Bearer k8s-aws-v1.def", "the next request reads the new token");
+    assert.equal(await authorization(kc), undefined, "the original kubeconfig has no credentials");
     assert.equal(kc.getCurrentUser()?.token, undefined);
   });
 
+  describe("the connection's version", () => {
+    const eks = { kind: "eks", clusterName: "ml-prod", region: "us-east-1" } as const;
+    const cases = [
+      { name: "an EKS token", version: identityVersion("41", eks), want: "41/eks-token:us-east-1/ml-prod" },
+      { name: "an AKS token", version: identityVersion("41", { kind: "aks" }), want: "41/aks-token" },
+      { name: "another Secret version", version: identityVersion("42", eks), want: "42/eks-token:us-east-1/ml-prod" },
+      {
+        name: "another EKS cluster",
+        version: identityVersion("41", { ...eks, clusterName: "other" }),
+        want: "41/eks-token:us-east-1/other",
+      },
+    ];
+    for (const tc of cases) {
+      it(`${tc.name}: ${tc.want}`, () => assert.equal(tc.version, tc.want));
+    }
+  });
+
+  it("keeps the connection's version and one holder across a token refresh; a Secret change gives a new version", async () => {
+    const { tokens, clock } = countingTokens();
+    const credentials = new CloudCredentials(tokens);
+    const kc = credentialless();
+    const connect = async (version: string) => {
+      const source = await credentials.apply({ ok: true, kubeConfig: kc, version }, cc("aws"));
+      assert.ok(source.ok);
+      return source;
+    };
+    const first = await connect("41");
+    clock.now = 545_000; // within refreshBeforeMs of the expiry: fetched again
+    const second = await connect("41");
+    assert.equal(clock.fetched, 2);
+    assert.equal(second.version, first.version, "a refreshed token is not a new connection");
+    const request = new RequestContext("https://x.example:443/version", HttpMethod.GET);
+    await first.kubeConfig.applySecurityAuthentication(request);
+    assert.equal(
+      request.getHeaders().Authorization,
+      "Bearer t2",
+      "the first connection's kubeconfig sends the new token",
+    );
+    assert.notEqual((await connect("42")).version, first.version, "a new Secret is a new connection");
+  });
+
   it("fetches a token once and again only near its expiry", async () => {
-    let now = 0;
-    let fetched = 0;
-    const tokens = new CloudTokens({
-      eks: async () => ({ token: `t${++fetched}`, expiresAt: new Date(now + 600_000) }),
-      aks: async () => ({ token: "a", expiresAt: new Date(now + 3_600_000) }),
-      refreshBeforeMs: 60_000,
-      now: () => now,
-    });
+    const { tokens, clock } = countingTokens();
     const auth = { kind: "eks", clusterName: "c", region: "r" } as const;
     assert.equal((await tokens.token("c", auth)).token, "t1");
-    now = 500_000;
+    clock.now = 500_000;
     assert.equal((await tokens.token("c", auth)).token, "t1");
-    now = 545_000;
+    clock.now = 545_000;
     assert.equal((await tokens.token("c", auth)).token, "t2");
   });
 });

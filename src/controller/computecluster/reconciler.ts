@@ -29,7 +29,7 @@ import { type Condition, type ConditionInput, setCondition } from "../conditions
 import { HEARTBEAT_STALE_MS } from "../trainingjob/place.ts";
 import { nodeGroupsFrom } from "./capacity.ts";
 import { type CloudListing, CloudNodeGroups, cloudCondition, lastKnownCloudGroups, mergeNodeGroups } from "./cloud.ts";
-import { type CloudIdentity, withCloudIdentity } from "./identity.ts";
+import { CloudCredentials, type CloudIdentity } from "./identity.ts";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -56,7 +56,10 @@ export interface ComputeClusterReconcilerOptions {
   readonly providers?: ProviderRegistry;
   /** Cloud listings, shared so a scale request can invalidate them. Default: a cache of 5 s. */
   readonly cloudGroups?: CloudNodeGroups;
-  /** Tokens for kubeconfigs without credentials (EKS/AKS identity). Absent: such kubeconfigs are used as they are. */
+  /**
+   * Tokens for kubeconfigs without credentials (EKS/AKS identity), read by each request from a holder
+   * that a refresh updates in place. Absent: such kubeconfigs are used as they are.
+   */
   readonly cloudIdentity?: CloudIdentity;
   /** How often the worker is contacted. Default 10 s. */
   readonly heartbeatMs?: number;
@@ -78,11 +81,13 @@ export class ComputeClusterReconciler {
   /** Clusters whose status this reconciler has written (see HEARTBEAT_REFRESH_MS). */
   readonly #written = new Set<string>();
   readonly #secrets: StoreSecrets;
+  readonly #credentials: CloudCredentials;
 
   constructor(options: ComputeClusterReconcilerOptions) {
     this.#o = options;
     this.#cloud = options.cloudGroups ?? new CloudNodeGroups();
     this.#secrets = new StoreSecrets(options.core, options.secretNamespace);
+    this.#credentials = new CloudCredentials(options.cloudIdentity);
   }
 
   get heartbeatMs(): number {
@@ -94,6 +99,7 @@ export class ComputeClusterReconciler {
     if (!cc) {
       this.#written.delete(name);
       this.#o.registry.forget(name);
+      this.#credentials.forget(name);
       this.#o.providers?.forget(name);
       return Result.done();
     }
@@ -122,16 +128,16 @@ export class ComputeClusterReconciler {
   async #heartbeat(cc: ComputeCluster): Promise<Heartbeat> {
     const name = cc.metadata.name ?? "";
     const lastKnown = parseTime(cc.status?.lastHeartbeatTime);
-    const source = await withCloudIdentity(
+    const source = await this.#credentials.apply(
       await kubeconfigFor(cc, this.#o.hub, this.#o.core, this.#o.secretNamespace),
       cc,
-      this.#o.cloudIdentity,
     );
     if (!source.ok) {
       this.#o.registry.disconnect(name);
       this.#o.registry.markUnreachable(name, source.message, lastKnown);
       return { reachable: { type: "Reachable", status: "False", reason: source.reason, message: source.message } };
     }
+    // A refreshed cloud token keeps the version (identity.ts): the connection and its caches stay.
     const worker = this.#o.registry.connect(name, source.kubeConfig, source.version);
     return this.#askVersion(worker, source.kubeConfig.getCurrentCluster()?.server ?? "its API server", lastKnown);
   }

@@ -10,7 +10,6 @@ import type { WorkerCluster } from "../../clusters/registry.ts";
 import { StoreSecrets } from "../../clusters/stores.ts";
 import { isConflict } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result, TerminalError, toError } from "../../runtime/result.ts";
-import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
 import { launchUnlessRefused, reportBlocked } from "./blocked.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import type { PassContext, TrainingJobReconcilerOptions } from "./context.ts";
@@ -155,13 +154,7 @@ export class TrainingJobReconciler {
     if (launched.replace) return this.#newEpoch(job, b, worker, epoch);
     reportOutdated(b, launched.outdated === true, worker.name);
     b.status.startTime ??= b.now.toISOString();
-    const pods = worker.pods
-      .list()
-      .filter(
-        (p) =>
-          p.metadata?.labels?.[LABEL_JOB_UID] === job.metadata.uid &&
-          p.metadata?.labels?.[LABEL_EPOCH] === String(epoch),
-      );
+    const pods = worker.podsOf(job.metadata.uid ?? "", epoch);
     reportWorkload(job, b, observeWorkload(launched.job, pods, job.spec.replicas), pods);
     await reportBlocked(job, b, worker, cc, launched.job, pods);
     const move = currentMove(b.status);

@@ -1,0 +1,85 @@
+// A ComputeCluster of a test's own on the sandbox hub, for a ComputeClusterReconciler run in-process:
+// its kubeconfig Secret in a namespace of the test's, the ComputeCluster (cloud aws, naming aws-sim),
+// and a hub informer of ComputeClusters for the reconciler to read.
+
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import { GROUP, VERSION } from "../../src/api/common.ts";
+import type { ComputeCluster } from "../../src/api/computecluster.ts";
+import { Informer } from "../../src/runtime/informer.ts";
+import { clients, eventually, installCrds } from "./sandbox.ts";
+
+export interface HubComputeCluster {
+  /** The hub informer of ComputeClusters (give it to the reconciler). */
+  readonly clusters: Informer<ComputeCluster>;
+  /** The ComputeCluster as the hub holds it now. */
+  read(): Promise<ComputeCluster>;
+  /** Reconciles once the informer holds the hub's newest version of the ComputeCluster; how long the pass took. */
+  reconcileFresh(reconciler: { reconcile(name: string): Promise<unknown> }): Promise<{ ms: number }>;
+  /** Replaces the kubeconfig in its Secret. */
+  setKubeconfig(kubeconfig: string): Promise<void>;
+  /** Stops the informer and deletes the ComputeCluster and the namespace. */
+  remove(): Promise<void>;
+}
+
+const hub = clients("hub");
+const custom = hub.kubeConfig.makeApiClient(CustomObjectsApi);
+const plural = { group: GROUP, version: VERSION, plural: "computeclusters" };
+
+/** Creates ComputeCluster `name` whose kubeconfig Secret (in `namespace`, created here) holds `kubeconfig`. */
+export async function hubComputeCluster(
+  name: string,
+  namespace: string,
+  kubeconfig: string,
+): Promise<HubComputeCluster> {
+  installCrds();
+  const stop = new AbortController();
+  await hub.core.createNamespace({ body: { metadata: { name: namespace } } });
+  const secret = (text: string) => ({ metadata: { name: "kubeconfig", namespace }, stringData: { kubeconfig: text } });
+  await hub.core.createNamespacedSecret({ namespace, body: secret(kubeconfig) });
+  await custom.createClusterCustomObject({
+    ...plural,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: "ComputeCluster",
+      metadata: { name },
+      spec: {
+        cloud: "aws",
+        aws: { region: "us-east-1", clusterName: "aws-sim" },
+        kubeconfigSecretRef: { namespace, name: "kubeconfig" },
+        checkpointStore: { s3: { bucket: "unused", region: "us-east-1" } },
+      },
+    },
+  });
+  const clusters = new Informer<ComputeCluster>({
+    kubeConfig: hub.kubeConfig,
+    name: "hub/computeclusters",
+    path: `/apis/${GROUP}/${VERSION}/computeclusters`,
+    list: () => custom.listClusterCustomObject(plural) as never,
+  });
+  await clusters.start(stop.signal);
+  const read = () => custom.getClusterCustomObject({ ...plural, name }) as Promise<ComputeCluster>;
+  return {
+    clusters,
+    read,
+    async reconcileFresh(reconciler) {
+      const rv = (await read()).metadata.resourceVersion;
+      await eventually(
+        "the hub informer to catch up",
+        () => Promise.resolve(clusters.get(undefined, name)?.metadata.resourceVersion),
+        (v) => v === rv,
+        15_000,
+      );
+      const started = Date.now();
+      await reconciler.reconcile(name);
+      return { ms: Date.now() - started };
+    },
+    async setKubeconfig(text) {
+      await hub.core.replaceNamespacedSecret({ namespace, name: "kubeconfig", body: secret(text) });
+    },
+    async remove() {
+      stop.abort();
+      await custom.deleteClusterCustomObject({ ...plural, name }).catch(() => {});
+      await hub.core.deleteNamespace({ name: namespace }).catch(() => {});
+    },
+  };
+}
