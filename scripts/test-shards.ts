@@ -17,6 +17,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   "checkpoint-memory.test.ts": 10,
   "checkpoint-operator.test.ts": 36,
   "checkpoint-replication.test.ts": 11,
+  "checkpoint-scan.test.ts": 24,
   "checkpoint-store-contract.test.ts": 3,
   "cloud-timeouts.test.ts": 20,
   "deploy.test.ts": 3,
@@ -38,6 +39,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   "steady-writes.test.ts": 35,
   "store-timeouts.test.ts": 7,
   "store-trouble.test.ts": 46,
+  "worker-informers.test.ts": 18,
   "worker-objects.test.ts": 23,
   "worker-timeouts.test.ts": 29,
 };

@@ -4,7 +4,7 @@
 // signal is the fence of every hub and worker client, so once it aborts no
 // request is sent and those in flight are aborted.
 
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "./api/common.ts";
 import type { ComputeCluster } from "./api/computecluster.ts";
 import { TRAINING_JOB_PHASES, type TrainingJob } from "./api/trainingjob.ts";
@@ -14,6 +14,8 @@ import type { CloudTokens } from "./clusters/cloud-auth.ts";
 import type { ProviderRegistry } from "./clusters/providers.ts";
 import { ClusterRegistry } from "./clusters/registry.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "./clusters/secret-refs.ts";
+import { CachedSecrets } from "./clusters/secrets.ts";
+import { ClusterChanges } from "./controller/cluster-changes.ts";
 import { CloudNodeGroups } from "./controller/computecluster/cloud.ts";
 import { ComputeClusterReconciler } from "./controller/computecluster/reconciler.ts";
 import { EventRecorder } from "./controller/events.ts";
@@ -58,6 +60,9 @@ export interface OperatorOptions {
   /** The deadline of every request to the hub, watches aside (they have their own timeout). Default 30 s. */
   readonly hubRequestTimeoutMs?: number;
 }
+
+/** How long a job's worker pod events are gathered before its pass (see the registry's onChange). */
+const POD_EVENT_BATCH_MS = 1_000;
 
 /** The deadline of one request to the hub, unless HUB_REQUEST_TIMEOUT_MS says otherwise. */
 const HUB_REQUEST_TIMEOUT_MS = 30_000;
@@ -113,6 +118,16 @@ export class Operator {
         custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "computeclusters" }) as never,
       logger,
     });
+    const secretNamespace = this.#o.namespace ?? DEFAULT_OPERATOR_NAMESPACE;
+    // The Secrets ComputeClusters name live in the operator's namespace (secret-refs.ts): watched, not read per pass.
+    const secrets = new Informer<V1Secret>({
+      kubeConfig: hub,
+      name: "hub/secrets",
+      path: `/api/v1/namespaces/${secretNamespace}/secrets`,
+      list: () => core.listNamespacedSecret({ namespace: secretNamespace }),
+      logger,
+    });
+    const secretReader = new CachedSecrets(secrets, secretNamespace, core);
     let tjController: Controller | undefined;
     let ccController: Controller | undefined;
     let orphanController: Controller | undefined;
@@ -123,12 +138,17 @@ export class Operator {
       fence: signal,
       onChange: (cluster, kind, obj) => {
         const key = trainingJobKeyOf(obj.metadata?.labels);
-        if (key) tjController?.enqueue(key);
+        // A Job's status (its ready and finished counts) is what a pass reports: at once. Its pods'
+        // changes come in bursts (created, scheduled, started, ready, for every replica): gathered for
+        // POD_EVENT_BATCH_MS into one pass, as the Job controller gathers them (syncJobBatchPeriod).
+        if (key && kind === "managedPod") tjController?.enqueueAfter(key, POD_EVENT_BATCH_MS);
+        else if (key && kind === "job") tjController?.enqueue(key);
         // A workload whose TrainingJob is gone (deleted while its cluster was lost) is an orphan.
         const uid = obj.metadata?.labels?.[LABEL_JOB_UID];
         if (kind === "job" && uid && !jobs.list().some((j) => j.metadata.uid === uid))
           orphanController?.enqueue(cluster);
-        if (kind !== "job") ccController?.enqueueAfter(cluster, 1_000);
+        // Capacity (unfinished pods, nodes) changed: the cluster's status is brought up to date soon.
+        if (kind === "pod" || kind === "node") ccController?.enqueueAfter(cluster, 1_000);
       },
     });
     const events = new EventRecorder(core, logger, "crosscloud-operator", this.#o.identity);
@@ -141,11 +161,10 @@ export class Operator {
       ...(this.#o.checkpointIntervalMs !== undefined ? { intervalMs: this.#o.checkpointIntervalMs } : {}),
     });
     signal.addEventListener("abort", () => checkpoints.stopAll(), { once: true });
-    const secretNamespace = this.#o.namespace ?? DEFAULT_OPERATOR_NAMESPACE;
     const tjReconciler = new TrainingJobReconciler({
       signal,
       custom,
-      core,
+      secretReader,
       secretNamespace,
       checkpoints,
       jobs,
@@ -166,7 +185,7 @@ export class Operator {
     });
     const ccReconciler = new ComputeClusterReconciler({
       hub,
-      core,
+      secretReader,
       secretNamespace,
       custom,
       clusters,
@@ -183,11 +202,7 @@ export class Operator {
       workers: this.#o.workers ?? 8,
       logger,
       metrics,
-      reconcile: async (key) => {
-        const result = await tjReconciler.reconcile(key);
-        countPhases(metrics, jobs.list());
-        return result;
-      },
+      reconcile: (key) => tjReconciler.reconcile(key),
     });
     ccController = new Controller({
       name: "computecluster",
@@ -215,37 +230,48 @@ export class Operator {
     const cc = ccController;
     const orphans = orphanController;
     this.#controllers = [tj, cc, orphans];
+    const seen = new ClusterChanges();
     for (const e of ["add", "update", "delete"] as const) {
       jobs.on(e, (o) => tj.enqueue(keyOf(o)));
       clusters.on(e, (o) => {
         const name = o.metadata.name ?? "";
-        cc.enqueue(name);
-        // Capacity, reachability or drain changed: jobs waiting for a placement try again, and jobs
-        // placed there look at their cluster again; a cluster that answers again is searched for orphans.
-        for (const j of jobs.list())
-          if (!j.status?.placement || j.status.placement.cluster === name) tj.enqueue(keyOf(j));
-        if (e !== "delete" && clusterAnswers(o)) orphans.enqueue(name);
+        // Its own status write (a heartbeat) is no news to the cluster's reconciler, which runs on a timer.
+        const changed = seen.update(o, e === "delete");
+        if (changed.spec) cc.enqueue(name);
+        // What placement reads changed (capacity, readiness): jobs waiting for a placement try again.
+        // What placed jobs read changed (reachability, drain): the jobs placed there look again.
+        // Neither wakes on a heartbeat alone, so this costs in proportion to what changed.
+        if (changed.placement || changed.placed)
+          for (const j of jobs.list()) {
+            const placedHere = j.status?.placement?.cluster === name;
+            if ((changed.placement && !j.status?.placement) || (changed.placed && placedHere)) tj.enqueue(keyOf(j));
+          }
+        // A cluster that answers again is searched for orphans.
+        if (e !== "delete" && changed.placed && clusterAnswers(o)) orphans.enqueue(name);
       });
     }
-    await Promise.all([jobs.start(signal), clusters.start(signal)]);
+    await Promise.all([jobs.start(signal), clusters.start(signal), secrets.start(signal)]);
     this.#synced = true;
+    const unobservePhases = metrics.observePhases(() => countPhases(jobs.list()));
     logger.info("hub informers synced", { trainingJobs: jobs.list().length, computeClusters: clusters.list().length });
     try {
       await Promise.all([tj.run(signal), cc.run(signal), orphans.run(signal)]);
     } finally {
+      unobservePhases();
       jobs.stop();
       clusters.stop();
+      secrets.stop();
       registry.disconnectAll();
       this.#synced = false;
     }
   }
 }
 
-function countPhases(metrics: RuntimeMetrics, jobs: readonly TrainingJob[]): void {
+function countPhases(jobs: readonly TrainingJob[]): Map<string, number> {
   const counts = new Map<string, number>(TRAINING_JOB_PHASES.map((p) => [p, 0]));
   for (const j of jobs) {
     const phase = j.status?.phase ?? "Pending";
     counts.set(phase, (counts.get(phase) ?? 0) + 1);
   }
-  for (const [phase, n] of counts) metrics.jobsByPhase.set({ phase }, n);
+  return counts;
 }

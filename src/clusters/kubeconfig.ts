@@ -1,10 +1,11 @@
 // Turns a ComputeCluster into a KubeConfig for its API server: the kubeconfig
 // in its Secret, or the operator's own cluster when it names none.
 
-import { type CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
 import { ignoreNotFound } from "../runtime/api-errors.ts";
 import { SECRET_OUTSIDE_NAMESPACE, secretRefRefusal } from "./secret-refs.ts";
+import type { SecretReader } from "./secrets.ts";
 
 export type KubeconfigSource =
   | { readonly ok: true; readonly kubeConfig: KubeConfig; readonly version: string }
@@ -21,7 +22,7 @@ export type KubeconfigSource =
 export async function kubeconfigFor(
   cc: ComputeCluster,
   hub: KubeConfig,
-  core: CoreV1Api,
+  core: SecretReader,
   secretNamespace?: string,
 ): Promise<KubeconfigSource> {
   const ref = cc.spec.kubeconfigSecretRef;

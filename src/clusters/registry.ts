@@ -85,12 +85,15 @@ export interface Reachability {
 
 export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 10_000;
 
+/** What a worker informer watches: managed Jobs, managed pods (job status), unfinished pods (capacity), nodes. */
+export type WatchedKind = "job" | "managedPod" | "pod" | "node";
+
 export interface RegistryOptions {
   readonly logger: Logger;
   /** Counts the requests made to workers. */
   readonly apiRequests?: Counter<"cluster" | "verb">;
   /** Called with the worker cluster's name and the object whenever a watched object changes. */
-  readonly onChange: (cluster: string, kind: "job" | "pod" | "node", obj: V1Job | V1Pod | V1Node) => void;
+  readonly onChange: (cluster: string, kind: WatchedKind, obj: V1Job | V1Pod | V1Node) => void;
   /**
    * How long one request to a worker may take before it is aborted, and how long an informer's watch
    * may take to connect. Default 10 s (env WORKER_REQUEST_TIMEOUT_MS, once main.ts wires it).
@@ -196,7 +199,7 @@ export class ClusterRegistry {
     const managed = { labelSelector: MANAGED_SELECTOR };
     const capacity = { fieldSelector: CAPACITY_POD_FIELDS };
     const managedPods = informer<V1Pod>({
-      kind: "pod",
+      kind: "managedPod",
       name: "managed-pods",
       path: "/api/v1/pods",
       list: () => listPaged((p) => core.listPodForAllNamespaces({ ...p, ...managed })),
@@ -257,7 +260,7 @@ export class ClusterRegistry {
     const logger = this.#options.logger.child({ cluster: name });
     const watchTimeouts = { connectMs: this.requestTimeoutMs, idleMs: this.#options.watchIdleTimeoutMs };
     return <T extends V1Job | V1Pod | V1Node>(
-      o: { kind: "job" | "pod" | "node"; name: string } & Omit<
+      o: { kind: WatchedKind; name: string } & Omit<
         InformerOptions<T>,
         "kubeConfig" | "name" | "logger" | "watchTimeouts"
       >,

@@ -2,7 +2,7 @@
 // options to open it from the operator (endpoint, region, credentials from the
 // cluster's credentials Secret), and the env and Secret its pods get.
 
-import type { CoreV1Api, V1EnvVar } from "@kubernetes/client-node";
+import type { V1EnvVar } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
 import type { TrainingJob } from "../api/trainingjob.ts";
 import { connectionKeyFor } from "../checkpoint/connection-string.ts";
@@ -11,6 +11,7 @@ import { parseStoreUri, pathProblem } from "../checkpoint/uri.ts";
 import { isNotFound } from "../runtime/api-errors.ts";
 import type { PodIdentity } from "../workload/render.ts";
 import { secretRefRefusal } from "./secret-refs.ts";
+import type { SecretReader } from "./secrets.ts";
 
 /**
  * A job's checkpoint line: `<namespace>/<prefix>` (prefix default: the job's name), the same path in
@@ -82,7 +83,7 @@ function sameLine(j: TrainingJob, line: string): boolean {
  */
 export async function storeCredentials(
   cc: ComputeCluster,
-  core: CoreV1Api,
+  core: SecretReader,
   secretNamespace?: string,
 ): Promise<Record<string, string> | undefined> {
   const ref = cc.spec.checkpointStore.credentialsSecretRef;
@@ -178,27 +179,34 @@ export function storeEnv(cc: ComputeCluster, secretName: string | undefined): { 
 }
 
 /**
- * Store credentials of each ComputeCluster, read from the hub at most once a minute per Secret
- * reference; only in `namespace` when given (see src/clusters/secret-refs.ts).
+ * Store credentials of each ComputeCluster; only in `namespace` when given (see
+ * src/clusters/secret-refs.ts). From a current reader (the operator's Secret informer) every call
+ * is current and free; from the API, a Secret is read at most once a minute per reference, and
+ * callers that ask at once share one read.
  */
 export class StoreSecrets {
-  readonly #core: CoreV1Api;
+  readonly #reader: SecretReader;
   readonly #namespace: string | undefined;
-  readonly #cache = new Map<string, { at: number; data: Record<string, string> | undefined }>();
+  readonly #cache = new Map<string, { at: number; data: Promise<Record<string, string> | undefined> }>();
 
-  constructor(core: CoreV1Api, namespace?: string) {
-    this.#core = core;
+  constructor(reader: SecretReader, namespace?: string) {
+    this.#reader = reader;
     this.#namespace = namespace;
   }
 
   async of(cc: ComputeCluster, now: Date): Promise<Record<string, string> | undefined> {
+    if (this.#reader.current) return storeCredentials(cc, this.#reader, this.#namespace);
     // Keyed by the reference too: a ComputeCluster pointed at another Secret is read again at once.
     const ref = cc.spec.checkpointStore.credentialsSecretRef;
     const name = `${cc.metadata.name}|${ref?.namespace}/${ref?.name}`;
     const hit = this.#cache.get(name);
     if (hit && now.getTime() - hit.at < 60_000) return hit.data;
-    const data = await storeCredentials(cc, this.#core, this.#namespace);
+    const data = storeCredentials(cc, this.#reader, this.#namespace);
     this.#cache.set(name, { at: now.getTime(), data });
+    // A failed read is not kept: the next caller reads again.
+    data.catch(() => {
+      if (this.#cache.get(name)?.data === data) this.#cache.delete(name);
+    });
     return data;
   }
 }

@@ -12,24 +12,36 @@ export interface RuntimeMetrics {
   readonly reconcileErrors: Counter<"controller">;
   /** crosscloud_workqueue_depth{controller}: keys ready to be processed, read at scrape time. */
   readonly queueDepth: Gauge<"controller">;
-  /** crosscloud_trainingjobs{phase}: TrainingJobs in each phase, set by whoever counts them. */
+  /** crosscloud_trainingjobs{phase}: TrainingJobs in each phase, read at scrape time (observePhases). */
   readonly jobsByPhase: Gauge<"phase">;
   /** crosscloud_api_requests_total{cluster,verb}: Kubernetes API requests the operator made. */
   readonly apiRequests: Counter<"cluster" | "verb">;
   /** Reports `depth()` as the controller's queue depth at every scrape; returns the undo. */
   observeQueue(controller: string, depth: () => number): () => void;
+  /** Reports `count()` as the TrainingJobs by phase at every scrape; returns the undo. */
+  observePhases(count: () => ReadonlyMap<string, number>): () => void;
 }
 
 type Named = { readonly name: string };
 
 /** Queue depth readers per registry, so a second makeRuntimeMetrics on one registry shares them. */
 const queueReaders = new WeakMap<Registry, Map<string, () => number>>();
+/** The phase counter per registry (one: the operator's TrainingJob informer). */
+const phaseCounters = new WeakMap<Registry, Map<"reader", () => ReadonlyMap<string, number>>>();
 
 function readersFor(registry: Registry): Map<string, () => number> {
-  let readers = queueReaders.get(registry);
+  return readersIn(queueReaders, registry);
+}
+
+function phaseReaders(registry: Registry): Map<"reader", () => ReadonlyMap<string, number>> {
+  return readersIn(phaseCounters, registry);
+}
+
+function readersIn<K, V>(all: WeakMap<Registry, Map<K, V>>, registry: Registry): Map<K, V> {
+  let readers = all.get(registry);
   if (!readers) {
     readers = new Map();
-    queueReaders.set(registry, readers);
+    all.set(registry, readers);
   }
   return readers;
 }
@@ -42,6 +54,7 @@ function reuse<M>(registry: Registry, config: Named, make: () => M): M {
 export function makeRuntimeMetrics(registry: Registry = new Registry()): RuntimeMetrics {
   const registers = [registry];
   const queues = readersFor(registry);
+  const phases = phaseReaders(registry);
   if (!registry.getSingleMetric("process_cpu_seconds_total")) collectDefaultMetrics({ register: registry });
   const depth = { name: "crosscloud_workqueue_depth" };
   const metrics: RuntimeMetrics = {
@@ -80,6 +93,11 @@ export function makeRuntimeMetrics(registry: Registry = new Registry()): Runtime
         help: "TrainingJobs by phase.",
         labelNames: ["phase"],
         registers,
+        collect() {
+          // Counted when scraped, not after every reconcile: the count costs O(jobs).
+          const read = phases.get("reader");
+          if (read) for (const [phase, n] of read()) this.set({ phase }, n);
+        },
       });
     }),
     apiRequests: reuse(registry, { name: "crosscloud_api_requests_total" }, () => {
@@ -90,6 +108,12 @@ export function makeRuntimeMetrics(registry: Registry = new Registry()): Runtime
         registers,
       });
     }),
+    observePhases(read) {
+      phases.set("reader", read);
+      return () => {
+        if (phases.get("reader") === read) phases.delete("reader");
+      };
+    },
     observeQueue(controller, read) {
       queues.set(controller, read);
       return () => {

@@ -278,7 +278,7 @@ describe("ComputeCluster reconcile of a hung worker", () => {
     registry = newRegistry();
     reconciler = new ComputeClusterReconciler({
       hub: hub.kubeConfig,
-      core: hub.core,
+      secretReader: hub.core,
       custom,
       clusters,
       registry,

@@ -59,7 +59,9 @@ describe("health server", () => {
 
   it("/metrics serves Prometheus text with the runtime and default metrics", async () => {
     metrics.reconcileErrors.inc({ controller: "trainingjob" });
-    metrics.jobsByPhase.set({ phase: "Running" }, 3);
+    let running = 2;
+    const unobserve = metrics.observePhases(() => new Map([["Running", running]]));
+    running = 3; // read when scraped, not when registered
     metrics.apiRequests.inc({ cluster: "hub", verb: "list" });
     metrics.reconcileDuration.observe({ controller: "trainingjob", result: "done" }, 0.02);
     const res = await fetch(url("/metrics"));
@@ -68,6 +70,7 @@ describe("health server", () => {
     const text = await res.text();
     assert.match(text, /crosscloud_reconcile_errors_total\{controller="trainingjob"\} 1/);
     assert.match(text, /crosscloud_trainingjobs\{phase="Running"\} 3/);
+    unobserve();
     assert.match(text, /crosscloud_api_requests_total\{cluster="hub",verb="list"\} 1/);
     assert.match(
       text,

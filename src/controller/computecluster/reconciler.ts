@@ -6,13 +6,7 @@
 // Reachable=False with the last time it was reached.
 
 import { isDeepStrictEqual } from "node:util";
-import {
-  type CoreV1Api,
-  type CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { type CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common.ts";
 import type { ComputeCluster, ComputeClusterStatus, NodeGroupStatus } from "../../api/computecluster.ts";
 import { type Catalog, parsePriceOverrides } from "../../catalog/index.ts";
@@ -20,6 +14,7 @@ import { kubeconfigFor } from "../../clusters/kubeconfig.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts";
 import { SECRET_OUTSIDE_NAMESPACE, secretRefRefusal } from "../../clusters/secret-refs.ts";
+import type { SecretReader } from "../../clusters/secrets.ts";
 import { StoreSecrets } from "../../clusters/stores.ts";
 import { innermostMessage, NoAnswerError } from "../../runtime/deadline.ts";
 import type { Informer } from "../../runtime/informer.ts";
@@ -46,7 +41,8 @@ export const HEARTBEAT_REFRESH_MS = HEARTBEAT_STALE_MS / 2;
 
 export interface ComputeClusterReconcilerOptions {
   readonly hub: KubeConfig;
-  readonly core: CoreV1Api;
+  /** Reads the kubeconfig and store credential Secrets on the hub (the operator's Secret informer). */
+  readonly secretReader: SecretReader;
   readonly custom: CustomObjectsApi;
   readonly clusters: Informer<ComputeCluster>;
   readonly registry: ClusterRegistry;
@@ -86,7 +82,7 @@ export class ComputeClusterReconciler {
   constructor(options: ComputeClusterReconcilerOptions) {
     this.#o = options;
     this.#cloud = options.cloudGroups ?? new CloudNodeGroups();
-    this.#secrets = new StoreSecrets(options.core, options.secretNamespace);
+    this.#secrets = new StoreSecrets(options.secretReader, options.secretNamespace);
     this.#credentials = new CloudCredentials(options.cloudIdentity);
   }
 
@@ -129,7 +125,7 @@ export class ComputeClusterReconciler {
     const name = cc.metadata.name ?? "";
     const lastKnown = parseTime(cc.status?.lastHeartbeatTime);
     const source = await this.#credentials.apply(
-      await kubeconfigFor(cc, this.#o.hub, this.#o.core, this.#o.secretNamespace),
+      await kubeconfigFor(cc, this.#o.hub, this.#o.secretReader, this.#o.secretNamespace),
       cc,
     );
     if (!source.ok) {
