@@ -2,12 +2,13 @@
 // reconciler's options (informers, clients, registry, catalog) and the state
 // shared across passes (store credentials, scale-ups, the placer).
 
-import type { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import type { CustomObjectsApi, V1Job } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { Catalog } from "../../catalog/index.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry } from "../../clusters/registry.ts";
+import type { SecretReader } from "../../clusters/secrets.ts";
 import type { StoreSecrets } from "../../clusters/stores.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
@@ -33,8 +34,8 @@ export interface TrainingJobReconcilerOptions {
   readonly scaleUpTimeoutMs?: number;
   /** Aborts when this replica stops leading: cloud calls in flight (scale-ups, give-backs) are cancelled. */
   readonly signal?: AbortSignal;
-  /** Reads the ComputeClusters' store credential Secrets on the hub. */
-  readonly core: CoreV1Api;
+  /** Reads the ComputeClusters' store credential Secrets on the hub (the operator's Secret informer). */
+  readonly secretReader: SecretReader;
   /** The only namespace whose Secrets a ComputeCluster may name (the operator's). Absent: any. */
   readonly secretNamespace?: string;
   /** Background checkpoint replication. */
@@ -57,6 +58,8 @@ export interface PassContext {
   readonly namespaces: Map<string, Set<string>>;
   /** The step each resume ConfigMap holds, by "<cluster>/<namespace>/<name>" ("" for none). */
   readonly resumeSteps: Map<string, string>;
+  /** Worker Jobs this process wrote, by "<cluster>/<namespace>/<name>", until the worker's informer shows them. */
+  readonly launched: Map<string, { readonly job: V1Job; readonly at: number }>;
 }
 
 /** "namespace/name" of a TrainingJob: its work-queue key. */

@@ -68,8 +68,9 @@ export async function finalize(ctx: PassContext, job: TrainingJob): Promise<Reco
   return Result.done();
 }
 
-export async function addFinalizer(ctx: PassContext, job: TrainingJob): Promise<void> {
-  await ctx.o.custom.patchNamespacedCustomObject(
+/** Adds the finalizer (checked by resourceVersion); returns the object as the API server now holds it. */
+export async function addFinalizer(ctx: PassContext, job: TrainingJob): Promise<TrainingJob> {
+  return (await ctx.o.custom.patchNamespacedCustomObject(
     {
       ...jobRef(job),
       body: {
@@ -80,5 +81,5 @@ export async function addFinalizer(ctx: PassContext, job: TrainingJob): Promise<
       },
     },
     mergePatch,
-  );
+  )) as TrainingJob;
 }

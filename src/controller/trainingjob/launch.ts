@@ -19,7 +19,7 @@ import {
   storeEnv,
   storeOptions,
 } from "../../clusters/stores.ts";
-import { ignoreNotFound } from "../../runtime/api-errors.ts";
+import { ignoreNotFound, isConflict } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
 import { LABEL_JOB_UID, trainingJobKeyOf, workloadName } from "../../workload/names.ts";
 import {
@@ -93,9 +93,7 @@ export async function launch(
 ): Promise<Launched> {
   const namespace = workerNamespace(job, cc);
   const name = workloadName(hubRef(job), b.status.epoch ?? 1, namespace);
-  // Until the informer has seen a Job this pass may have created, ask the worker itself.
-  const cached =
-    worker.jobs.get(namespace, name) ?? (await ignoreNotFound(worker.batch.readNamespacedJob({ name, namespace })));
+  const cached = await knownJob(ctx, worker, namespace, name);
   if (cached) refuseOthers(job, worker, cached);
   const store = await storeAccess(ctx, job, b, cc, cached, fence).catch((err: unknown) => {
     throw new StoreUnavailableError(cc, checkpointUri(cc, job), err);
@@ -116,8 +114,9 @@ export async function launch(
     await keepResumeCurrent(ctx, worker, b, workload, resume);
     return { job: cached, created: false, ...opt(resume) };
   }
-  // Nothing of another job's is taken over: the objects this launch writes are read first.
-  if (!cached) await claimable(job, worker, workload, store.secretName);
+  // A first launch creates its objects, and one that exists already is taken only when it is this
+  // job's (a crash between two creates, an informer behind): nothing of another job's is taken over.
+  const write = (o: KubernetesObject) => (cached ? apply(worker, o) : createOrClaim(job, worker, o));
   await ensureNamespace(ctx, worker, namespace);
   if (store.secretName && store.credentials) {
     const labels = workload.job.metadata?.labels;
@@ -127,7 +126,7 @@ export async function launch(
       metadata: { name: store.secretName, namespace, labels },
       stringData: store.credentials,
     };
-    await apply(worker, secret);
+    await write(secret);
   }
   const annotate = <T extends KubernetesObject>(o: T, extra: Record<string, string> = {}): T => ({
     ...o,
@@ -144,14 +143,17 @@ export async function launch(
   });
   // The Job goes last: its spec hash then says that everything it needs (Secret, Service) is there,
   // so a pass that finds the hash skips the whole launch, and a crash before it repeats all of it.
-  await apply(worker, workload.resume);
-  ctx.resumeSteps.set(resumeKey(worker, workload), workload.resume.data?.step ?? "");
-  await apply(worker, annotate(workload.service));
+  // Without a step to resume from there is no resume ConfigMap yet (the pods' env from it is
+  // optional: they start from scratch); keepResumeCurrent writes it once a step is committed.
+  if (resume) await write(workload.resume);
+  ctx.resumeSteps.set(resumeKey(worker, workload), resume ? (workload.resume.data?.step ?? "") : "");
+  await write(annotate(workload.service));
   failpoint("launch.before-job");
   const created: Record<string, string> = resume?.createdAt
     ? { [RESUME_CREATED_ANNOTATION]: resume.createdAt.toISOString() }
     : {};
-  const applied = (await apply(worker, annotate(workload.job, created))) as V1Job;
+  const applied = (await write(annotate(workload.job, created))) as V1Job;
+  ctx.launched.set(`${worker.name}/${namespace}/${name}`, { job: applied, at: Date.now() });
   if (!cached)
     b.event({
       type: "Normal",
@@ -353,26 +355,50 @@ function refuseOthers(job: TrainingJob, worker: WorkerCluster, o: KubernetesObje
   if (o && o.metadata?.labels?.[LABEL_JOB_UID] !== job.metadata.uid) throw new NameConflictError(worker, o);
 }
 
-/** Throws NameConflictError when an object the launch would write exists and is another job's. */
-async function claimable(
-  job: TrainingJob,
-  worker: WorkerCluster,
-  w: Workload,
-  secretName: string | undefined,
-): Promise<void> {
-  const namespace = w.job.metadata?.namespace ?? "";
-  const objects: KubernetesObject[] = [w.resume, w.service];
-  if (secretName) objects.push({ apiVersion: "v1", kind: "Secret", metadata: { name: secretName, namespace } });
-  for (const o of objects) {
-    const found = await ignoreNotFound(
-      worker.objects.read({
-        apiVersion: o.apiVersion ?? "v1",
-        kind: o.kind ?? "",
-        metadata: { name: o.metadata?.name ?? "", namespace },
-      }),
-    );
-    refuseOthers(job, worker, found);
+/**
+ * Creates `o`; when it exists already, reads it, throws NameConflictError when it is another job's,
+ * and otherwise applies `o` over it (this job's, left by a crash or not yet in the informer).
+ */
+async function createOrClaim(job: TrainingJob, worker: WorkerCluster, o: KubernetesObject): Promise<KubernetesObject> {
+  try {
+    return await worker.objects.create(o, undefined, undefined, FIELD_MANAGER);
+  } catch (err) {
+    if (!isConflict(err)) throw err;
   }
+  const { name = "", namespace = "" } = o.metadata ?? {};
+  const found = await ignoreNotFound(
+    worker.objects.read({ apiVersion: o.apiVersion ?? "v1", kind: o.kind ?? "", metadata: { name, namespace } }),
+  );
+  refuseOthers(job, worker, found);
+  return apply(worker, o);
+}
+
+/** How long a Job this process wrote is trusted over an informer that does not show it yet. */
+const LAUNCHED_TRUST_MS = 60_000;
+
+/**
+ * The worker's Job of this name: the informer's copy; else the one this process wrote, until the
+ * informer shows it; else, before the informer has synced, the worker's answer. A Job the informer
+ * does not show is not asked for: a create of it that finds one there says so (createOrClaim).
+ */
+async function knownJob(
+  ctx: PassContext,
+  worker: WorkerCluster,
+  namespace: string,
+  name: string,
+): Promise<V1Job | undefined> {
+  const key = `${worker.name}/${namespace}/${name}`;
+  const now = Date.now();
+  for (const [k, l] of ctx.launched) if (now - l.at > LAUNCHED_TRUST_MS) ctx.launched.delete(k);
+  const seen = worker.jobs.get(namespace, name);
+  const mine = ctx.launched.get(key);
+  if (seen) {
+    ctx.launched.delete(key);
+    return seen;
+  }
+  if (mine) return mine.job;
+  if (worker.jobs.synced) return undefined;
+  return ignoreNotFound(worker.batch.readNamespacedJob({ name, namespace }));
 }
 
 function inputHash(job: TrainingJob, b: StatusBuilder): string {

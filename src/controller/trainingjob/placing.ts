@@ -10,6 +10,7 @@ import type { AcceleratorType } from "../../catalog/instance-types.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import type { PassContext } from "./context.ts";
+import { reportStarting } from "./report.ts";
 import { excludedGroups, nextScaleStep, SCALING_POLL_MS } from "./scale.ts";
 import { CONDITION, type StatusBuilder } from "./status.ts";
 
@@ -70,11 +71,14 @@ export async function place(
     placedAt: b.now.toISOString(),
   };
   // The new epoch has no pods yet: counts left from an earlier epoch would hide the nodes it is promised.
-  b.status.replicas = { desired: job.spec.replicas, running: 0, succeeded: 0, failed: 0 };
+  const replicas = { desired: job.spec.replicas, running: 0, succeeded: 0, failed: 0 };
+  b.status.replicas = replicas;
   b.status.readyReplicas = `0/${job.spec.replicas}`;
   const message = withUnknown(decision.reason, unknown);
   b.condition({ type: CONDITION.Placed, status: "True", reason: PLACED.Placed, message });
-  b.setPhase("Starting");
+  // What the launch that follows would report (it starts now), so that it has nothing new to write.
+  b.status.startTime ??= b.now.toISOString();
+  reportStarting(b, replicas);
   ctx.scale.placed(b);
   b.event({ type: "Normal", reason: "Placed", message: `epoch ${epoch}: ${explain(decision)}` });
   if (unknown.length > 0) b.event({ type: "Warning", reason: PLACED.ClusterNotFound, message: unknownNote(unknown) });

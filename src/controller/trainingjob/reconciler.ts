@@ -10,6 +10,7 @@ import type { WorkerCluster } from "../../clusters/registry.ts";
 import { StoreSecrets } from "../../clusters/stores.ts";
 import { isConflict } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result, TerminalError, toError } from "../../runtime/result.ts";
+import type { PendingEvent } from "../events.ts";
 import { launchUnlessRefused, reportBlocked } from "./blocked.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import type { PassContext, TrainingJobReconcilerOptions } from "./context.ts";
@@ -38,6 +39,15 @@ import { StatusBuilder } from "./status.ts";
 export type { TrainingJobReconcilerOptions } from "./context.ts";
 export { FINALIZER } from "./finalizer.ts";
 
+interface StageOutcome {
+  readonly result: ReconcileResult;
+  readonly events: readonly PendingEvent[];
+  /** The job as the status write returned it; absent when nothing was written. */
+  readonly written?: TrainingJob;
+  /** The stage placed the job (outside a move) and has nothing else to wait for. */
+  readonly placed?: boolean;
+}
+
 /** Events of a move, also logged: an operator's log tells when and why jobs moved. */
 const FAILOVER_LOGGED = new Set<string>([FAILOVER_EVENT.Started, FAILOVER_EVENT.Done, FAILOVER_EVENT.Fenced]);
 /** After a status conflict, the informer usually has the newer copy within milliseconds. */
@@ -58,29 +68,51 @@ export class TrainingJobReconciler {
     });
     this.#ctx = {
       o: options,
-      secrets: new StoreSecrets(options.core, options.secretNamespace),
+      secrets: new StoreSecrets(options.secretReader, options.secretNamespace),
       scale,
       placer: new Placer({ jobs: options.jobs, clusters: options.clusters }),
       namespaces: new Map(),
       resumeSteps: new Map(),
+      launched: new Map(),
     };
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const ctx = this.#ctx;
     const [namespace = "", name = ""] = key.split("/");
-    const job = ctx.o.jobs.get(namespace, name);
+    let job = ctx.o.jobs.get(namespace, name);
     if (!job) {
       // Gone without its finalizer's pass (deleted while no operator ran): its replication and series go too.
       ctx.o.checkpoints.forget(key);
       return Result.done();
     }
     if (job.metadata.deletionTimestamp) return finalize(ctx, job);
-    if (!job.metadata.finalizers?.includes(FINALIZER)) {
-      await addFinalizer(ctx, job);
-      return Result.done(); // the update wakes the next pass
-    }
+    // The pass goes on with the object the patch returned, not waiting for the informer to show it.
+    if (!job.metadata.finalizers?.includes(FINALIZER)) job = await addFinalizer(ctx, job);
     const now = (ctx.o.now ?? (() => new Date()))();
+    const first = await this.#stage(job, now);
+    // A pass that placed the job has committed the decision with its status write: it goes on to
+    // launch with the object that write returned, instead of a second pass after the informer's event.
+    const second = first.written && first.placed ? await this.#stage(first.written, now) : undefined;
+    await this.#record(
+      key,
+      second?.written ?? first.written ?? job,
+      mergeLaunch([...first.events, ...(second?.events ?? [])]),
+    );
+    return (second ?? first).result;
+  }
+
+  /** Sends the pass's events (after its status write, which they describe) and logs those of a move. */
+  async #record(key: string, job: TrainingJob, events: readonly PendingEvent[]): Promise<void> {
+    await this.#ctx.o.events.record(job, events);
+    for (const e of events.filter((x) => FAILOVER_LOGGED.has(x.reason))) {
+      this.#ctx.o.logger.info(e.message, { job: key, event: e.reason });
+    }
+  }
+
+  /** Runs the phases over `job` and writes status if it changed; the events are the caller's to send. */
+  async #stage(job: TrainingJob, now: Date): Promise<StageOutcome> {
+    const ctx = this.#ctx;
     let b = new StatusBuilder(job, now);
     let result: ReconcileResult;
     try {
@@ -92,15 +124,17 @@ export class TrainingJobReconciler {
       this.#reportError(b, err);
       result = { kind: err instanceof TerminalError ? "terminal" : "retry", error: toError(err) };
     }
-    if (b.changed() && !(await this.#writeStatus(job, b))) {
-      ctx.placer.forget(job.metadata.uid ?? "");
-      return Result.requeueAfter(CONFLICT_RETRY_MS);
+    let written: TrainingJob | undefined;
+    if (b.changed()) {
+      written = await this.#writeStatus(job, b);
+      if (!written) {
+        // Nothing this stage did is recorded: its events would describe a status that was not written.
+        ctx.placer.forget(job.metadata.uid ?? "");
+        return { result: Result.requeueAfter(CONFLICT_RETRY_MS), events: [] };
+      }
     }
-    await ctx.o.events.record(job, b.events);
-    for (const e of b.events.filter((x) => FAILOVER_LOGGED.has(x.reason))) {
-      ctx.o.logger.info(e.message, { job: key, event: e.reason });
-    }
-    return result;
+    const placed = !job.status?.placement && b.status.placement !== undefined && !currentMove(b.status);
+    return { result, events: b.events, ...(written ? { written } : {}), placed: placed && result.kind === "done" };
   }
 
   /** The phases, in order; each returns early when the job cannot go further this pass. */
@@ -176,7 +210,9 @@ export class TrainingJobReconciler {
       if (trigger.kind === "Waiting") waiting = onTrigger(job, b, trigger);
     }
     await fenceOldEpochs(ctx, job, b);
-    await syncCheckpoints(ctx, job, b, { cluster: cc, epoch, lineage, ...opt(b.status.placement?.placedAt) });
+    // Replication starts once the epoch's pods run: until then they write no step.
+    if (b.phase !== "Starting")
+      await syncCheckpoints(ctx, job, b, { cluster: cc, epoch, lineage, ...opt(b.status.placement?.placedAt) });
     const deadline = await enforceDeadline(job, b, worker);
     // An active job is looked at again at least every checkpoint interval: new steps appear in its
     // store without any Kubernetes event.
@@ -213,18 +249,17 @@ export class TrainingJobReconciler {
   }
 
   /**
-   * Writes status if the job has not changed since it was read; false on a conflict (the cache was
-   * behind), after which the next pass starts over from the newer copy.
+   * Writes status if the job has not changed since it was read; returns the object as written, or
+   * undefined on a conflict (the cache was behind), after which the next pass starts over from the newer copy.
    */
-  async #writeStatus(job: TrainingJob, b: StatusBuilder): Promise<boolean> {
+  async #writeStatus(job: TrainingJob, b: StatusBuilder): Promise<TrainingJob | undefined> {
     try {
-      await this.#ctx.o.custom.replaceNamespacedCustomObjectStatus({
+      return (await this.#ctx.o.custom.replaceNamespacedCustomObjectStatus({
         ...jobRef(job),
         body: { ...job, status: b.status },
-      });
-      return true;
+      })) as TrainingJob;
     } catch (err) {
-      if (isConflict(err)) return false;
+      if (isConflict(err)) return undefined;
       throw err;
     }
   }
@@ -244,6 +279,21 @@ function reportOutdated(b: StatusBuilder, outdated: boolean, worker: string): vo
   const message = `the Job running on ${worker} was rendered differently (another operator release or changed ComputeCluster settings) from the same pod template, replicas and accelerator option: it is left running as it is, and the new rendering applies at the next epoch`;
   b.condition({ type: CONDITION.WorkloadUpToDate, status: "False", reason: "AppliesAtNextEpoch", message });
   if (!had) b.event({ type: "Normal", reason: "AppliesAtNextEpoch", message });
+}
+
+/**
+ * A job placed and launched in one pass gets one `Placed` event that also says what was launched,
+ * instead of a `Placed` and a `Launched` a few milliseconds apart.
+ */
+export function mergeLaunch(events: readonly PendingEvent[]): PendingEvent[] {
+  const placed = events.findIndex((e) => e.reason === "Placed");
+  const launched = events.findIndex((e) => e.reason === "Launched");
+  if (placed < 0 || launched < placed) return [...events];
+  const merged = {
+    ...events[placed],
+    message: `${events[placed]?.message}; ${events[launched]?.message}`,
+  } as PendingEvent;
+  return events.flatMap((e, i) => (i === placed ? [merged] : i === launched ? [] : [e]));
 }
 
 function afterMs(r: ReconcileResult): number {

@@ -5,7 +5,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { CONDITION, RUNNING, SUSPENDED } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
-import { lastPodFailure, type WorkloadState } from "./observe.ts";
+import { lastPodFailure, type Replicas, type WorkloadState } from "./observe.ts";
 import type { StatusBuilder } from "./status.ts";
 
 export function reportWorkload(job: TrainingJob, b: StatusBuilder, state: WorkloadState, pods: readonly V1Pod[]): void {
@@ -23,11 +23,10 @@ export function reportWorkload(job: TrainingJob, b: StatusBuilder, state: Worklo
       message: `${why}; retrying (${r.failed} of backoffLimit ${job.spec.runPolicy.backoffLimit})`,
     });
   }
-  const running = `${r.running}/${r.desired} replicas running on ${where}`;
+  const running = runningMessage(r, where);
   switch (state.kind) {
     case "Starting":
-      b.setPhase("Starting");
-      b.condition({ type: CONDITION.Running, status: "False", reason: RUNNING.Starting, message: running });
+      reportStarting(b, r);
       break;
     case "Running":
       b.setPhase("Running", { type: "Normal", reason: "Running", message: running });
@@ -50,6 +49,17 @@ export function reportWorkload(job: TrainingJob, b: StatusBuilder, state: Worklo
       finish(b, "Failed", state.reason, state.message);
       break;
   }
+}
+
+function runningMessage(r: Replicas, where: string): string {
+  return `${r.running}/${r.desired} replicas running on ${where}`;
+}
+
+/** Phase Starting and Running=False with the replicas running so far on the placement's cluster. */
+export function reportStarting(b: StatusBuilder, r: Replicas): void {
+  b.setPhase("Starting");
+  const message = runningMessage(r, b.status.placement?.cluster ?? "");
+  b.condition({ type: CONDITION.Running, status: "False", reason: RUNNING.Starting, message });
 }
 
 /** Ends the job: phase, the matching condition, Running False, and the completion time. */
