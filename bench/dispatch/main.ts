@@ -12,8 +12,17 @@ import { parseArgs } from "node:util";
 import { type RequestRow, requestsBetween, scrapeRequests, total } from "../support/requests.ts";
 
 const { values } = parseArgs({
-  options: { jobs: { type: "string", default: "500" }, replicas: { type: "string", default: "4" } },
+  options: {
+    jobs: { type: "string", default: "500" },
+    replicas: { type: "string", default: "4" },
+    // The sandbox's example ComputeClusters give pods the store's keys (a Secret copied per job); a real
+    // cluster's default is the pods' workload identity, which copies nothing.
+    "pod-credentials": { type: "string", default: "WorkloadIdentity" },
+  },
 });
+const podCredentials = values["pod-credentials"];
+if (podCredentials !== "WorkloadIdentity" && podCredentials !== "Secret")
+  throw new Error(`--pod-credentials must be WorkloadIdentity or Secret, got ${podCredentials}`);
 const N = Number(values.jobs);
 const R = Number(values.replicas);
 process.env.SANDBOX_STATE_DIR ??= "/tmp/crosscloud-bench-dispatch";
@@ -180,10 +189,25 @@ await up();
 console.error(`[bench] sandbox with ${N * R} trn1 nodes up in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
 try {
   await prepareHub();
+  const custom = clients("hub").kubeConfig.makeApiClient((await import("@kubernetes/client-node")).CustomObjectsApi);
+  for (const name of ["aws-sim", "azure-sim"]) {
+    await custom.patchClusterCustomObject(
+      {
+        group: "training.crosscloud.dev",
+        version: "v1alpha1",
+        plural: "computeclusters",
+        name,
+        body: { spec: { checkpointStore: { podCredentials } } },
+      },
+      (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+    );
+  }
   const base = await floor();
   const op = await operatorRun();
   const rows = [base, op];
-  console.log(`\n${N} TrainingJobs x ${R} replicas (create to all replicas Running)\n`);
+  console.log(
+    `\n${N} TrainingJobs x ${R} replicas (create to all replicas Running), podCredentials ${podCredentials}\n`,
+  );
   console.log("| who | p50 (s) | p99 (s) | wall (s) | CPU (s) | peak RSS (MiB) | API requests/job |");
   console.log("|---|---|---|---|---|---|---|");
   for (const r of rows) {
