@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
 import { kubeConfigVia, serverOf, TcpProxy } from "../support/runtime-proxy.ts";
-import { clients, eventually } from "../support/sandbox.ts";
+import { clients, cordonOneNode, eventually } from "../support/sandbox.ts";
 
 const HUB_TIMEOUT_MS = 2_000;
 
@@ -43,14 +43,16 @@ describe("a hub that hangs", () => {
   it("fails hub requests at HUB_REQUEST_TIMEOUT_MS naming the hub, and goes on once it answers", async () => {
     const logged = operator.logs().length;
     proxy.hang();
+    // A capacity change on the worker: aws-sim's ComputeCluster status is written to the hub within a
+    // heartbeat (1 s), a request that gets no answer.
+    const uncordon = await cordonOneNode("aws-sim");
     const started = Date.now();
     const line = await eventually(
       "a reconcile to fail on a hub request that got no answer",
       () => Promise.resolve(operator.logs().slice(logged)),
       (text) => /the hub did not answer (GET|PATCH|PUT|POST|DELETE) \/\S+ within 2s/.test(text),
-      // A ComputeCluster pass reads its kubeconfig Secret from the hub every heartbeat (1 s), and writes status.
       HUB_TIMEOUT_MS + 6_000,
-    );
+    ).finally(uncordon);
     const took = Date.now() - started;
     assert.ok(took < HUB_TIMEOUT_MS + 6_000, `the first hub request failed after ${took}ms`);
     // The reconcile that met it failed and will be retried, rather than waiting on the hub.

@@ -11,7 +11,7 @@ import { CoordinationV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../src/api/common.ts";
 import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
 import { serverOf, TcpProxy, writeKubeConfigVia } from "../support/runtime-proxy.ts";
-import { clients, eventually, uniqueName } from "../support/sandbox.ts";
+import { clients, cordonOneNode, eventually, uniqueName } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
 
@@ -200,15 +200,17 @@ describe("operator availability", { timeout: 300_000 }, () => {
       });
       await waitClustersReady();
       assert.deepEqual(await probe(operator, "/healthz"), { status: 200, body: "ok\n" });
-      // Each heartbeat reads its kubeconfig Secret from the hub: they hang (the hub deadline is 30 s).
+      // A capacity change on each worker: both clusters' passes write status to the hub, which hangs
+      // (the hub deadline is 30 s).
       proxy.hang();
+      const undo = [await cordonOneNode("aws-sim"), await cordonOneNode("azure-sim")];
       // Another controller (a TrainingJob pass left from an earlier suite's job) may stall first.
       const unhealthy = await eventually(
         "/healthz to fail naming the computecluster controller",
         () => probe(operator, "/healthz"),
         (r) => r.status !== 200 && /controller computecluster/.test(r.body),
         15_000,
-      );
+      ).finally(() => Promise.all(undo.map((u) => u())));
       assert.equal(unhealthy.status, 500);
       assert.match(unhealthy.body, /^unhealthy: /);
       assert.match(unhealthy.body, /controller computecluster: no reconcile finished for \d+s \(2 running/);

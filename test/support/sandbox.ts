@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BatchV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { REPO_ROOT, resolveBinaries } from "../../scripts/sandbox/paths.ts";
 import { kubeConfigFor, kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
 
@@ -77,4 +77,26 @@ export function installCrds(): void {
     const r = kubectl("hub", args);
     if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${r.stderr}`);
   }
+}
+
+/**
+ * Cordons one node of `cluster` (a capacity change: its ComputeCluster's status is written again);
+ * returns the undo. For suites that need the operator to send a hub request.
+ */
+export async function cordonOneNode(cluster: SandboxCluster): Promise<() => Promise<void>> {
+  const { core } = clients(cluster);
+  const node = (await core.listNode({ labelSelector: "node.kubernetes.io/instance-type" })).items.find(
+    (n) => !n.spec?.unschedulable,
+  );
+  const name = node?.metadata?.name;
+  if (!name) throw new Error(`no schedulable node with an instance type on ${cluster}`);
+  const set = (unschedulable: boolean) =>
+    core.patchNode(
+      { name, body: { spec: { unschedulable } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  await set(true);
+  return async () => {
+    await set(false);
+  };
 }
