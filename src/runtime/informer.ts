@@ -7,15 +7,10 @@
 // indexes find objects by a key without scanning the cache.
 
 import { isDeepStrictEqual } from "node:util";
-import {
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  Watch,
-} from "@kubernetes/client-node";
+import { type KubeConfig, type KubernetesListObject, type KubernetesObject, ListWatch } from "@kubernetes/client-node";
 import { type Clock, realClock } from "./clock.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { ObservedWatch } from "./observed-watch.ts";
 
 export interface InformerOptions<T extends KubernetesObject> {
   readonly kubeConfig: KubeConfig;
@@ -59,8 +54,6 @@ export const DEFAULT_WATCH_CONNECT_MS = 10_000;
 export const DEFAULT_WATCH_IDLE_MS = 90_000;
 
 type EventName = "add" | "update" | "delete";
-type WatchCallback = (phase: string, obj: unknown, watchObj?: unknown) => void;
-type WatchQuery = Record<string, string | number | boolean | undefined>;
 
 /** Status 410 on a failed request or in a watch ERROR event: the resourceVersion is too old. */
 function isGone(value: unknown): boolean {
@@ -71,79 +64,6 @@ function isGone(value: unknown): boolean {
 /** Watch's own deadline fired (it reports it as a DOMException named TimeoutError). */
 function isTimeout(value: unknown): boolean {
   return (value as { name?: unknown } | null | undefined)?.name === "TimeoutError";
-}
-
-/**
- * A Watch that reports what ListWatch does with it, refuses to start once stopped, asks for bookmarks,
- * and has two deadlines instead of Watch's one requestTimeoutMs.
- *
- * Watch (client-node 2.0) arms one timer of `requestTimeoutMs` before it sends the request, re-arms it
- * when the response arrives and again on every chunk of the body; when it fires, the request is aborted
- * (socket included) and done() gets a TimeoutError, after which ListWatch reconnects at once from the
- * last resourceVersion. `requestTimeoutMs` is read each time the timer is armed, so it is an accessor
- * here: the first read of each watch is the connect deadline, every later read the idle limit.
- */
-class ObservedWatch extends Watch {
-  readonly #hooks: WatchHooks;
-  readonly #connectMs: number;
-  readonly #idleMs: number;
-  #connecting = false;
-
-  constructor(kubeConfig: KubeConfig, hooks: WatchHooks, timeouts: { connectMs: number; idleMs: number }) {
-    super(kubeConfig);
-    this.#hooks = hooks;
-    this.#connectMs = timeouts.connectMs;
-    this.#idleMs = timeouts.idleMs;
-    Object.defineProperty(this, "requestTimeoutMs", {
-      configurable: true,
-      get: () => this.#nextTimeoutMs(),
-      set: () => {},
-    });
-  }
-
-  override async watch(path: string, query: WatchQuery, callback: WatchCallback, done: (err: unknown) => void) {
-    this.#hooks.beforeWatch();
-    if (this.#hooks.stopped()) return new AbortController();
-    const onEvent: WatchCallback = (phase, obj, watchObj) => {
-      this.#hooks.onEvent(phase, obj);
-      try {
-        callback(phase, OBJECT_PHASES.has(phase) ? this.#hooks.transform(obj) : obj, watchObj);
-      } finally {
-        this.#hooks.afterEvent();
-      }
-    };
-    const onDone = (err: unknown) => {
-      this.#hooks.onDone(err);
-      done(err);
-    };
-    this.#connecting = true;
-    try {
-      return await super.watch(path, { ...query, allowWatchBookmarks: true }, onEvent, onDone);
-    } catch (err) {
-      onDone(err);
-      return new AbortController();
-    }
-  }
-
-  #nextTimeoutMs(): number {
-    if (!this.#connecting) return this.#idleMs;
-    this.#connecting = false;
-    return this.#connectMs;
-  }
-}
-
-/** Watch event types that carry an object of the collection (not a Status or a bookmark). */
-const OBJECT_PHASES = new Set(["ADDED", "MODIFIED", "DELETED"]);
-
-interface WatchHooks {
-  stopped(): boolean;
-  /** The object ListWatch caches for a watch event's object. */
-  transform(obj: unknown): unknown;
-  /** ListWatch has handled the event (cached it, called the handlers). */
-  afterEvent(): void;
-  beforeWatch(): void;
-  onEvent(phase: string, obj: unknown): void;
-  onDone(err: unknown): void;
 }
 
 export class Informer<T extends KubernetesObject> {
