@@ -26,6 +26,7 @@ import {
   setHeaderMiddleware,
   wrapHttpLibrary,
 } from "@kubernetes/client-node";
+import { PooledAuthentication } from "./pooled-auth.ts";
 
 export interface DeadlineOptions {
   /** Names the server in errors, e.g. `worker cluster "aws-sim"`. */
@@ -117,7 +118,8 @@ export function deadlineConfiguration(kubeConfig: KubeConfig, o: DeadlineOptions
   if (!cluster) throw new Error(`${o.target}: the kubeconfig has no current cluster; set its current-context`);
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kubeConfig },
+    // One pool of kept-alive connections for all requests of this configuration (pooled-auth.ts).
+    authMethods: { default: new PooledAuthentication(kubeConfig) },
     middleware: [setHeaderMiddleware("User-Agent", "crosscloud-operator")],
     httpApi: deadlineHttpLibrary(o),
   });

@@ -24,20 +24,10 @@ import { LABEL_EPOCH, LABEL_JOB_UID, MANAGED_SELECTOR } from "../../src/workload
 import { type HubComputeCluster, hubComputeCluster } from "../support/hub-computecluster.ts";
 import { applyShippedRbac, OPERATOR_NAMESPACE, operatorToken, tokenKubeconfig } from "../support/rbac.ts";
 import { clients, eventually, kubectl, uniqueName } from "../support/sandbox.ts";
+import { informersOf, waitSynced } from "../support/workers.ts";
 
 const aws = clients("aws-sim");
 const hub = clients("hub");
-
-const informersOf = (w: WorkerCluster) => [w.jobs, w.managedPods, w.pods, w.nodes];
-
-async function waitSynced(w: WorkerCluster): Promise<void> {
-  await eventually(
-    `the informers of ${w.name} to sync`,
-    () => Promise.resolve(informersOf(w).map((i) => i.synced)),
-    (s) => s.every(Boolean),
-    30_000,
-  );
-}
 
 /** A pod that stays Pending (no node has the label), with what real pods carry and the operator never reads. */
 function heavyPod(name: string, namespace: string, labels: Record<string, string> = {}): V1Pod {

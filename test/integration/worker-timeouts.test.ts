@@ -11,16 +11,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
-import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
 import { Catalog } from "../../src/catalog/index.ts";
 import { ClusterRegistry, type WorkerCluster } from "../../src/clusters/registry.ts";
 import { ComputeClusterReconciler } from "../../src/controller/computecluster/reconciler.ts";
 import { deadlineConfiguration, NoAnswerError } from "../../src/runtime/deadline.ts";
-import { Informer } from "../../src/runtime/informer.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
+import { type HubComputeCluster, hubComputeCluster } from "../support/hub-computecluster.ts";
 import { kubeConfigVia, serverOf, TcpProxy } from "../support/runtime-proxy.ts";
-import { clients, eventually, installCrds, uniqueName } from "../support/sandbox.ts";
+import { clients, eventually, uniqueName } from "../support/sandbox.ts";
+import { waitSynced } from "../support/workers.ts";
 
 const DEADLINE_MS = 2_000;
 /** Scheduling and TLS on a busy 2-core machine; a hang that is not aborted would take far longer. */
@@ -38,17 +38,6 @@ function newRegistry(): ClusterRegistry {
     requestTimeoutMs: DEADLINE_MS,
     watchIdleTimeoutMs: WATCH_IDLE_MS,
   });
-}
-
-const informersOf = (w: WorkerCluster) => [w.jobs, w.pods, w.nodes];
-
-async function waitSynced(w: WorkerCluster): Promise<void> {
-  await eventually(
-    `the informers of ${w.name} to sync`,
-    () => Promise.resolve(informersOf(w).map((i) => i.synced)),
-    (s) => s.every(Boolean),
-    30_000,
-  );
 }
 
 /** The promise's outcome and how long it took. */
@@ -210,90 +199,34 @@ describe("the socket of a request to a hung server", () => {
 describe("ComputeCluster reconcile of a hung worker", () => {
   const name = uniqueName("hang");
   const namespace = uniqueName("worker-timeouts-hub");
-  const custom = hub.kubeConfig.makeApiClient(CustomObjectsApi);
-  const read = () =>
-    custom.getClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: "computeclusters",
-      name,
-    }) as Promise<ComputeCluster>;
   let proxy: TcpProxy;
   let registry: ClusterRegistry;
-  let clusters: Informer<ComputeCluster>;
+  let cc: HubComputeCluster;
   let reconciler: ComputeClusterReconciler;
-  const stop = new AbortController();
-
+  const read = () => cc.read();
   /** Reconciles once the reconciler's informer holds the hub's newest version of the ComputeCluster. */
-  async function reconcileFresh(): Promise<{ ms: number }> {
-    const rv = (await read()).metadata.resourceVersion;
-    await eventually(
-      "the hub informer to catch up",
-      () => Promise.resolve(clusters.get(undefined, name)?.metadata.resourceVersion),
-      (v) => v === rv,
-      15_000,
-    );
-    const started = Date.now();
-    await reconciler.reconcile(name);
-    return { ms: Date.now() - started };
-  }
+  const reconcileFresh = () => cc.reconcileFresh(reconciler);
 
-  const reachable = (cc: ComputeCluster) => cc.status?.conditions?.find((c) => c.type === "Reachable");
+  const reachable = (c: ComputeCluster) => c.status?.conditions?.find((x) => x.type === "Reachable");
 
   before(async () => {
-    installCrds();
     proxy = await TcpProxy.start(serverOf(aws.kubeConfig));
-    await hub.core.createNamespace({ body: { metadata: { name: namespace } } });
-    await hub.core.createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: { name: "kubeconfig", namespace },
-        stringData: { kubeconfig: kubeConfigVia(aws.kubeConfig, proxy).exportConfig() },
-      },
-    });
-    await custom.createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: "computeclusters",
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "ComputeCluster",
-        metadata: { name },
-        spec: {
-          cloud: "aws",
-          aws: { region: "us-east-1", clusterName: "aws-sim" },
-          kubeconfigSecretRef: { namespace, name: "kubeconfig" },
-          checkpointStore: { s3: { bucket: "unused", region: "us-east-1" } },
-        },
-      },
-    });
-    clusters = new Informer<ComputeCluster>({
-      kubeConfig: hub.kubeConfig,
-      name: "hub/computeclusters",
-      path: `/apis/${GROUP}/${VERSION}/computeclusters`,
-      list: () =>
-        custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "computeclusters" }) as never,
-    });
-    await clusters.start(stop.signal);
+    cc = await hubComputeCluster(name, namespace, kubeConfigVia(aws.kubeConfig, proxy).exportConfig());
     registry = newRegistry();
     reconciler = new ComputeClusterReconciler({
       hub: hub.kubeConfig,
       secretReader: hub.core,
-      custom,
-      clusters,
+      custom: hub.kubeConfig.makeApiClient(CustomObjectsApi),
+      clusters: cc.clusters,
       registry,
       catalog: Catalog.builtIn(),
       logger: silentLogger(),
     });
   });
   after(async () => {
-    stop.abort();
     registry.disconnectAll();
     await proxy.close();
-    await custom
-      .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: "computeclusters", name })
-      .catch(() => {});
-    await hub.core.deleteNamespace({ name: namespace }).catch(() => {});
+    await cc.remove();
   });
 
   it("is Reachable with a heartbeat, and skips a write that would change nothing", async () => {
@@ -352,5 +285,29 @@ describe("ComputeCluster reconcile of a hung worker", () => {
     assert.equal(reachable(cc)?.status, "True", JSON.stringify(cc.status?.conditions));
     assert.ok(Date.parse(cc.status?.lastHeartbeatTime ?? "") > before);
     assert.equal(registry.reachability(name)?.reachable, true);
+  });
+});
+
+describe("connections to a worker", () => {
+  it("are kept alive and shared by the requests of one connection, not one TLS handshake per request", async () => {
+    const proxy = await TcpProxy.start(serverOf(aws.kubeConfig));
+    const registry = newRegistry();
+    try {
+      // No informers here: only the clients' own requests reach the proxy.
+      const core = new CoreV1Api(
+        deadlineConfiguration(kubeConfigVia(aws.kubeConfig, proxy), { target: "aws-sim", timeoutMs: DEADLINE_MS }),
+      );
+      for (let i = 0; i < 20; i++) await core.listNamespace({ limit: 1 });
+      assert.equal(proxy.connections, 1, `20 requests in a row opened ${proxy.connections} connections`);
+      await Promise.all(Array.from({ length: 8 }, () => core.listNamespace({ limit: 1 })));
+      assert.ok(proxy.connections <= 9, `8 requests at once opened ${proxy.connections - 1} more connections`);
+      for (let i = 0; i < 10; i++) await core.listNamespace({ limit: 1 });
+      const settled = proxy.connections;
+      for (let i = 0; i < 10; i++) await core.listNamespace({ limit: 1 });
+      assert.equal(proxy.connections, settled, "requests in a row after a burst opened new connections");
+    } finally {
+      registry.disconnectAll();
+      await proxy.close();
+    }
   });
 });

@@ -13,7 +13,7 @@ import { type ReconcileResult, Result, TerminalError, toError } from "../../runt
 import type { PendingEvent } from "../events.ts";
 import { launchUnlessRefused, reportBlocked } from "./blocked.ts";
 import { cleanupWorker } from "./cleanup.ts";
-import type { PassContext, TrainingJobReconcilerOptions } from "./context.ts";
+import { keyOf, type PassContext, type TrainingJobReconcilerOptions } from "./context.ts";
 import { continueMove, onTrigger, trackMove } from "./failover.ts";
 import {
   capacityLostTrigger,
@@ -52,11 +52,17 @@ interface StageOutcome {
 const FAILOVER_LOGGED = new Set<string>([FAILOVER_EVENT.Started, FAILOVER_EVENT.Done, FAILOVER_EVENT.Fenced]);
 /** After a status conflict, the informer usually has the newer copy within milliseconds. */
 const CONFLICT_RETRY_MS = 200;
+/** How soon a pass that found the informer behind this process's own write looks again. */
+const INFORMER_CATCH_UP_MS = 100;
+/** The longest a pass waits for the informer to show this process's own write. */
+const INFORMER_LAG_MS = 2_000;
 /** How often an active job's stores are scanned for new steps, unless the options say otherwise. */
 const CHECKPOINT_INTERVAL_MS = 10_000;
 
 export class TrainingJobReconciler {
   readonly #ctx: PassContext;
+  /** The resourceVersion of each job's last write by this process, until the informer shows it. */
+  readonly #lastWrites = new Map<string, { readonly resourceVersion: string; readonly at: number }>();
 
   constructor(options: TrainingJobReconcilerOptions) {
     const scale = new ScaleUps({
@@ -75,6 +81,13 @@ export class TrainingJobReconciler {
       resumeSteps: new Map(),
       launched: new Map(),
     };
+    // The informer delivers every version in order: once it shows this process's write, its copy is current.
+    for (const event of ["update", "delete"] as const)
+      options.jobs.on(event, (o) => {
+        const mine = this.#lastWrites.get(keyOf(o));
+        if (event === "delete" || mine?.resourceVersion === o.metadata.resourceVersion)
+          this.#lastWrites.delete(keyOf(o));
+      });
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -87,6 +100,8 @@ export class TrainingJobReconciler {
       return Result.done();
     }
     if (job.metadata.deletionTimestamp) return finalize(ctx, job);
+    // A copy older than this process's own last write would only fail its status write (a conflict).
+    if (this.#behind(key, job)) return Result.requeueAfter(INFORMER_CATCH_UP_MS);
     // The pass goes on with the object the patch returned, not waiting for the informer to show it.
     if (!job.metadata.finalizers?.includes(FINALIZER)) job = await addFinalizer(ctx, job);
     const now = (ctx.o.now ?? (() => new Date()))();
@@ -94,12 +109,27 @@ export class TrainingJobReconciler {
     // A pass that placed the job has committed the decision with its status write: it goes on to
     // launch with the object that write returned, instead of a second pass after the informer's event.
     const second = first.written && first.placed ? await this.#stage(first.written, now) : undefined;
-    await this.#record(
-      key,
-      second?.written ?? first.written ?? job,
-      mergeLaunch([...first.events, ...(second?.events ?? [])]),
-    );
+    const last = second?.written ?? first.written ?? job;
+    if (last !== ctx.o.jobs.get(namespace, name)) this.#wrote(key, last);
+    await this.#record(key, last, mergeLaunch([...first.events, ...(second?.events ?? [])]));
     return (second ?? first).result;
+  }
+
+  /**
+   * True while the informer's copy of the job is older than what this process last wrote: the
+   * informer has not delivered that write yet (it delivers every version in order; INFORMER_LAG_MS
+   * bounds the wait, in case a relist skipped it).
+   */
+  #behind(key: string, job: TrainingJob): boolean {
+    const mine = this.#lastWrites.get(key);
+    if (!mine) return false;
+    if (job.metadata.resourceVersion !== mine.resourceVersion && Date.now() - mine.at < INFORMER_LAG_MS) return true;
+    this.#lastWrites.delete(key);
+    return false;
+  }
+
+  #wrote(key: string, job: TrainingJob): void {
+    this.#lastWrites.set(key, { resourceVersion: job.metadata.resourceVersion ?? "", at: Date.now() });
   }
 
   /** Sends the pass's events (after its status write, which they describe) and logs those of a move. */
