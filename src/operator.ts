@@ -61,6 +61,9 @@ export interface OperatorOptions {
   readonly hubRequestTimeoutMs?: number;
 }
 
+/** The index of the hub's TrainingJobs by uid. */
+const BY_UID = "uid";
+
 /** How long a job's worker pod events are gathered before its pass (see the registry's onChange). */
 const POD_EVENT_BATCH_MS = 1_000;
 
@@ -108,6 +111,7 @@ export class Operator {
       name: "hub/trainingjobs",
       path: `/apis/${GROUP}/${VERSION}/trainingjobs`,
       list: () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "trainingjobs" }) as never,
+      indexes: { [BY_UID]: (j: TrainingJob) => j.metadata.uid },
       logger,
     });
     const clusters = new Informer<ComputeCluster>({
@@ -145,8 +149,7 @@ export class Operator {
         else if (key && kind === "job") tjController?.enqueue(key);
         // A workload whose TrainingJob is gone (deleted while its cluster was lost) is an orphan.
         const uid = obj.metadata?.labels?.[LABEL_JOB_UID];
-        if (kind === "job" && uid && !jobs.list().some((j) => j.metadata.uid === uid))
-          orphanController?.enqueue(cluster);
+        if (kind === "job" && uid && jobs.byIndex(BY_UID, uid).length === 0) orphanController?.enqueue(cluster);
         // Capacity (unfinished pods, nodes) changed: the cluster's status is brought up to date soon.
         if (kind === "pod" || kind === "node") ccController?.enqueueAfter(cluster, 1_000);
       },

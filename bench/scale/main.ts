@@ -23,8 +23,11 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "1000" },
     "soak-minutes": { type: "string", default: "0" },
     "churn-per-minute": { type: "string", default: "120" },
+    // V8's old space limit for the operator (--max-old-space-size), as a container's NODE_OPTIONS would set it.
+    "max-old-space-mib": { type: "string" },
   },
 });
+const HEAP_CAP = values["max-old-space-mib"];
 const N = Number(values.jobs);
 const SOAK_MIN = Number(values["soak-minutes"]);
 const CHURN = Number(values["churn-per-minute"]);
@@ -100,6 +103,18 @@ async function until(
 const running = (n: number) => (jobs: TrainingJob[]) =>
   jobs.length === n && jobs.every((j) => j.status?.phase === "Running");
 
+/** The process's own memory figures from its /metrics (prom-client's defaults), 30 s after all ran. */
+async function processMemory(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (metric: string) =>
+    Number(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return new Map([
+    ["V8 heap size, reserved", read("nodejs_heap_size_total_bytes")],
+    ["V8 heap used", read("nodejs_heap_size_used_bytes")],
+    ["external (Buffers, native)", read("nodejs_external_memory_bytes")],
+  ]);
+}
+
 /** The newest file in `dir` whose name matches, once its size stops changing. */
 async function settledFile(dir: string, pattern: RegExp, timeoutMs: number): Promise<string> {
   const end = Date.now() + timeoutMs;
@@ -153,7 +168,7 @@ try {
     HEALTH_PORT: String(port),
     LOG_LEVEL: "warn",
     WORKERS: "16",
-    NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --cpu-prof --diagnostic-dir=${PROFILES}`,
+    NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --cpu-prof --diagnostic-dir=${PROFILES}${HEAP_CAP ? ` --max-old-space-size=${HEAP_CAP}` : ""}`,
   });
   const pid = operator.child.pid ?? 0;
   await waitClustersReady();
@@ -176,16 +191,20 @@ try {
   const settledRss = procStatus(pid, "VmRSS");
   const peakRss = procStatus(pid, "VmHWM"); // before the snapshot, which takes memory of its own
   const cpu = cpuSeconds(pid) - cpu0;
+  const memory = await processMemory(port);
   operator.child.kill("SIGUSR2");
   const heap = heapByType(await settledFile(PROFILES, /\.heapsnapshot$/, 300_000));
 
-  console.log(`\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])})\n`);
+  console.log(
+    `\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])})${HEAP_CAP ? `, --max-old-space-size=${HEAP_CAP}` : ""}\n`,
+  );
   console.log("| measure | value |\n| --- | ---: |");
   console.log(`| create to all Running (s) | ${toRunning.toFixed(1)} |`);
   console.log(`| operator CPU (s) | ${cpu.toFixed(1)} |`);
   console.log(`| operator peak RSS (MiB) | ${peakRss.toFixed(0)} |`);
   console.log(`| operator RSS 30 s after (MiB) | ${settledRss.toFixed(0)} |`);
   console.log(`| V8 heap in the snapshot (MiB) | ${(heap.total / MiB).toFixed(1)} |`);
+  for (const [what, bytes] of memory) console.log(`| ${what} (MiB) | ${(bytes / MiB).toFixed(1)} |`);
   console.log(`| API requests per job | ${(total(requests) / N).toFixed(2)} |`);
   console.log("\nHeap by constructor (self size, MiB):\n");
   console.log(

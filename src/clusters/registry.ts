@@ -46,10 +46,14 @@ export interface WorkerCluster {
   readonly nodes: Informer<V1Node>;
   /** The managed pods of one placement (TrainingJob uid and epoch), from an index: no scan. */
   podsOf(uid: string, epoch: number): V1Pod[];
+  /** The managed Jobs of one TrainingJob (its uid), every epoch, from an index: no scan. */
+  jobsOf(uid: string): V1Job[];
 }
 
 /** The index of managedPods by placement. */
 const BY_PLACEMENT = "placement";
+/** The index of managed Jobs by their TrainingJob's uid. */
+const BY_JOB = "job";
 
 function placementKey(uid: string, epoch: number | string): string {
   return `${uid}/${epoch}`;
@@ -207,6 +211,15 @@ export class ClusterRegistry {
       indexes: { [BY_PLACEMENT]: podPlacement },
       ...managed,
     });
+    const jobs = informer<V1Job>({
+      kind: "job",
+      name: "jobs",
+      path: "/apis/batch/v1/jobs",
+      list: () => listPaged((p) => batch.listJobForAllNamespaces({ ...p, ...managed })),
+      transform: cachedJob,
+      indexes: { [BY_JOB]: (j: V1Job) => j.metadata?.labels?.[LABEL_JOB_UID] },
+      ...managed,
+    });
     return {
       name,
       version,
@@ -215,14 +228,7 @@ export class ClusterRegistry {
       batch,
       objects: count(WorkerObjectApi.make(kubeConfig, config)),
       versionApi: count(new VersionApi(config)),
-      jobs: informer<V1Job>({
-        kind: "job",
-        name: "jobs",
-        path: "/apis/batch/v1/jobs",
-        list: () => listPaged((p) => batch.listJobForAllNamespaces({ ...p, ...managed })),
-        transform: cachedJob,
-        ...managed,
-      }),
+      jobs,
       managedPods,
       pods: informer<V1Pod>({
         kind: "pod",
@@ -240,6 +246,7 @@ export class ClusterRegistry {
         transform: cachedNode,
       }),
       podsOf: (uid, epoch) => managedPods.byIndex(BY_PLACEMENT, placementKey(uid, epoch)),
+      jobsOf: (uid) => jobs.byIndex(BY_JOB, uid),
     };
   }
 

@@ -30,7 +30,7 @@ export async function fenceOldEpochs(ctx: PassContext, job: TrainingJob, b: Stat
   let clean = true;
   for (const name of ctx.o.registry.names()) {
     const worker = ctx.o.registry.get(name);
-    const stale = worker ? staleEpochs(worker.jobs.list(), uid, current) : [];
+    const stale = worker ? staleEpochs(worker.jobsOf(uid), uid, current) : [];
     if (!worker || stale.length === 0) continue;
     const cc = ctx.o.clusters.get(undefined, name);
     if (!cc || !clusterAnswers(cc)) {
@@ -49,8 +49,8 @@ export async function removeEpoch(
   b: StatusBuilder,
   epoch: number,
 ): Promise<boolean> {
-  const deleting = worker.jobs
-    .list()
+  const deleting = worker
+    .jobsOf(job.metadata.uid ?? "")
     .some(
       (j) =>
         j.metadata?.labels?.[LABEL_JOB_UID] === job.metadata.uid &&

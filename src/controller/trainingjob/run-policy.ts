@@ -6,7 +6,6 @@ import { FAILED } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { WorkerCluster } from "../../clusters/registry.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
-import { LABEL_JOB_UID } from "../../workload/names.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import type { PassContext } from "./context.ts";
 import { finish } from "./report.ts";
@@ -43,7 +42,7 @@ export async function afterFinish(ctx: PassContext, job: TrainingJob, b: StatusB
   if (left > 0) return Result.requeueAfter(left);
   const worker = ctx.o.registry.get(cluster);
   if (!worker) return Result.requeueAfter(10_000);
-  const leftovers = worker.jobs.list().some((j) => j.metadata?.labels?.[LABEL_JOB_UID] === job.metadata.uid);
+  const leftovers = worker.jobsOf(job.metadata.uid ?? "").length > 0;
   if (!leftovers) return Result.done();
   const cleaned = await cleanupWorker(worker, job.metadata.uid ?? "");
   if (!cleaned.done) return Result.requeueAfter(2_000);
