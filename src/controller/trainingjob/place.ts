@@ -64,13 +64,25 @@ function promisedToStarting(
     if (phase === "Starting" || phase === "FailingOver") {
       waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
     } else if (phase === "Running") {
-      const since = Date.parse(j.status?.conditions?.find((c) => c.type === "Running")?.lastTransitionTime ?? "");
+      const since = runningSince(j);
       const seen = statusAt.get(p.cluster ?? "");
       if (seen !== undefined && Number.isFinite(since) && since >= seen) waiting = j.spec.replicas;
     }
     if (waiting > 0) promised.set(key, (promised.get(key) ?? 0) + waiting);
   }
   return promised;
+}
+
+/** When each informer copy of a job became Running; a copy is never changed, only replaced. */
+const runningSinceOf = new WeakMap<TrainingJob, number>();
+
+function runningSince(j: TrainingJob): number {
+  let since = runningSinceOf.get(j);
+  if (since === undefined) {
+    since = Date.parse(j.status?.conditions?.find((c) => c.type === "Running")?.lastTransitionTime ?? "");
+    runningSinceOf.set(j, since);
+  }
+  return since;
 }
 
 /** Nodes that jobs in phase Scaling wait for, by the group they asked to grow. */
