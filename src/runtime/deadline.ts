@@ -119,7 +119,7 @@ export function deadlineConfiguration(kubeConfig: KubeConfig, o: DeadlineOptions
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     // One pool of kept-alive connections for all requests of this configuration (pooled-auth.ts).
-    authMethods: { default: new PooledAuthentication(kubeConfig) },
+    authMethods: { default: new PooledAuthentication(kubeConfig, o.fence) },
     middleware: [setHeaderMiddleware("User-Agent", "crosscloud-operator")],
     httpApi: deadlineHttpLibrary(o),
   });

@@ -23,8 +23,20 @@ export class PooledAuthentication implements SecurityAuthentication {
   readonly #kubeConfig: KubeConfig;
   #pool: { readonly tls: readonly unknown[]; readonly dispatcher: Dispatcher | undefined } | undefined;
 
-  constructor(kubeConfig: KubeConfig) {
+  /**
+   * `fence`: once it aborts (this replica stopped leading), every connection of the pool is destroyed at
+   * once, so that no byte of a request written before the abort is delivered later (a connection the
+   * server was not reading would otherwise pass on what it held once the server reads again).
+   */
+  constructor(kubeConfig: KubeConfig, fence?: AbortSignal) {
     this.#kubeConfig = kubeConfig;
+    fence?.addEventListener(
+      "abort",
+      () => {
+        void this.#pool?.dispatcher?.destroy().catch(() => {});
+      },
+      { once: true },
+    );
   }
 
   getName(): string {

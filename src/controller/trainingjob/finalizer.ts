@@ -6,6 +6,7 @@
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
+import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import { cleanupWorker } from "./cleanup.ts";
 import { keyOf, type PassContext } from "./context.ts";
@@ -53,17 +54,20 @@ export async function finalize(ctx: PassContext, job: TrainingJob): Promise<Reco
   }
   // Groups grown for the job are given back once, best effort: its status goes with it.
   await giveBackGroups(ctx, job, new StatusBuilder(job, new Date()), true);
-  await ctx.o.custom.patchNamespacedCustomObject(
-    {
-      ...jobRef(job),
-      body: {
-        metadata: {
-          resourceVersion: job.metadata.resourceVersion,
-          finalizers: job.metadata.finalizers.filter((f) => f !== FINALIZER),
+  // A pass on a copy from before the finalizer went finds the job gone: that is this pass's aim.
+  await ignoreNotFound(
+    ctx.o.custom.patchNamespacedCustomObject(
+      {
+        ...jobRef(job),
+        body: {
+          metadata: {
+            resourceVersion: job.metadata.resourceVersion,
+            finalizers: job.metadata.finalizers.filter((f) => f !== FINALIZER),
+          },
         },
       },
-    },
-    mergePatch,
+      mergePatch,
+    ),
   );
   return Result.done();
 }

@@ -31,58 +31,26 @@ export function placementRequest(job: TrainingJob): PlacementRequest {
  * land, and without this two jobs placed in one burst could both be given the same free nodes.
  * Jobs being deleted promise nothing: their pods are going.
  */
-export function nodesInFlight(
-  jobs: readonly TrainingJob[],
-  except?: string,
-  statusAt: ReadonlyMap<string, number> = new Map(),
-): Map<string, number> {
+export function nodesInFlight(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
   const inFlight = new Map<string, number>();
-  for (const [key, n] of [...promisedToStarting(jobs, except, statusAt), ...nodesAwaitingScaleUp(jobs, except)]) {
+  for (const [key, n] of [...promisedToStarting(jobs, except), ...nodesAwaitingScaleUp(jobs, except)]) {
     inFlight.set(key, (inFlight.get(key) ?? 0) + n);
   }
   return inFlight;
 }
 
-/**
- * Nodes of jobs Starting (their replicas not yet running) and of jobs that became Running after their
- * ComputeCluster's status was last written (`statusAt`, its lastHeartbeatTime by cluster): that
- * status's free nodes may not show their pods yet, and without counting them a job placed in that
- * moment is given a node that is taken.
- */
-function promisedToStarting(
-  jobs: readonly TrainingJob[],
-  except: string | undefined,
-  statusAt: ReadonlyMap<string, number>,
-): Map<string, number> {
+function promisedToStarting(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
   const promised = new Map<string, number>();
   for (const j of jobs) {
     const p = j.status?.placement;
     const phase = j.status?.phase;
     if (!p || j.metadata.uid === except || j.metadata.deletionTimestamp) continue;
+    if (phase !== "Starting" && phase !== "FailingOver") continue;
     const key = `${p.cluster}/${p.nodeGroup}`;
-    let waiting = 0;
-    if (phase === "Starting" || phase === "FailingOver") {
-      waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
-    } else if (phase === "Running") {
-      const since = runningSince(j);
-      const seen = statusAt.get(p.cluster ?? "");
-      if (seen !== undefined && Number.isFinite(since) && since >= seen) waiting = j.spec.replicas;
-    }
-    if (waiting > 0) promised.set(key, (promised.get(key) ?? 0) + waiting);
+    const waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
+    promised.set(key, (promised.get(key) ?? 0) + waiting);
   }
   return promised;
-}
-
-/** When each informer copy of a job became Running; a copy is never changed, only replaced. */
-const runningSinceOf = new WeakMap<TrainingJob, number>();
-
-function runningSince(j: TrainingJob): number {
-  let since = runningSinceOf.get(j);
-  if (since === undefined) {
-    since = Date.parse(j.status?.conditions?.find((c) => c.type === "Running")?.lastTransitionTime ?? "");
-    runningSinceOf.set(j, since);
-  }
-  return since;
 }
 
 /** Nodes that jobs in phase Scaling wait for, by the group they asked to grow. */
@@ -172,10 +140,7 @@ export function decidePlacement(
   const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
     for (const [key, n] of from) into.set(key, (into.get(key) ?? 0) + n);
   };
-  const statusAt = new Map(
-    clusters.map((cc) => [cc.metadata.name ?? "", Date.parse(cc.status?.lastHeartbeatTime ?? "")]),
-  );
-  const inFlight = nodesInFlight(jobs, job.metadata.uid, statusAt);
+  const inFlight = nodesInFlight(jobs, job.metadata.uid);
   add(inFlight, assumed.placed);
   add(inFlight, assumed.scaling);
   const awaiting = nodesAwaitingScaleUp(jobs, job.metadata.uid);
