@@ -2,7 +2,7 @@
 // reconciler's options (informers, clients, registry, catalog) and the state
 // shared across passes (store credentials, scale-ups, the placer).
 
-import type { CustomObjectsApi, V1Job } from "@kubernetes/client-node";
+import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { Catalog } from "../../catalog/index.ts";
@@ -58,8 +58,6 @@ export interface PassContext {
   readonly namespaces: Map<string, Set<string>>;
   /** The step each resume ConfigMap holds, by "<cluster>/<namespace>/<name>" ("" for none). */
   readonly resumeSteps: Map<string, string>;
-  /** Worker Jobs this process wrote, by "<cluster>/<namespace>/<name>", until the worker's informer shows them. */
-  readonly launched: Map<string, { readonly job: V1Job; readonly at: number }>;
 }
 
 /** "namespace/name" of a TrainingJob: its work-queue key. */

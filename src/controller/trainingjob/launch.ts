@@ -93,7 +93,7 @@ export async function launch(
 ): Promise<Launched> {
   const namespace = workerNamespace(job, cc);
   const name = workloadName(hubRef(job), b.status.epoch ?? 1, namespace);
-  const cached = await knownJob(ctx, worker, namespace, name);
+  const cached = await knownJob(worker, namespace, name);
   if (cached) refuseOthers(job, worker, cached);
   const store = await storeAccess(ctx, job, b, cc, cached, fence).catch((err: unknown) => {
     throw new StoreUnavailableError(cc, checkpointUri(cc, job), err);
@@ -153,7 +153,6 @@ export async function launch(
     ? { [RESUME_CREATED_ANNOTATION]: resume.createdAt.toISOString() }
     : {};
   const applied = (await write(annotate(workload.job, created))) as V1Job;
-  ctx.launched.set(`${worker.name}/${namespace}/${name}`, { job: applied, at: Date.now() });
   if (!cached)
     b.event({
       type: "Normal",
@@ -373,32 +372,12 @@ async function createOrClaim(job: TrainingJob, worker: WorkerCluster, o: Kuberne
   return apply(worker, o);
 }
 
-/** How long a Job this process wrote is trusted over an informer that does not show it yet. */
-const LAUNCHED_TRUST_MS = 60_000;
-
 /**
- * The worker's Job of this name: the informer's copy; else the one this process wrote, until the
- * informer shows it; else, before the informer has synced, the worker's answer. A Job the informer
- * does not show is not asked for: a create of it that finds one there says so (createOrClaim).
+ * The worker's Job of this name: the informer's copy, else the worker's answer (a Job this pass or
+ * the one before created may not be in the informer yet).
  */
-async function knownJob(
-  ctx: PassContext,
-  worker: WorkerCluster,
-  namespace: string,
-  name: string,
-): Promise<V1Job | undefined> {
-  const key = `${worker.name}/${namespace}/${name}`;
-  const now = Date.now();
-  for (const [k, l] of ctx.launched) if (now - l.at > LAUNCHED_TRUST_MS) ctx.launched.delete(k);
-  const seen = worker.jobs.get(namespace, name);
-  const mine = ctx.launched.get(key);
-  if (seen) {
-    ctx.launched.delete(key);
-    return seen;
-  }
-  if (mine) return mine.job;
-  if (worker.jobs.synced) return undefined;
-  return ignoreNotFound(worker.batch.readNamespacedJob({ name, namespace }));
+async function knownJob(worker: WorkerCluster, namespace: string, name: string): Promise<V1Job | undefined> {
+  return worker.jobs.get(namespace, name) ?? ignoreNotFound(worker.batch.readNamespacedJob({ name, namespace }));
 }
 
 function inputHash(job: TrainingJob, b: StatusBuilder): string {

@@ -79,7 +79,6 @@ export class TrainingJobReconciler {
       placer: new Placer({ jobs: options.jobs, clusters: options.clusters }),
       namespaces: new Map(),
       resumeSteps: new Map(),
-      launched: new Map(),
     };
     // The informer delivers every version in order: once it shows this process's write, its copy is current.
     for (const event of ["update", "delete"] as const)
