@@ -66,8 +66,11 @@ describe("checkpoint store trouble", { timeout: 300_000 }, () => {
       [["aws-sim", 10]],
       "aws-sim's own store is still read and reported; azure-sim's is left out",
     );
-    const events = await tjs.events("contained");
-    assert.ok(events.some((e) => e.type === "Warning" && e.reason === "StoreUnavailable"));
+    await tjs.eventMatching(
+      "contained",
+      "a StoreUnavailable Warning",
+      (e) => e.type === "Warning" && e.reason === "StoreUnavailable",
+    );
 
     const done = await tjs.waitForPhase("contained", "Succeeded", [], 120_000);
     assert.equal(
@@ -94,7 +97,10 @@ describe("checkpoint store trouble", { timeout: 300_000 }, () => {
     );
     assert.match(replicated(failed)?.message ?? "", /the last replication pass failed: .+/);
     assert.equal(failed.status?.phase, "Running", "the job runs on");
-    const events = await tjs.events("storeless");
-    assert.ok(events.some((e) => e.type === "Warning" && e.reason === "ReplicationFailed"));
+    await tjs.eventMatching(
+      "storeless",
+      "a ReplicationFailed Warning",
+      (e) => e.type === "Warning" && e.reason === "ReplicationFailed",
+    );
   });
 });

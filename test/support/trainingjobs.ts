@@ -92,6 +92,24 @@ export class TrainingJobs {
     );
   }
 
+  /**
+   * The job's events once one of them passes `test`: events are sent after the status write they
+   * describe, so one may follow the status a test waited for by a moment.
+   */
+  async eventMatching(
+    name: string,
+    what: string,
+    test: (e: { reason: string; type: string; message: string }) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<{ reason: string; type: string; message: string }[]> {
+    return eventually(
+      `TrainingJob ${this.namespace}/${name}: ${what}`,
+      () => this.events(name),
+      (es) => es.some(test),
+      timeoutMs,
+    );
+  }
+
   async events(name: string): Promise<{ reason: string; type: string; message: string }[]> {
     const list = await this.#core.listNamespacedEvent({
       namespace: this.namespace,
