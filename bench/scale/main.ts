@@ -9,7 +9,7 @@
 // (suspend, resume, delete and create again, steps committed into the stores)
 // while RSS is sampled every 30 s; at the end every job must reach its
 // expected phase with no ReconcileError, and RSS growth over the last two
-// thirds of the soak is printed. Runs its own sandbox (state in
+// thirds of the soak is printed (the soak has not been run yet: untested). Runs its own sandbox (state in
 // /tmp/crosscloud-bench-scale, ports from 28000) and stops it at the end.
 //
 //   npm run bench:scale [-- --jobs 1000 --soak-minutes 0 --churn-per-minute 120]
