@@ -59,7 +59,7 @@ export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): Op
       KUBECONFIG: kubeconfig,
       HEALTH_PORT: "0",
       POD_NAME: identity,
-      LOG_LEVEL: "info",
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info",
       // Long enough that a loaded machine (two test shards on 2 cores) does not make a lone leader
       // miss its renew deadline; suites about leadership set their own.
       LEASE_DURATION_MS: "10000",
