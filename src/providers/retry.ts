@@ -126,6 +126,8 @@ export async function withRetries<T>(
       if (caller?.aborted) throw new AbortError(aborted(err));
       if (callDeadline.aborted) throw new AbortError(timedOut(true));
       if (requestDeadline.aborted) {
+        // An attempt cut short to the call's remaining time ended at the call's deadline, whichever timer fired first.
+        if (budget < requestTimeoutMs) throw new AbortError(timedOut(true));
         last = timedOut(false);
         throw last; // retried while the call's time lasts
       }
