@@ -267,7 +267,6 @@ describe("a cloud token refresh swaps credentials without a relist", () => {
     // Not a literal: the hub's Secrets are read through `core` or, in newer trees, `secretReader`.
     const options = {
       hub: hub.kubeConfig,
-      core: hub.core,
       secretReader: hub.core,
       custom: hub.kubeConfig.makeApiClient(CustomObjectsApi),
       clusters: cc.clusters,
