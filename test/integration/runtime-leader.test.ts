@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, V1MicroTime } from "@kubernetes/client-node";
 import { kubeconfigPath } from "../../scripts/sandbox/sandbox.ts";
+import { isConflict } from "../../src/runtime/api-errors.ts";
 import type { Clock } from "../../src/runtime/clock.ts";
 import { realClock } from "../../src/runtime/clock.ts";
 import { deadlineConfiguration, FencedError } from "../../src/runtime/deadline.ts";
@@ -78,6 +79,25 @@ function campaign(lease: string, identity: string, options: CampaignOptions = {}
     stop.signal,
   );
   return Object.assign(candidate, { done });
+}
+
+/** An intruder takes the Lease; a renew of the holder between our read and write (409) is read again. */
+async function takeLease(lease: string, renewTimeMs: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await leases.readNamespacedLease({ name: lease, namespace });
+    current.spec = {
+      ...current.spec,
+      holderIdentity: "intruder",
+      renewTime: new V1MicroTime(renewTimeMs),
+      leaseDurationSeconds: 60,
+    };
+    try {
+      await leases.replaceNamespacedLease({ name: lease, namespace, body: current });
+      return;
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 5) throw err;
+    }
+  }
 }
 
 async function holder(lease: string): Promise<string | undefined> {
@@ -213,10 +233,7 @@ describe("LeaderElector on the hub", () => {
     const a = campaign(lease, "replica-a");
     try {
       await eventually("a leads", () => Promise.resolve(a.elector.isLeader), Boolean, 10_000);
-      const current = await leases.readNamespacedLease({ name: lease, namespace });
-      const now = new V1MicroTime(Date.now() + 60_000);
-      current.spec = { ...current.spec, holderIdentity: "intruder", renewTime: now, leaseDurationSeconds: 60 };
-      await leases.replaceNamespacedLease({ name: lease, namespace, body: current });
+      await takeLease(lease, Date.now() + 60_000);
       await a.done; // run() ends when leadership is lost
       assert.equal(a.elector.isLeader, false);
       assert.equal(a.leadingSignal?.aborted, true);
@@ -292,14 +309,7 @@ describe("LeaderElector on the hub", () => {
         10_000,
       );
       await new Promise((r) => setTimeout(r, 300)); // the replace is sent into the hung proxy
-      const current = await leases.readNamespacedLease({ name: lease, namespace });
-      current.spec = {
-        ...current.spec,
-        holderIdentity: "intruder",
-        renewTime: new V1MicroTime(Date.now()),
-        leaseDurationSeconds: 60,
-      };
-      await leases.replaceNamespacedLease({ name: lease, namespace, body: current });
+      await takeLease(lease, Date.now());
       await a.done;
       assert.ok(outcome.lostAt, "the leading signal aborted");
       await eventually("the in-flight write to settle", () => Promise.resolve(outcome.settledAt), Boolean, 5_000);
