@@ -36,6 +36,8 @@ export const RUNNING = {
   CapacityLost: "CapacityLost",
   Drained: "Drained",
   FailingOver: "FailingOver",
+  /** Between two placements: the last one's workload is removed, the next is not placed yet. */
+  NotPlaced: "NotPlaced",
 } as const;
 
 /** Reasons of the Placed condition besides the placement outcomes (NoClusterAllowed, InsufficientCapacity, ...). */
@@ -43,6 +45,8 @@ export const PLACED = {
   Placed: "Placed",
   /** No entry of spec.placement.clusters names an existing ComputeCluster. */
   ClusterNotFound: "ClusterNotFound",
+  /** The last placement's workload (replaced for an edit) is being removed; the next epoch is placed once it is gone. */
+  PreviousEpochStopping: "PreviousEpochStopping",
 } as const;
 
 /** Reasons of the WorkloadBlocked condition (also Running=False's while the job is Starting) and of its events. */

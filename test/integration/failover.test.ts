@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { evict, heal, partition } from "../../scripts/sandbox/faults.ts";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { admin, scaleAzurePool } from "../support/cloudsim.ts";
@@ -27,6 +28,35 @@ import { aTrainingJob } from "../support/trainingjob.ts";
 import { workloadOf } from "../support/trainingjobs.ts";
 
 const LOST_TIMEOUT_S = 10;
+/** A test's finalizer, to hold a worker Job's deletion. */
+const HOLD = "test.crosscloud.dev/hold";
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * Removes the HOLD finalizer from the Jobs on aws-sim that have it: a JSON patch that tests the entry
+ * it removes, read again when the garbage collector changed the list (foregroundDeletion) meanwhile.
+ */
+async function releaseHeldJobs(): Promise<void> {
+  const { batch } = clients("aws-sim");
+  const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+  for (let attempt = 1; ; attempt++) {
+    const held = (await batch.listJobForAllNamespaces()).items.filter((j) => j.metadata?.finalizers?.includes(HOLD));
+    try {
+      for (const j of held) {
+        const { name = "", namespace = "", finalizers = [] } = j.metadata ?? {};
+        const path = `/metadata/finalizers/${finalizers.indexOf(HOLD)}`;
+        const body = [
+          { op: "test", path, value: HOLD },
+          { op: "remove", path },
+        ];
+        await batch.patchNamespacedJob({ name, namespace, body }, jsonPatch);
+      }
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
+}
 const UNSCHEDULABLE_TIMEOUT_S = 10;
 
 /**
@@ -58,6 +88,7 @@ describe("failover", { timeout: 900_000 }, () => {
     // Whatever a test did to the clusters is undone before the next one, and the jobs a failed test
     // left go, so that a failure does not take capacity from the tests after it.
     await heal("aws-sim");
+    await releaseHeldJobs();
     for (const j of await tjs.list()) await tjs.deleteAndWait(j.metadata.name ?? "").catch(() => {});
     await patchCluster("aws-sim", { drain: false, paused: false });
     await patchCluster("azure-sim", { drain: false, paused: false });
@@ -359,6 +390,12 @@ describe("failover", { timeout: 900_000 }, () => {
     await tjs.waitForPhase("edited", "Running");
     await tjs.patch("edited", { spec: { suspend: true } });
     await tjs.waitForPhase("edited", "Suspended");
+    // The old Job's deletion is held by a finalizer, as pods slow to stop hold it: the job waits for
+    // it and never launches epoch 1 again once it is gone (what a pass finding it gone once did).
+    const [epoch1] = (await workloadOf("aws-sim", created.metadata.uid ?? "")).jobs;
+    const ref = { name: epoch1?.metadata?.name ?? "", namespace: epoch1?.metadata?.namespace ?? "" };
+    const worker = clients("aws-sim").batch;
+    await worker.patchNamespacedJob({ ...ref, body: { metadata: { finalizers: [HOLD] } } }, mergePatch);
     await tjs.patch("edited", {
       spec: {
         suspend: false,
@@ -369,6 +406,21 @@ describe("failover", { timeout: 900_000 }, () => {
         },
       },
     });
+    const waiting = await eventually(
+      "the job waiting for epoch 1's Job to be gone",
+      () => tjs.get("edited"),
+      (j) => j.status?.phase === "Placing",
+      30_000,
+    );
+    const placed = waiting.status?.conditions?.find((c) => c.type === "Placed");
+    assert.equal(placed?.reason, "PreviousEpochStopping");
+    assert.match(
+      placed?.message ?? "",
+      new RegExp(`before placing epoch 2: Job ${ref.namespace}/${ref.name} on aws-sim`),
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await tjs.get("edited")).status?.epoch, 1, "nothing placed while epoch 1's Job is there");
+    await releaseHeldJobs();
     const replaced = await eventually(
       "epoch 2 running",
       () => tjs.get("edited"),

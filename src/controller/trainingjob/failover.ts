@@ -131,7 +131,7 @@ async function findTarget(
   const fromWorker = ctx.o.registry.get(from.cluster);
   const answers = fromCc !== undefined && clusterAnswers(fromCc);
   if (fromCc && fromWorker && answers) {
-    if (!(await removeEpoch(fromWorker, job, b, (move.epoch ?? 1) - 1))) {
+    if ((await removeEpoch(fromWorker, job, b, (move.epoch ?? 1) - 1)) !== undefined) {
       const grace = job.spec.template.spec?.terminationGracePeriodSeconds;
       return waitMove(
         b,

@@ -23,32 +23,39 @@ export function staleEpochs(jobs: readonly V1Job[], uid: string, current: number
   return [...new Set(epochs)].sort((a, b) => a - b);
 }
 
-/** Deletes older epochs' workloads of `job` on every cluster that answers; true when none is left anywhere. */
-export async function fenceOldEpochs(ctx: PassContext, job: TrainingJob, b: StatusBuilder): Promise<boolean> {
+/**
+ * Deletes the workloads of `job`'s epochs below `below` (default: the current epoch) on every cluster
+ * that answers; returns what is still being deleted there ("Job ns/name on cluster ..."), empty when
+ * nothing is. A cluster that does not answer is fenced when it answers again.
+ */
+export async function fenceOldEpochs(
+  ctx: PassContext,
+  job: TrainingJob,
+  b: StatusBuilder,
+  below = b.status.epoch ?? 1,
+): Promise<string[]> {
   const uid = job.metadata.uid ?? "";
-  const current = b.status.epoch ?? 1;
-  let clean = true;
+  const waiting: string[] = [];
   for (const name of ctx.o.registry.names()) {
     const worker = ctx.o.registry.get(name);
-    const stale = worker ? staleEpochs(worker.jobsOf(uid), uid, current) : [];
-    if (!worker || stale.length === 0) continue;
+    const stale = worker ? staleEpochs(worker.jobsOf(uid), uid, below) : [];
     const cc = ctx.o.clusters.get(undefined, name);
-    if (!cc || !clusterAnswers(cc)) {
-      clean = false;
-      continue;
+    if (!worker || stale.length === 0 || !cc || !clusterAnswers(cc)) continue;
+    for (const epoch of stale) {
+      const left = await removeEpoch(worker, job, b, epoch);
+      if (left) waiting.push(left);
     }
-    for (const epoch of stale) clean = (await removeEpoch(worker, job, b, epoch)) && clean;
   }
-  return clean;
+  return waiting;
 }
 
-/** Deletes one epoch's workload on `worker`; true once its Job (and so its pods) are gone. */
+/** Deletes one epoch's workload on `worker`; undefined once its Job (and so its pods) are gone, else what is left. */
 export async function removeEpoch(
   worker: WorkerCluster,
   job: TrainingJob,
   b: StatusBuilder,
   epoch: number,
-): Promise<boolean> {
+): Promise<string | undefined> {
   const deleting = worker
     .jobsOf(job.metadata.uid ?? "")
     .some(
@@ -65,7 +72,7 @@ export async function removeEpoch(
       message: `epoch ${epoch} is fenced: deleting its Job, Service and Secret on ${worker.name}`,
     });
   }
-  return result.done;
+  return result.done ? undefined : result.waitingFor;
 }
 
 /**

@@ -4,7 +4,7 @@
 // epoch. The decision goes to status before anything is launched, so a pass
 // that read a stale copy fails its write instead of launching twice.
 
-import { PLACED } from "../../api/conditions.ts";
+import { PLACED, RUNNING } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { AcceleratorType } from "../../catalog/instance-types.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
@@ -85,6 +85,22 @@ export async function place(
   options.onPlaced?.(b);
   return Result.done();
 }
+
+/**
+ * Phase Placing while the last placement's workload is removed (`left`: what is still being deleted):
+ * the next epoch is placed once it is gone.
+ */
+export function waitForOldEpoch(b: StatusBuilder, left: readonly string[]): ReconcileResult {
+  const next = (b.status.epoch ?? 0) + 1;
+  const message = `waiting for the last placement's workload to be gone before placing epoch ${next}: ${left.join("; ")}`;
+  b.setPhase("Placing");
+  b.condition({ type: CONDITION.Placed, status: "False", reason: PLACED.PreviousEpochStopping, message });
+  b.condition({ type: CONDITION.Running, status: "False", reason: RUNNING.NotPlaced, message });
+  return Result.requeueAfter(OLD_EPOCH_POLL_MS);
+}
+
+/** How often a job waiting for its last placement's workload to go looks again (its Job's deletion also wakes it). */
+const OLD_EPOCH_POLL_MS = 2_000;
 
 /** Entries of spec.placement.clusters that name no ComputeCluster the operator knows. */
 function unknownClusters(ctx: PassContext, job: TrainingJob): string[] {

@@ -29,7 +29,7 @@ import { addFinalizer, FINALIZER, finalize, jobRef } from "./finalizer.ts";
 import { giveBackGroups } from "./give-back.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
-import { place } from "./placing.ts";
+import { place, waitForOldEpoch } from "./placing.ts";
 import { syncCheckpoints } from "./replication.ts";
 import { reportWorkload } from "./report.ts";
 import { afterFinish, enforceDeadline } from "./run-policy.ts";
@@ -176,17 +176,19 @@ export class TrainingJobReconciler {
     if (finished) return afterFinish(ctx, job, b);
     // A placement whose accelerator the user removed (while suspended) is dropped: the job is placed anew.
     const old = b.status.placement;
-    if (old && !job.spec.accelerators.some((a) => a.type === old.accelerator)) {
-      const worker = ctx.o.registry.get(old.cluster ?? "");
-      if (worker) await cleanupWorker(worker, job.metadata.uid ?? "");
-      b.status.placement = undefined;
-    }
+    if (old && !job.spec.accelerators.some((a) => a.type === old.accelerator)) b.status.placement = undefined;
     // A move under way goes on until its new epoch is launched (failover.ts).
     const move = currentMove(b.status);
     if (move && !move.launchedAt) return continueMove(ctx, job, b, move);
-    // Place, and commit the decision (the status write, checked by resourceVersion) before anything is
-    // launched: a pass that read a stale copy fails its write instead of launching a second workload.
-    if (!b.status.placement) return place(ctx, job, b);
+    if (!b.status.placement) {
+      // A job without a placement runs nowhere: what its last placement left (a workload replaced for
+      // an edit) is removed before the next epoch is placed, so two epochs never run at once.
+      const left = await fenceOldEpochs(ctx, job, b, (b.status.epoch ?? 0) + 1);
+      if (left.length > 0) return waitForOldEpoch(b, left);
+      // Place, and commit the decision (the status write, checked by resourceVersion) before anything is
+      // launched: a pass that read a stale copy fails its write instead of launching a second workload.
+      return place(ctx, job, b);
+    }
     return this.#placed(job, b);
   }
 
@@ -214,12 +216,12 @@ export class TrainingJobReconciler {
     const launched = await launchUnlessRefused(ctx, job, b, worker, cc, { activeEpoch: epoch, lineage });
     // Refused by the worker (WorkloadBlocked says why): tried again at the normal interval, not in a loop.
     if (!launched) return Result.requeueAfter(ctx.o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS);
-    if (launched.replace) return this.#newEpoch(job, b, worker, epoch);
+    if (launched.replace) return this.#newEpoch(b, worker, epoch);
     reportOutdated(b, launched.outdated === true, worker.name);
     b.status.startTime ??= b.now.toISOString();
     const pods = worker.podsOf(job.metadata.uid ?? "", epoch);
     reportWorkload(job, b, observeWorkload(launched.job, pods, job.spec.replicas), pods);
-    await reportBlocked(job, b, worker, cc, launched.job, pods);
+    reportBlocked(job, b, worker, cc, launched.job, pods);
     const move = currentMove(b.status);
     if (move) trackMove(ctx, b, move);
     let waiting: ReconcileResult = Result.done();
@@ -263,15 +265,15 @@ export class TrainingJobReconciler {
 
   /**
    * The pod template or size changed (edited while suspended, or the template while running): a Job
-   * cannot take that, so the epoch's workload is removed and the job placed anew with a new epoch.
+   * cannot take that, so the placement is dropped; the status write records that decision before the
+   * epoch's workload is removed (a pass that found it gone would otherwise launch the same epoch
+   * again), and the job is placed anew with a new epoch once it is gone.
    */
-  async #newEpoch(job: TrainingJob, b: StatusBuilder, worker: WorkerCluster, epoch: number): Promise<ReconcileResult> {
-    const gone = await cleanupWorker(worker, job.metadata.uid ?? "", epoch);
-    if (!gone.done) return Result.requeueAfter(2_000);
+  #newEpoch(b: StatusBuilder, worker: WorkerCluster, epoch: number): ReconcileResult {
     b.event({
       type: "Normal",
       reason: "NewEpoch",
-      message: `the pod template or replicas changed, which a running Job cannot take: epoch ${epoch}'s workload on ${worker.name} was removed and the job is placed anew as epoch ${epoch + 1}`,
+      message: `the pod template or replicas changed, which a running Job cannot take: epoch ${epoch}'s workload on ${worker.name} is removed and the job is placed anew as epoch ${epoch + 1}`,
     });
     b.status.placement = undefined;
     return Result.requeueAfter(100);
