@@ -4,7 +4,7 @@
 // signal is the fence of every hub and worker client, so once it aborts no
 // request is sent and those in flight are aborted.
 
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
+import { CoreV1Api, type CoreV1Event, CustomObjectsApi, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "./api/common.ts";
 import type { ComputeCluster } from "./api/computecluster.ts";
 import { TRAINING_JOB_PHASES, type TrainingJob } from "./api/trainingjob.ts";
@@ -141,6 +141,14 @@ export class Operator {
       apiRequests: metrics.apiRequests,
       fence: signal,
       onChange: (cluster, kind, obj) => {
+        if (kind === "failedCreate") {
+          // The Job controller cannot create a Job's pods: its TrainingJob says why (WorkloadBlocked).
+          const about = (obj as CoreV1Event).involvedObject;
+          const workerJob = registry.get(cluster)?.jobs.get(about?.namespace, about?.name ?? "");
+          const key = trainingJobKeyOf(workerJob?.metadata?.labels);
+          if (key) tjController?.enqueue(key);
+          return;
+        }
         const key = trainingJobKeyOf(obj.metadata?.labels);
         // A Job's status (its ready and finished counts) is what a pass reports: at once. Its pods'
         // changes come in bursts (created, scheduled, started, ready, for every replica): gathered for

@@ -1,6 +1,7 @@
 // Connections to the worker clusters: API clients and informers (Jobs and
-// pods the operator manages, all nodes and unfinished pods for capacity, each
-// object cut to the fields the operator reads: worker-cache.ts) per
+// pods the operator manages, all nodes and unfinished pods for capacity, the
+// Jobs' FailedCreate events, each object cut to the fields the operator
+// reads: worker-cache.ts) per
 // ComputeCluster, made once and remade when its kubeconfig Secret changes
 // (a refreshed cloud token is not a change: cloud-auth.ts).
 // Every request to a worker has a deadline (requestTimeoutMs), and the
@@ -11,6 +12,7 @@ import {
   BatchV1Api,
   type Configuration,
   CoreV1Api,
+  type CoreV1Event,
   type KubeConfig,
   KubernetesObjectApi,
   type V1Job,
@@ -24,7 +26,15 @@ import { deadlineConfiguration, type RequestOutcome } from "../runtime/deadline.
 import { Informer, type InformerOptions } from "../runtime/informer.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID, MANAGED_SELECTOR } from "../workload/names.ts";
-import { CAPACITY_POD_FIELDS, cachedJob, cachedNode, capacityPod, managedPod } from "./worker-cache.ts";
+import {
+  CAPACITY_POD_FIELDS,
+  cachedJob,
+  cachedNode,
+  capacityPod,
+  FAILED_CREATE_FIELDS,
+  failedCreateEvent,
+  managedPod,
+} from "./worker-cache.ts";
 
 export interface WorkerCluster {
   readonly name: string;
@@ -44,16 +54,22 @@ export interface WorkerCluster {
   readonly pods: Informer<V1Pod>;
   /** Every node, as capacity reads it (cachedNode). */
   readonly nodes: Informer<V1Node>;
+  /** The Job controller's FailedCreate events about Jobs (failedCreateEvent): why pods are missing. */
+  readonly failedCreates: Informer<CoreV1Event>;
   /** The managed pods of one placement (TrainingJob uid and epoch), from an index: no scan. */
   podsOf(uid: string, epoch: number): V1Pod[];
   /** The managed Jobs of one TrainingJob (its uid), every epoch, from an index: no scan. */
   jobsOf(uid: string): V1Job[];
+  /** The FailedCreate events of one worker Job (its uid), from an index: no request. */
+  failedCreatesOf(jobUid: string): CoreV1Event[];
 }
 
 /** The index of managedPods by placement. */
 const BY_PLACEMENT = "placement";
 /** The index of managed Jobs by their TrainingJob's uid. */
 const BY_JOB = "job";
+/** The index of FailedCreate events by the uid of the Job they are about. */
+const BY_INVOLVED = "involved";
 
 function placementKey(uid: string, epoch: number | string): string {
   return `${uid}/${epoch}`;
@@ -66,8 +82,11 @@ function podPlacement(pod: V1Pod): string | undefined {
   return uid && epoch ? placementKey(uid, epoch) : undefined;
 }
 
-function informersOf(w: WorkerCluster): Informer<V1Job | V1Pod | V1Node>[] {
-  return [w.jobs, w.managedPods, w.pods, w.nodes] as Informer<V1Job | V1Pod | V1Node>[];
+type Watched = V1Job | V1Pod | V1Node | CoreV1Event;
+
+/** Every informer of a worker connection. */
+export function informersOf(w: WorkerCluster): Informer<Watched>[] {
+  return [w.jobs, w.managedPods, w.pods, w.nodes, w.failedCreates] as Informer<Watched>[];
 }
 
 /**
@@ -89,15 +108,18 @@ export interface Reachability {
 
 export const DEFAULT_WORKER_REQUEST_TIMEOUT_MS = 10_000;
 
-/** What a worker informer watches: managed Jobs, managed pods (job status), unfinished pods (capacity), nodes. */
-export type WatchedKind = "job" | "managedPod" | "pod" | "node";
+/**
+ * What a worker informer watches: managed Jobs, managed pods (job status), unfinished pods (capacity),
+ * nodes, and Jobs' FailedCreate events.
+ */
+export type WatchedKind = "job" | "managedPod" | "pod" | "node" | "failedCreate";
 
 export interface RegistryOptions {
   readonly logger: Logger;
   /** Counts the requests made to workers. */
   readonly apiRequests?: Counter<"cluster" | "verb">;
   /** Called with the worker cluster's name and the object whenever a watched object changes. */
-  readonly onChange: (cluster: string, kind: WatchedKind, obj: V1Job | V1Pod | V1Node) => void;
+  readonly onChange: (cluster: string, kind: WatchedKind, obj: Watched) => void;
   /**
    * How long one request to a worker may take before it is aborted, and how long an informer's watch
    * may take to connect. Default 10 s (env WORKER_REQUEST_TIMEOUT_MS, once main.ts wires it).
@@ -220,6 +242,16 @@ export class ClusterRegistry {
       indexes: { [BY_JOB]: (j: V1Job) => j.metadata?.labels?.[LABEL_JOB_UID] },
       ...managed,
     });
+    const failed = { fieldSelector: FAILED_CREATE_FIELDS };
+    const failedCreates = informer<CoreV1Event>({
+      kind: "failedCreate",
+      name: "failed-creates",
+      path: "/api/v1/events",
+      list: () => listPaged((p) => core.listEventForAllNamespaces({ ...p, ...failed })),
+      transform: failedCreateEvent,
+      indexes: { [BY_INVOLVED]: (e: CoreV1Event) => e.involvedObject?.uid },
+      ...failed,
+    });
     return {
       name,
       version,
@@ -245,8 +277,10 @@ export class ClusterRegistry {
         list: () => listPaged((p) => core.listNode(p)),
         transform: cachedNode,
       }),
+      failedCreates,
       podsOf: (uid, epoch) => managedPods.byIndex(BY_PLACEMENT, placementKey(uid, epoch)),
       jobsOf: (uid) => jobs.byIndex(BY_JOB, uid),
+      failedCreatesOf: (jobUid) => failedCreates.byIndex(BY_INVOLVED, jobUid),
     };
   }
 
@@ -266,7 +300,7 @@ export class ClusterRegistry {
   #informerFactory(name: string, kubeConfig: KubeConfig, signal: AbortSignal) {
     const logger = this.#options.logger.child({ cluster: name });
     const watchTimeouts = { connectMs: this.requestTimeoutMs, idleMs: this.#options.watchIdleTimeoutMs };
-    return <T extends V1Job | V1Pod | V1Node>(
+    return <T extends Watched>(
       o: { kind: WatchedKind; name: string } & Omit<
         InformerOptions<T>,
         "kubeConfig" | "name" | "logger" | "watchTimeouts"

@@ -4,6 +4,7 @@
 // here, or it reads as absent). Pure.
 
 import type {
+  CoreV1Event,
   V1Container,
   V1ContainerStatus,
   V1Job,
@@ -15,6 +16,9 @@ import type {
 } from "@kubernetes/client-node";
 import { LABELS as NODE_LABELS } from "../catalog/node-labels.ts";
 import { LABEL_EPOCH, LABEL_JOB_NAME, LABEL_JOB_NAMESPACE, LABEL_JOB_UID } from "../workload/names.ts";
+
+/** The Job controller's events saying it could not create a Job's pods (admission, quota, a webhook). */
+export const FAILED_CREATE_FIELDS = "involvedObject.kind=Job,reason=FailedCreate";
 
 /** Pods that can hold capacity: those that have not finished. */
 export const CAPACITY_POD_FIELDS = "status.phase!=Succeeded,status.phase!=Failed";
@@ -139,4 +143,21 @@ export function cachedJob(job: V1Job): V1Job {
     spec: spec as NonNullable<V1Job["spec"]>,
     status: job.status,
   });
+}
+
+/**
+ * A Job's FailedCreate event as blocked.ts reads it (recentFailedCreate in workload-problems.ts): the
+ * Job it is about, its message and the times it was seen.
+ */
+export function failedCreateEvent(e: CoreV1Event): CoreV1Event {
+  const o = e.involvedObject;
+  return defined({
+    metadata: defined({ ...identity(e.metadata), creationTimestamp: e.metadata?.creationTimestamp }),
+    involvedObject: defined({ kind: o?.kind, name: o?.name, namespace: o?.namespace, uid: o?.uid }),
+    reason: e.reason,
+    message: e.message,
+    lastTimestamp: e.lastTimestamp,
+    eventTime: e.eventTime,
+    series: e.series?.lastObservedTime ? { lastObservedTime: e.series.lastObservedTime } : undefined,
+  }) as CoreV1Event;
 }

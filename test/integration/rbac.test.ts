@@ -162,6 +162,7 @@ describe("the shipped RBAC", { timeout: 180_000 }, () => {
           { resource: "pods", verb: "watch" },
           { resource: "nodes", verb: "list" },
           { resource: "events", verb: "list", namespace: ns },
+          { resource: "events", verb: "watch" },
         ],
         [
           { resource: "secrets", verb: "get", namespace: "kube-system" },

@@ -1,11 +1,10 @@
 // The informers of a worker connection made by a test's own ClusterRegistry,
 // and waiting for them to sync.
 
-import type { WorkerCluster } from "../../src/clusters/registry.ts";
+import { informersOf, type WorkerCluster } from "../../src/clusters/registry.ts";
 import { eventually } from "./sandbox.ts";
 
-/** Every informer of a worker connection: managed Jobs and pods, unfinished pods, nodes. */
-export const informersOf = (w: WorkerCluster) => [w.jobs, w.managedPods, w.pods, w.nodes];
+export { informersOf };
 
 export async function waitSynced(w: WorkerCluster): Promise<void> {
   await eventually(

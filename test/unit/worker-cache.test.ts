@@ -4,15 +4,16 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { V1Job, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Node, V1Pod } from "@kubernetes/client-node";
 import { Catalog } from "../../src/catalog/index.ts";
-import { cachedJob, cachedNode, capacityPod, managedPod } from "../../src/clusters/worker-cache.ts";
+import { cachedJob, cachedNode, capacityPod, failedCreateEvent, managedPod } from "../../src/clusters/worker-cache.ts";
 import { nodeGroupsFrom } from "../../src/controller/computecluster/capacity.ts";
 import { capacityLostTrigger } from "../../src/controller/trainingjob/failover-trigger.ts";
 import { lastPodFailure, observeWorkload } from "../../src/controller/trainingjob/observe.ts";
 import {
   containerProblem,
   podsMissing,
+  recentFailedCreate,
   schedulingProblem,
 } from "../../src/controller/trainingjob/workload-problems.ts";
 
@@ -373,4 +374,78 @@ describe("the readers give the same answers from the cut objects", () => {
       assert.deepEqual(answers(tc.pods.map(managedPod)), whole);
     });
   }
+});
+
+/** The Job controller's FailedCreate event as the API server returns it; `seen` is when it was last seen. */
+function failedCreate(message: string, seen: Date, series = false): CoreV1Event {
+  return {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: {
+      name: `tj-1.${message.length}`,
+      namespace: "ml",
+      uid: `ev-${message.length}`,
+      resourceVersion: "7",
+      creationTimestamp: LONG_AGO,
+      managedFields,
+    },
+    involvedObject: {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      name: "tj-1",
+      namespace: "ml",
+      uid: "job-uid",
+      resourceVersion: "900",
+    },
+    reason: "FailedCreate",
+    message,
+    source: { component: "job-controller" },
+    reportingComponent: "job-controller",
+    firstTimestamp: LONG_AGO,
+    lastTimestamp: series ? LONG_AGO : seen,
+    count: 3,
+    type: "Warning",
+    ...(series ? { series: { count: 3, lastObservedTime: seen } } : {}),
+  };
+}
+
+describe("what the FailedCreate informer keeps", () => {
+  const cases: { name: string; events: CoreV1Event[]; want: string | undefined }[] = [
+    { name: "none", events: [], want: undefined },
+    {
+      name: "the newest by lastTimestamp",
+      events: [
+        failedCreate("Error creating: quota", new Date("2026-11-30T11:58:00Z")),
+        failedCreate("Error creating: pods are forbidden", new Date("2026-11-30T11:59:00Z")),
+      ],
+      want: "Error creating: pods are forbidden",
+    },
+    {
+      name: "the newest by its series' last observed time",
+      events: [
+        failedCreate("Error creating: old", new Date("2026-11-30T11:58:00Z")),
+        failedCreate("Error creating: in a series", new Date("2026-11-30T11:59:30Z"), true),
+      ],
+      want: "Error creating: in a series",
+    },
+    { name: "one seen too long ago", events: [failedCreate("Error creating: fixed since", LONG_AGO)], want: undefined },
+  ];
+  for (const tc of cases) {
+    it(`gives the same message from the cut events: ${tc.name}`, () => {
+      assert.equal(recentFailedCreate(tc.events, NOW), tc.want);
+      assert.equal(recentFailedCreate(tc.events.map(failedCreateEvent), NOW), tc.want);
+    });
+  }
+
+  it("keeps the Job it is about, its message and times, and nothing else", () => {
+    const cut = failedCreateEvent(failedCreate("Error creating: quota", NOW, true));
+    assert.deepEqual(cut, {
+      metadata: { name: "tj-1.21", namespace: "ml", uid: "ev-21", resourceVersion: "7", creationTimestamp: LONG_AGO },
+      involvedObject: { kind: "Job", name: "tj-1", namespace: "ml", uid: "job-uid" },
+      reason: "FailedCreate",
+      message: "Error creating: quota",
+      lastTimestamp: LONG_AGO,
+      series: { lastObservedTime: NOW },
+    });
+  });
 });

@@ -5,7 +5,7 @@
 // apply or relaunch any faster: a refused launch is tried again at the job's
 // normal interval, and the other causes only change what the status says.
 
-import type { CoreV1Event, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import { CONDITION } from "../../api/conditions.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
@@ -16,7 +16,6 @@ import type { PassContext } from "./context.ts";
 import { type Launched, launch, workerNamespace } from "./launch.ts";
 import type { StatusBuilder } from "./status.ts";
 import {
-  PROBLEM_GRACE_MS,
   podsMissing,
   recentFailedCreate,
   refusalOf,
@@ -53,17 +52,17 @@ export async function launchUnlessRefused(
  * FailedCreate events only when some of its pods have been missing longer than the grace; clears it
  * when nothing is wrong.
  */
-export async function reportBlocked(
+export function reportBlocked(
   job: TrainingJob,
   b: StatusBuilder,
   worker: WorkerCluster,
   cc: ComputeCluster,
   workerJob: V1Job | undefined,
   pods: readonly V1Pod[],
-): Promise<void> {
+): void {
   const now = b.now;
   const failedCreate = podsMissing(workerJob, pods, job.spec.replicas, now)
-    ? await newestFailedCreate(worker, workerJob, now)
+    ? newestFailedCreate(worker, workerJob, now)
     : undefined;
   const view = {
     job: workerJob,
@@ -110,30 +109,8 @@ function imageField(job: TrainingJob, b: StatusBuilder): (container: string) => 
       : `spec.template.spec.containers[name=${container}].image`;
 }
 
-/** FailedCreate messages read per worker Job uid, so a job looked at often costs one list per grace period. */
-const readFailedCreate = new Map<string, { at: number; message: string | undefined }>();
-
-/**
- * The newest recent FailedCreate message of the worker Job (the Job controller's events, in the Job's
- * namespace), by a list with field selectors (one request), at most once per PROBLEM_GRACE_MS per Job.
- */
-async function newestFailedCreate(
-  worker: WorkerCluster,
-  workerJob: V1Job | undefined,
-  now: Date,
-): Promise<string | undefined> {
+/** The newest recent FailedCreate message of the worker Job, from the worker's informer of those events (no request). */
+function newestFailedCreate(worker: WorkerCluster, workerJob: V1Job | undefined, now: Date): string | undefined {
   const uid = workerJob?.metadata?.uid;
-  const namespace = workerJob?.metadata?.namespace;
-  if (!uid || !namespace) return undefined;
-  const key = `${worker.name}/${uid}`;
-  for (const [k, v] of readFailedCreate) if (now.getTime() - v.at > 60_000) readFailedCreate.delete(k);
-  const held = readFailedCreate.get(key);
-  if (held && now.getTime() - held.at < PROBLEM_GRACE_MS) return held.message;
-  // Reading them is worth a message, not a failed pass: without them, missing pods are not explained.
-  const list = await worker.core
-    .listNamespacedEvent({ namespace, fieldSelector: `involvedObject.uid=${uid},reason=FailedCreate` })
-    .catch(() => ({ items: [] as CoreV1Event[] }));
-  const message = recentFailedCreate(list.items, now);
-  readFailedCreate.set(key, { at: now.getTime(), message });
-  return message;
+  return uid ? recentFailedCreate(worker.failedCreatesOf(uid), now) : undefined;
 }
