@@ -58,6 +58,15 @@ export interface PassContext {
   readonly namespaces: Map<string, Set<string>>;
   /** The step each resume ConfigMap holds, by "<cluster>/<namespace>/<name>" ("" for none). */
   readonly resumeSteps: Map<string, string>;
+  /**
+   * Placements ("<job uid>/<epoch>") whose status write this pass made: the epoch is new, so no Job of
+   * it can be on the worker yet, and the launch that follows does not ask the worker for one.
+   */
+  readonly placedThisPass: Set<string>;
+}
+
+export function placementKeyOf(job: TrainingJob, epoch: number): string {
+  return `${job.metadata.uid}/${epoch}`;
 }
 
 /** "namespace/name" of a TrainingJob: its work-queue key. */

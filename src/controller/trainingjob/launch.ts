@@ -30,7 +30,7 @@ import {
   type Workload,
 } from "../../workload/render.ts";
 import type { ResumePoint } from "./checkpoints.ts";
-import type { PassContext } from "./context.ts";
+import { type PassContext, placementKeyOf } from "./context.ts";
 import { lineageOf } from "./failover-trigger.ts";
 import type { StatusBuilder } from "./status.ts";
 
@@ -93,7 +93,9 @@ export async function launch(
 ): Promise<Launched> {
   const namespace = workerNamespace(job, cc);
   const name = workloadName(hubRef(job), b.status.epoch ?? 1, namespace);
-  const cached = await knownJob(worker, namespace, name);
+  // A placement this pass made has no Job yet: only one the informer shows (another job's) is looked at.
+  const fresh = ctx.placedThisPass.has(placementKeyOf(job, b.status.epoch ?? 1));
+  const cached = fresh ? worker.jobs.get(namespace, name) : await knownJob(worker, namespace, name);
   if (cached) refuseOthers(job, worker, cached);
   const store = await storeAccess(ctx, job, b, cc, cached, fence).catch((err: unknown) => {
     throw new StoreUnavailableError(cc, checkpointUri(cc, job), err);

@@ -13,7 +13,7 @@ import { type ReconcileResult, Result, TerminalError, toError } from "../../runt
 import type { PendingEvent } from "../events.ts";
 import { launchUnlessRefused, reportBlocked } from "./blocked.ts";
 import { cleanupWorker } from "./cleanup.ts";
-import { keyOf, type PassContext, type TrainingJobReconcilerOptions } from "./context.ts";
+import { keyOf, type PassContext, placementKeyOf, type TrainingJobReconcilerOptions } from "./context.ts";
 import { continueMove, onTrigger, trackMove } from "./failover.ts";
 import {
   capacityLostTrigger,
@@ -79,6 +79,7 @@ export class TrainingJobReconciler {
       placer: new Placer({ jobs: options.jobs, clusters: options.clusters }),
       namespaces: new Map(),
       resumeSteps: new Map(),
+      placedThisPass: new Set(),
     };
     // The informer delivers every version in order: once it shows this process's write, its copy is current.
     for (const event of ["update", "delete"] as const)
@@ -107,11 +108,22 @@ export class TrainingJobReconciler {
     const first = await this.#stage(job, now);
     // A pass that placed the job has committed the decision with its status write: it goes on to
     // launch with the object that write returned, instead of a second pass after the informer's event.
-    const second = first.written && first.placed ? await this.#stage(first.written, now) : undefined;
+    const second = first.written && first.placed ? await this.#launchPlaced(first.written, now) : undefined;
     const last = second?.written ?? first.written ?? job;
     if (last !== ctx.o.jobs.get(namespace, name)) this.#wrote(key, last);
     await this.#record(key, last, mergeLaunch([...first.events, ...(second?.events ?? [])]));
     return (second ?? first).result;
+  }
+
+  /** The stage after the one that placed `job` (its written copy), knowing that the placement is new. */
+  async #launchPlaced(job: TrainingJob, now: Date): Promise<StageOutcome> {
+    const key = placementKeyOf(job, job.status?.epoch ?? 1);
+    this.#ctx.placedThisPass.add(key);
+    try {
+      return await this.#stage(job, now);
+    } finally {
+      this.#ctx.placedThisPass.delete(key);
+    }
   }
 
   /**
@@ -241,9 +253,15 @@ export class TrainingJobReconciler {
       if (trigger.kind === "Waiting") waiting = onTrigger(job, b, trigger);
     }
     await fenceOldEpochs(ctx, job, b);
-    // Replication starts once the epoch's pods run: until then they write no step.
-    if (b.phase !== "Starting")
-      await syncCheckpoints(ctx, job, b, { cluster: cc, epoch, lineage, ...opt(b.status.placement?.placedAt) });
+    // Replication is started with the launch, so its first result is there for the pass that sees the
+    // pods run; it is reported from then on (until then the pods write no step), in that pass's write.
+    await syncCheckpoints(
+      ctx,
+      job,
+      b,
+      { cluster: cc, epoch, lineage, ...opt(b.status.placement?.placedAt) },
+      { report: b.phase !== "Starting" },
+    );
     const deadline = await enforceDeadline(job, b, worker);
     // An active job is looked at again at least every checkpoint interval: new steps appear in its
     // store without any Kubernetes event.

@@ -22,11 +22,13 @@ export interface SyncSource {
   readonly placedAt?: string;
 }
 
+/** Starts (or keeps going) the job's replication; with `report` false its result is not written to `b` yet. */
 export async function syncCheckpoints(
   ctx: PassContext,
   job: TrainingJob,
   b: StatusBuilder,
   from: SyncSource,
+  { report = true }: { readonly report?: boolean } = {},
 ): Promise<void> {
   const cc = from.cluster;
   const allowed = job.spec.placement;
@@ -52,6 +54,7 @@ export async function syncCheckpoints(
   const source = await target(cc);
   const destinations = (await Promise.all(others.map(target))).filter((t): t is StoreTarget => t !== undefined);
   if (!source) {
+    if (!report) return;
     reportReplication(b, {
       type: "CheckpointReplicated",
       status: "False",
@@ -68,6 +71,7 @@ export async function syncCheckpoints(
     keep: job.spec.checkpoint.keep,
     ...(from.placedAt ? { placedAt: new Date(from.placedAt) } : {}),
   });
+  if (!report) return;
   if (!result) {
     // No pass has finished yet; a store left out is said at once.
     if (unavailable.length > 0)
