@@ -62,6 +62,8 @@ interface Row {
   readonly requestsPerJob: number;
   /** The operator's requests per job by cluster and verb. */
   readonly byVerb?: readonly RequestRow[];
+  /** The events the operator sent, by reason (counting repeats). */
+  readonly eventReasons?: ReadonlyMap<string, number>;
 }
 
 /** The floor: the same Jobs and Services created directly on the worker, timed to all pods ready. */
@@ -109,7 +111,13 @@ async function floor(): Promise<Row> {
   await aws.core.deleteNamespace({ name: namespace });
   // Wait for the floor's namespace to go (its pods, so the operator's run finds every node free, and
   // its Jobs, which carry the operator's labels: the operator would collect them as orphans).
-  while (await aws.core.readNamespace({ name: namespace }).then(() => true, () => false)) await sleep(1000);
+  while (
+    await aws.core.readNamespace({ name: namespace }).then(
+      () => true,
+      () => false,
+    )
+  )
+    await sleep(1000);
   return {
     who: "bare client (floor)",
     p50: percentile(latencies, 50),
@@ -182,7 +190,11 @@ async function operatorRun(): Promise<Row> {
   };
   const latencies = [...running].map(([name, t]) => (t - (created.get(name) ?? t)) / 1000);
   await operator.stop();
-  return { ...row, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  // The events the operator sent, by reason: the hub creates above, explained.
+  const events = await clients("hub").core.listNamespacedEvent({ namespace: tjs.namespace });
+  const reasons = new Map<string, number>();
+  for (const e of events.items) reasons.set(e.reason ?? "-", (reasons.get(e.reason ?? "-") ?? 0) + (e.count ?? 1));
+  return { ...row, p50: percentile(latencies, 50), p99: percentile(latencies, 99), eventReasons: reasons };
 }
 
 const t0 = performance.now();
@@ -220,6 +232,10 @@ try {
   console.log("| cluster | verb | requests/job |");
   console.log("|---|---|---:|");
   for (const r of op.byVerb ?? []) console.log(`| ${r.cluster} | ${r.verb} | ${(r.count / N).toFixed(2)} |`);
+  console.log("\nThe events it sent per job, by reason:\n");
+  console.log("| reason | events/job |\n|---|---:|");
+  const reasons = [...(op.eventReasons ?? [])].sort(([, a], [, b]) => b - a);
+  for (const [reason, n] of reasons) console.log(`| ${reason} | ${(n / N).toFixed(2)} |`);
   console.log(
     `\nratio to the floor: p50 x${(op.p50 / base.p50).toFixed(2)}, p99 x${(op.p99 / base.p99).toFixed(2)}, wall x${(op.wall / base.wall).toFixed(2)}`,
   );

@@ -3,16 +3,18 @@
 // hub of a sandbox whose workers have N kwok nodes in all (aws-sim trn1 N/2,
 // azure-sim ndh100 N/2), so they are placed across both clouds. Measured:
 // time until all run, the operator's peak RSS (VmHWM) and CPU seconds, its API
-// requests per job, and where its memory and time go: a heap snapshot summary
-// by constructor (self sizes) and a CPU profile summary by package and by
-// function. With --soak-minutes M the jobs are then churned for M minutes
+// requests per job, and where its memory goes: a heap snapshot summary by
+// constructor (self sizes). With --cpu-profile, where its time goes: a CPU
+// profile summary by package and by function (the profiler's samples take
+// memory of their own, so measure RSS without it). With --soak-minutes M the jobs are then churned for M minutes
 // (suspend, resume, delete and create again, steps committed into the stores)
 // while RSS is sampled every 30 s; at the end every job must reach its
 // expected phase with no ReconcileError, and RSS growth over the last two
 // thirds of the soak is printed (the soak has not been run yet: untested). Runs its own sandbox (state in
 // /tmp/crosscloud-bench-scale, ports from 28000) and stops it at the end.
 //
-//   npm run bench:scale [-- --jobs 1000 --soak-minutes 0 --churn-per-minute 120]
+//   npm run bench:scale [-- --jobs 1000 --soak-minutes 0 --churn-per-minute 120
+//                           --cpu-profile --max-old-space-mib M --node-options "..."]
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -25,9 +27,16 @@ const { values } = parseArgs({
     "churn-per-minute": { type: "string", default: "120" },
     // V8's old space limit for the operator (--max-old-space-size), as a container's NODE_OPTIONS would set it.
     "max-old-space-mib": { type: "string" },
+    // More of the operator's NODE_OPTIONS (V8 and Node flags), for trying settings.
+    "node-options": { type: "string", default: "" },
+    // Runs the operator with --cpu-prof: where the time goes, at the cost of the profiler's own memory
+    // (its samples), so the RSS of such a run is not the operator's.
+    "cpu-profile": { type: "boolean", default: false },
   },
 });
 const HEAP_CAP = values["max-old-space-mib"];
+const EXTRA_OPTIONS = values["node-options"];
+const CPU_PROFILE = values["cpu-profile"];
 const N = Number(values.jobs);
 const SOAK_MIN = Number(values["soak-minutes"]);
 const CHURN = Number(values["churn-per-minute"]);
@@ -163,12 +172,20 @@ console.error(`[bench] sandbox with ${N} kwok nodes up in ${((performance.now() 
 try {
   await prepareHub();
   const port = 28081;
+  const operatorOptions = [
+    `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${PROFILES}`,
+    CPU_PROFILE ? "--cpu-prof" : "",
+    HEAP_CAP ? `--max-old-space-size=${HEAP_CAP}` : "",
+    EXTRA_OPTIONS,
+  ]
+    .filter(Boolean)
+    .join(" ");
   const operator = startOperator("bench-scale", {
     LEADER_ELECTION: "false",
     HEALTH_PORT: String(port),
     LOG_LEVEL: "warn",
     WORKERS: "16",
-    NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --cpu-prof --diagnostic-dir=${PROFILES}${HEAP_CAP ? ` --max-old-space-size=${HEAP_CAP}` : ""}`,
+    NODE_OPTIONS: operatorOptions,
   });
   const pid = operator.child.pid ?? 0;
   await waitClustersReady();
@@ -196,7 +213,7 @@ try {
   const heap = heapByType(await settledFile(PROFILES, /\.heapsnapshot$/, 300_000));
 
   console.log(
-    `\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])})${HEAP_CAP ? `, --max-old-space-size=${HEAP_CAP}` : ""}\n`,
+    `\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])}); operator NODE_OPTIONS: ${operatorOptions}\n`,
   );
   console.log("| measure | value |\n| --- | ---: |");
   console.log(`| create to all Running (s) | ${toRunning.toFixed(1)} |`);
@@ -249,23 +266,25 @@ try {
   }
 
   await operator.stop();
-  const cpuProfile = cpuByFunction(await settledFile(PROFILES, /\.cpuprofile$/, 120_000));
-  console.log(`\nCPU by package or file (self time, s of ${(cpuProfile.totalMs / 1000).toFixed(1)}):\n`);
-  console.log(
-    shareTable(
-      ["package or file", "s"],
-      cpuProfile.owners.map((s) => ({ ...s, amount: s.amount / 1000 })),
-      cpuProfile.totalMs / 1000,
-    ),
-  );
-  console.log("\nCPU by function (self time, s):\n");
-  console.log(
-    shareTable(
-      ["function", "s"],
-      cpuProfile.functions.map((s) => ({ ...s, amount: s.amount / 1000 })),
-      cpuProfile.totalMs / 1000,
-    ),
-  );
+  if (CPU_PROFILE) {
+    const cpuProfile = cpuByFunction(await settledFile(PROFILES, /\.cpuprofile$/, 120_000));
+    console.log(`\nCPU by package or file (self time, s of ${(cpuProfile.totalMs / 1000).toFixed(1)}):\n`);
+    console.log(
+      shareTable(
+        ["package or file", "s"],
+        cpuProfile.owners.map((s) => ({ ...s, amount: s.amount / 1000 })),
+        cpuProfile.totalMs / 1000,
+      ),
+    );
+    console.log("\nCPU by function (self time, s):\n");
+    console.log(
+      shareTable(
+        ["function", "s"],
+        cpuProfile.functions.map((s) => ({ ...s, amount: s.amount / 1000 })),
+        cpuProfile.totalMs / 1000,
+      ),
+    );
+  }
 } finally {
   await down();
 }

@@ -209,6 +209,10 @@ function startControllers(processes: Processes, bin: Record<string, string>, pki
     "--kube-api-qps=200",
     "--kube-api-burst=400",
     "--concurrent-job-syncs=20",
+    // kwok renews every fake node's Lease; with a thousand nodes on a loaded 2-core machine a renewal
+    // can come late, and the node lifecycle controller would then mark the node's pods NotReady,
+    // which nothing undoes (kwok is no kubelet: it sets a pod's status only at its own stages).
+    "--node-monitor-grace-period=5m",
   ]);
   if (!c.cloud) return; // the hub runs no pods
   processes.start(`${c.name}-kube-scheduler`, bin["kube-scheduler"] as string, [
