@@ -7,8 +7,8 @@
 //
 //   npm run bench:dispatch [-- --jobs 500 --replicas 4]
 
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { cpuSeconds, procStatusMiB } from "../support/proc.ts";
 import { type RequestRow, requestsBetween, scrapeRequests, total } from "../support/requests.ts";
 
 const { values } = parseArgs({
@@ -127,19 +127,6 @@ async function floor(): Promise<Row> {
   };
 }
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-}
-
-function peakRssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("VmHWM:"));
-  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
-}
-
 async function operatorRun(): Promise<Row> {
   const port = 29081;
   const operator = startOperator("bench", {
@@ -184,7 +171,7 @@ async function operatorRun(): Promise<Row> {
     p99: 0,
     wall,
     cpu: cpuSeconds(pid) - cpu0,
-    rssMiB: peakRssMiB(pid),
+    rssMiB: procStatusMiB(pid, "VmHWM"),
     requestsPerJob: total(requests) / N,
     byVerb: requests,
   };

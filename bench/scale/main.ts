@@ -14,9 +14,10 @@
 // /tmp/crosscloud-bench-scale, ports from 28000) and stops it at the end.
 //
 //   npm run bench:scale [-- --jobs 1000 --soak-minutes 0 --churn-per-minute 120
-//                           --cpu-profile --max-old-space-mib M --node-options "..."]
+//                           --cpu-profile --max-old-space-mib M --node-options=... --bare]
+// The operator runs with the image's process settings (bench/support/image.ts) unless --bare.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     "max-old-space-mib": { type: "string" },
     // More of the operator's NODE_OPTIONS (V8 and Node flags), for trying settings.
     "node-options": { type: "string", default: "" },
+    // Runs the operator without the image's process settings (bench/support/image.ts).
+    bare: { type: "boolean", default: false },
     // Runs the operator with --cpu-prof: where the time goes, at the cost of the profiler's own memory
     // (its samples), so the RSS of such a run is not the operator's.
     "cpu-profile": { type: "boolean", default: false },
@@ -37,6 +40,7 @@ const { values } = parseArgs({
 const HEAP_CAP = values["max-old-space-mib"];
 const EXTRA_OPTIONS = values["node-options"];
 const CPU_PROFILE = values["cpu-profile"];
+const BARE = values.bare;
 const N = Number(values.jobs);
 const SOAK_MIN = Number(values["soak-minutes"]);
 const CHURN = Number(values["churn-per-minute"]);
@@ -53,6 +57,8 @@ const { aTrainingJob } = await import("../../test/support/trainingjob.ts");
 const { trainStep } = await import("../../test/support/failover.ts");
 const { requestsBetween, scrapeRequests, total } = await import("../support/requests.ts");
 const { cpuByFunction, heapByType, shareTable } = await import("../support/profile.ts");
+const { IMAGE_ENV, IMAGE_NODE_FLAGS } = await import("../support/image.ts");
+const { cpuSeconds, procStatusMiB } = await import("../support/proc.ts");
 type TrainingJob = import("../../src/api/trainingjob.ts").TrainingJob;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,19 +73,6 @@ function job(name: string): TrainingJob {
       j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "24h" } };
     })
     .obj();
-}
-
-function procStatus(pid: number, field: "VmHWM" | "VmRSS"): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${field}:`));
-  return (Number(line?.split(/\s+/)[1] ?? 0) * 1024) / MiB;
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Creates in batches of 20, as a client applying many manifests would. */
@@ -173,6 +166,7 @@ try {
   await prepareHub();
   const port = 28081;
   const operatorOptions = [
+    ...(BARE ? [] : IMAGE_NODE_FLAGS),
     `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${PROFILES}`,
     CPU_PROFILE ? "--cpu-prof" : "",
     HEAP_CAP ? `--max-old-space-size=${HEAP_CAP}` : "",
@@ -186,6 +180,7 @@ try {
     LOG_LEVEL: "warn",
     WORKERS: "16",
     NODE_OPTIONS: operatorOptions,
+    ...(BARE ? {} : IMAGE_ENV),
   });
   const pid = operator.child.pid ?? 0;
   await waitClustersReady();
@@ -205,15 +200,21 @@ try {
     byCluster.set(c, (byCluster.get(c) ?? 0) + 1);
   }
   await sleep(30_000); // a steady state: replication passes, heartbeats
-  const settledRss = procStatus(pid, "VmRSS");
-  const peakRss = procStatus(pid, "VmHWM"); // before the snapshot, which takes memory of its own
+  const settledRss = procStatusMiB(pid, "VmRSS");
+  const peakRss = procStatusMiB(pid, "VmHWM"); // before the snapshot, which takes memory of its own
   const cpu = cpuSeconds(pid) - cpu0;
   const memory = await processMemory(port);
   operator.child.kill("SIGUSR2");
   const heap = heapByType(await settledFile(PROFILES, /\.heapsnapshot$/, 300_000));
 
   console.log(
-    `\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])}); operator NODE_OPTIONS: ${operatorOptions}\n`,
+    `\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])}); operator NODE_OPTIONS: ${operatorOptions}${
+      BARE
+        ? ""
+        : `, ${Object.entries(IMAGE_ENV)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")}`
+    }\n`,
   );
   console.log("| measure | value |\n| --- | ---: |");
   console.log(`| create to all Running (s) | ${toRunning.toFixed(1)} |`);
@@ -242,7 +243,7 @@ try {
     let errors = 0;
     while (Date.now() - soakStart < SOAK_MIN * 60_000) {
       if (Date.now() >= nextSample) {
-        samples.push({ minute: (Date.now() - soakStart) / 60_000, rssMiB: procStatus(pid, "VmRSS") });
+        samples.push({ minute: (Date.now() - soakStart) / 60_000, rssMiB: procStatusMiB(pid, "VmRSS") });
         nextSample += 30_000;
       }
       await churnOnce(tjs, names, () => `scale-${counter++}`).catch(() => {
