@@ -41,8 +41,8 @@ function pick(labels: Readonly<Record<string, string>> | undefined, keys: readon
 
 /**
  * A pod as free capacity reads it (src/controller/computecluster/capacity.ts: its node, phase and the
- * resources its containers request) and give-back (src/controller/trainingjob/give-back.ts: also its
- * TrainingJob uid label and whether a DaemonSet owns it).
+ * resources its containers request, and its TrainingJob uid and epoch labels for the nodes a placement
+ * holds) and give-back (src/controller/trainingjob/give-back.ts: also whether a DaemonSet owns it).
  */
 export function capacityPod(pod: V1Pod): V1Pod {
   const daemonSet = pod.metadata?.ownerReferences?.filter((o) => o.kind === "DaemonSet").map(ownerRef);
@@ -51,7 +51,7 @@ export function capacityPod(pod: V1Pod): V1Pod {
   return {
     metadata: defined({
       ...identity(pod.metadata),
-      labels: pick(pod.metadata?.labels, [LABEL_JOB_UID]),
+      labels: pick(pod.metadata?.labels, [LABEL_JOB_UID, LABEL_EPOCH]),
       ownerReferences: daemonSet?.length ? daemonSet : undefined,
     }),
     spec: defined({ nodeName: pod.spec?.nodeName, containers: (pod.spec?.containers ?? []).map(requests) }),

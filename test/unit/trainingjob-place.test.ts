@@ -3,8 +3,14 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ComputeCluster } from "../../src/api/computecluster.ts";
-import { clusterSnapshot, decidePlacement, nodesInFlight } from "../../src/controller/trainingjob/place.ts";
+import type { ComputeCluster, NodeGroupStatus } from "../../src/api/computecluster.ts";
+import { boundPodsByPlacement } from "../../src/controller/computecluster/capacity.ts";
+import {
+  clusterSnapshot,
+  decidePlacement,
+  type LiveCapacity,
+  nodesInFlight,
+} from "../../src/controller/trainingjob/place.ts";
 import { anAwsComputeCluster } from "../support/builders.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
@@ -156,4 +162,109 @@ describe("decisions not yet in the informer (the placer's assumptions)", () => {
       if (c.want.scaleUpTo !== undefined) assert.equal(w?.scaleUpTo, c.want.scaleUpTo);
     });
   }
+});
+
+describe("capacity from the worker's informers (LiveCapacity)", () => {
+  /** aws-sim's trn1 group as its informers show it now, and the bound pods of the placement "a/1". */
+  const live = (free: number, boundA: number): LiveCapacity =>
+    new Map([
+      [
+        "aws-sim",
+        {
+          groups: [
+            {
+              name: "trn1",
+              instanceType: "trn1.32xlarge",
+              nodes: 8,
+              readyNodes: 8,
+              freeNodes: free,
+            } as NodeGroupStatus,
+          ],
+          bound: new Map([["a/1", boundA]]),
+        },
+      ],
+    ]);
+  const jobA = (phase: "Starting" | "Running", running: number) => {
+    const j = placed("a", phase, 4, running);
+    j.metadata.uid = "a";
+    return j;
+  };
+  const cases: {
+    name: string;
+    status: number;
+    live?: LiveCapacity;
+    a: ReturnType<typeof jobA>;
+    need: number;
+    fits: boolean;
+  }[] = [
+    {
+      name: "a Starting job whose 4 pods are bound but 1 reported running: counted once, not twice",
+      status: 4,
+      live: live(4, 4),
+      a: jobA("Starting", 1),
+      need: 4,
+      fits: true,
+    },
+    {
+      name: "the same from the ComputeCluster's status alone: its 3 unreported pods count twice",
+      status: 4,
+      a: jobA("Starting", 1),
+      need: 4,
+      fits: false,
+    },
+    {
+      name: "a status written before a Running job's 4 pods were bound (8 free): the informers show 4",
+      status: 8,
+      live: live(4, 4),
+      a: jobA("Running", 4),
+      need: 5,
+      fits: false,
+    },
+    {
+      name: "the same without synced informers: the stale status is all there is (the nodes look free)",
+      status: 8,
+      a: jobA("Running", 4),
+      need: 5,
+      fits: true,
+    },
+    {
+      name: "pods not bound yet are still in flight",
+      status: 8,
+      live: live(8, 0),
+      a: jobA("Starting", 0),
+      need: 5,
+      fits: false,
+    },
+  ];
+  for (const tc of cases) {
+    it(tc.name, () => {
+      const next = aTrainingJob("next").replicas(tc.need).accelerator("trainium1", 16).obj();
+      const clusters = [cluster("aws-sim", tc.status)];
+      const decision = decidePlacement(next, clusters, [tc.a], [], undefined, new Date(), tc.live);
+      assert.equal(decision.winner?.fit === "Now", tc.fits, decision.reason);
+    });
+  }
+
+  it("counts a placement's pods that hold a node, from the capacity pods", () => {
+    const pod = (uid: string, epoch: string, node: string | undefined, phase = "Running") => ({
+      metadata: { labels: { "training.crosscloud.dev/job-uid": uid, "training.crosscloud.dev/epoch": epoch } },
+      spec: { containers: [], ...(node ? { nodeName: node } : {}) },
+      status: { phase },
+    });
+    const bound = boundPodsByPlacement([
+      pod("a", "1", "n1"),
+      pod("a", "1", "n2"),
+      pod("a", "1", undefined, "Pending"),
+      pod("a", "2", "n3"),
+      pod("b", "1", "n4", "Succeeded"),
+      { metadata: {}, spec: { containers: [], nodeName: "n5" }, status: { phase: "Running" } },
+    ]);
+    assert.deepEqual(
+      [...bound],
+      [
+        ["a/1", 2],
+        ["a/2", 1],
+      ],
+    );
+  });
 });

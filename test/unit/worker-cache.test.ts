@@ -206,7 +206,7 @@ describe("what the worker informers keep", () => {
         "metadata.name": "tj-1-0-abcde",
         "metadata.namespace": "ml",
         "metadata.resourceVersion": "1001",
-        "metadata.labels": { "training.crosscloud.dev/job-uid": "tj-uid" },
+        "metadata.labels": { "training.crosscloud.dev/job-uid": "tj-uid", "training.crosscloud.dev/epoch": "1" },
         "spec.nodeName": "trn1-0",
         "spec.containers.0.resources": { requests: { "aws.amazon.com/neuron": "16", cpu: "100" } },
         "status.phase": "Running",

@@ -5,6 +5,7 @@
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import type { NodeGroupStatus } from "../../api/computecluster.ts";
 import { type Catalog, formatPrice, type Micros, nodeFactsFromLabels } from "../../catalog/index.ts";
+import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
 
 function isReady(node: V1Node): boolean {
   return (
@@ -62,4 +63,21 @@ export function nodeGroupsFrom(
     if (!busy.has(node.metadata?.name ?? "")) g.freeNodes = (g.freeNodes ?? 0) + 1;
   }
   return [...groups.values()].sort((a, b) => (a.name ?? "").localeCompare(b.name ?? ""));
+}
+
+/**
+ * Pods of TrainingJob placements that hold a node (bound to one, not finished), by
+ * "<job uid>/<epoch>": from the same pods as the free nodes, so that a placement's pods are counted
+ * either as holding nodes here or as not free there, never both and never neither.
+ */
+export function boundPodsByPlacement(pods: readonly V1Pod[]): Map<string, number> {
+  const bound = new Map<string, number>();
+  for (const pod of pods) {
+    const labels = pod.metadata?.labels;
+    const uid = labels?.[LABEL_JOB_UID];
+    if (!uid || !pod.spec?.nodeName || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") continue;
+    const key = `${uid}/${labels?.[LABEL_EPOCH] ?? ""}`;
+    bound.set(key, (bound.get(key) ?? 0) + 1);
+  }
+  return bound;
 }

@@ -1,7 +1,7 @@
 // Places a TrainingJob: maps the hub's ComputeClusters to the placement
 // snapshot, runs placeJob, and records the decision in status and an event.
 
-import type { ComputeCluster } from "../../api/computecluster.ts";
+import type { ComputeCluster, NodeGroupStatus } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import {
   type ClusterSnapshot,
@@ -31,15 +31,31 @@ export function placementRequest(job: TrainingJob): PlacementRequest {
  * land, and without this two jobs placed in one burst could both be given the same free nodes.
  * Jobs being deleted promise nothing: their pods are going.
  */
-export function nodesInFlight(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
+export function nodesInFlight(
+  jobs: readonly TrainingJob[],
+  except?: string,
+  live: LiveCapacity = new Map(),
+): Map<string, number> {
   const inFlight = new Map<string, number>();
-  for (const [key, n] of [...promisedToStarting(jobs, except), ...nodesAwaitingScaleUp(jobs, except)]) {
+  for (const [key, n] of [...promisedToStarting(jobs, except, live), ...nodesAwaitingScaleUp(jobs, except)]) {
     inFlight.set(key, (inFlight.get(key) ?? 0) + n);
   }
   return inFlight;
 }
 
-function promisedToStarting(jobs: readonly TrainingJob[], except?: string): Map<string, number> {
+/**
+ * What a worker's informers show now, by cluster name: its node groups' nodes and free nodes, and the
+ * pods of each placement ("<job uid>/<epoch>") that hold a node, both from the same pods. For a
+ * cluster in it, placement counts these instead of its ComputeCluster's status (written up to a
+ * second or so later) and the replicas a job reports running (which the Job controller reports
+ * later still): a job's pods then count once, as not free, from the moment they are bound.
+ */
+export type LiveCapacity = ReadonlyMap<
+  string,
+  { readonly groups: readonly NodeGroupStatus[]; readonly bound: ReadonlyMap<string, number> }
+>;
+
+function promisedToStarting(jobs: readonly TrainingJob[], except: string | undefined, live: LiveCapacity) {
   const promised = new Map<string, number>();
   for (const j of jobs) {
     const p = j.status?.placement;
@@ -47,7 +63,9 @@ function promisedToStarting(jobs: readonly TrainingJob[], except?: string): Map<
     if (!p || j.metadata.uid === except || j.metadata.deletionTimestamp) continue;
     if (phase !== "Starting" && phase !== "FailingOver") continue;
     const key = `${p.cluster}/${p.nodeGroup}`;
-    const waiting = Math.max(0, j.spec.replicas - (j.status?.replicas?.running ?? 0));
+    const bound = live.get(p.cluster ?? "")?.bound.get(`${j.metadata.uid}/${j.status?.epoch ?? 1}`);
+    const holding = live.has(p.cluster ?? "") ? (bound ?? 0) : (j.status?.replicas?.running ?? 0);
+    const waiting = Math.max(0, j.spec.replicas - holding);
     promised.set(key, (promised.get(key) ?? 0) + waiting);
   }
   return promised;
@@ -85,7 +103,14 @@ export function clusterSnapshot(
   inFlight: ReadonlyMap<string, number> = new Map(),
   awaitingScaleUp: ReadonlyMap<string, number> = new Map(),
   now: Date = new Date(),
+  live?: readonly NodeGroupStatus[],
 ): ClusterSnapshot {
+  // The informers' counts, when given, for the groups the status has (its bounds and prices stay).
+  const counts = (g: NodeGroupStatus) => {
+    const l = live?.find((x) => x.name === g.name && x.instanceType === g.instanceType);
+    if (!live) return { nodes: g.nodes ?? 0, readyNodes: g.readyNodes ?? 0, freeNodes: g.freeNodes ?? 0 };
+    return { nodes: l?.nodes ?? 0, readyNodes: l?.readyNodes ?? 0, freeNodes: l?.freeNodes ?? 0 };
+  };
   return {
     name: cc.metadata.name ?? "",
     cloud: cc.spec.cloud,
@@ -96,7 +121,8 @@ export function clusterSnapshot(
       const key = `${cc.metadata.name}/${g.name}`;
       const promised = inFlight.get(key) ?? 0;
       const awaiting = awaitingScaleUp.get(key) ?? 0;
-      const free = g.freeNodes ?? 0;
+      const c = counts(g);
+      const free = c.freeNodes;
       const shortfall = Math.max(0, awaiting - Math.max(0, free - (promised - awaiting)));
       return g.name && g.instanceType && g.accelerator && g.capacityType
         ? [
@@ -106,12 +132,12 @@ export function clusterSnapshot(
               accelerator: g.accelerator,
               devicesPerNode: g.devicesPerNode ?? 0,
               capacityType: g.capacityType,
-              nodes: (g.nodes ?? 0) + shortfall,
-              readyNodes: g.readyNodes ?? 0,
+              nodes: c.nodes + shortfall,
+              readyNodes: c.readyNodes,
               freeNodes: Math.max(0, free - promised),
               minSize: g.minSize ?? 0,
-              maxSize: g.maxSize ?? g.nodes ?? 0,
-              desiredSize: g.desiredSize ?? g.nodes ?? 0,
+              maxSize: g.maxSize ?? c.nodes,
+              desiredSize: g.desiredSize ?? c.nodes,
               autoscalerOwned: g.autoscaled ?? false,
               ...(g.pricePerHour ? { pricePerHour: g.pricePerHour } : {}),
             },
@@ -136,17 +162,18 @@ export function decidePlacement(
   exclude: readonly ExcludedGroup[] = [],
   assumed: AssumedNodes = { placed: new Map(), scaling: new Map() },
   now: Date = new Date(),
+  live: LiveCapacity = new Map(),
 ): PlacementDecision {
   const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
     for (const [key, n] of from) into.set(key, (into.get(key) ?? 0) + n);
   };
-  const inFlight = nodesInFlight(jobs, job.metadata.uid);
+  const inFlight = nodesInFlight(jobs, job.metadata.uid, live);
   add(inFlight, assumed.placed);
   add(inFlight, assumed.scaling);
   const awaiting = nodesAwaitingScaleUp(jobs, job.metadata.uid);
   add(awaiting, assumed.scaling);
   return placeJob(
     { ...placementRequest(job), ...(exclude.length > 0 ? { exclude } : {}) },
-    clusters.map((cc) => clusterSnapshot(cc, inFlight, awaiting, now)),
+    clusters.map((cc) => clusterSnapshot(cc, inFlight, awaiting, now, live.get(cc.metadata.name ?? "")?.groups)),
   );
 }

@@ -1,15 +1,20 @@
-// Decides placements one at a time against free capacity minus the
+// Decides placements one at a time against free capacity (counted from the
+// worker informers at that moment: LiveCapacity in place.ts) minus the nodes
+// promised to placed jobs whose pods are not bound yet, minus the
 // placements already decided but not yet visible in the informer (assumed
 // placements, as Kueue's scheduler assumes a workload until its cache shows
 // it), and the scale-ups decided but not yet recorded, so two jobs that need
 // the same group to grow ask for enough nodes for both. Without this, jobs placed close together, as when a whole cluster is
 // lost and its jobs move at once, could each be given the same free nodes.
 
-import type { ComputeCluster } from "../../api/computecluster.ts";
+import type { ComputeCluster, NodeGroupStatus } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
+import type { Catalog } from "../../catalog/index.ts";
+import type { ClusterRegistry } from "../../clusters/registry.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
 import type { Informer } from "../../runtime/informer.ts";
-import { type AssumedNodes, decidePlacement } from "./place.ts";
+import { boundPodsByPlacement, nodeGroupsFrom } from "../computecluster/capacity.ts";
+import { type AssumedNodes, decidePlacement, type LiveCapacity } from "./place.ts";
 
 /** An assumed placement is dropped after this long even if the informer never shows it. */
 export const ASSUME_TTL_MS = 60_000;
@@ -27,6 +32,9 @@ interface Assumed {
 export interface PlacerOptions {
   readonly jobs: Informer<TrainingJob>;
   readonly clusters: Informer<ComputeCluster>;
+  /** Workers whose synced informers give the free nodes and bound pods of now (LiveCapacity). */
+  readonly registry?: ClusterRegistry;
+  readonly catalog?: Catalog;
 }
 
 export class Placer {
@@ -54,6 +62,7 @@ export class Placer {
       exclude,
       this.#assumedNodes(uid),
       now,
+      this.#live(),
     );
     const w = decision.winner;
     if (w) {
@@ -69,6 +78,20 @@ export class Placer {
       this.#assumed.delete(uid);
     }
     return decision;
+  }
+
+  /** What the synced worker informers show now, by cluster: counted once, from the same pods. */
+  #live(): LiveCapacity {
+    const live = new Map<string, { groups: NodeGroupStatus[]; bound: Map<string, number> }>();
+    const { registry, catalog } = this.#o;
+    if (!registry || !catalog) return live;
+    for (const name of registry.names()) {
+      const w = registry.get(name);
+      if (!w?.nodes.synced || !w.pods.synced) continue;
+      const pods = w.pods.list();
+      live.set(name, { groups: nodeGroupsFrom(w.nodes.list(), pods, catalog), bound: boundPodsByPlacement(pods) });
+    }
+    return live;
   }
 
   /** Nodes decided for jobs other than `except` on the group that the informer does not show yet. */

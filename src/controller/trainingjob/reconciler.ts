@@ -76,7 +76,12 @@ export class TrainingJobReconciler {
       o: options,
       secrets: new StoreSecrets(options.secretReader, options.secretNamespace),
       scale,
-      placer: new Placer({ jobs: options.jobs, clusters: options.clusters }),
+      placer: new Placer({
+        jobs: options.jobs,
+        clusters: options.clusters,
+        registry: options.registry,
+        catalog: options.catalog,
+      }),
       namespaces: new Map(),
       resumeSteps: new Map(),
       placedThisPass: new Set(),
