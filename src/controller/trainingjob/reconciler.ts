@@ -30,6 +30,7 @@ import { giveBackGroups } from "./give-back.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
 import { place, waitForOldEpoch } from "./placing.ts";
+import { ProgressWrites, progressOnly } from "./progress.ts";
 import { syncCheckpoints } from "./replication.ts";
 import { reportWorkload } from "./report.ts";
 import { afterFinish, enforceDeadline } from "./run-policy.ts";
@@ -63,6 +64,7 @@ export class TrainingJobReconciler {
   readonly #ctx: PassContext;
   /** The resourceVersion of each job's last write by this process, until the informer shows it. */
   readonly #lastWrites = new Map<string, { readonly resourceVersion: string; readonly at: number }>();
+  readonly #progress = new ProgressWrites();
 
   constructor(options: TrainingJobReconcilerOptions) {
     const scale = new ScaleUps({
@@ -92,6 +94,7 @@ export class TrainingJobReconciler {
         const mine = this.#lastWrites.get(keyOf(o));
         if (event === "delete" || mine?.resourceVersion === o.metadata.resourceVersion)
           this.#lastWrites.delete(keyOf(o));
+        if (event === "delete") this.#progress.forget(o.metadata.uid ?? "");
       });
   }
 
@@ -171,13 +174,19 @@ export class TrainingJobReconciler {
       result = { kind: err instanceof TerminalError ? "terminal" : "retry", error: toError(err) };
     }
     let written: TrainingJob | undefined;
+    const uid = job.metadata.uid ?? "";
     if (b.changed()) {
+      // Replica counts of a Starting job wait (STARTING_PROGRESS_MS) for the next pass's write.
+      const wait =
+        b.events.length === 0 && progressOnly(job.status ?? {}, b.status) ? this.#progress.wait(uid, now.getTime()) : 0;
+      if (wait > 0) return { result: Result.requeueAfter(Math.min(wait, afterMs(result))), events: [] };
       written = await this.#writeStatus(job, b);
       if (!written) {
         // Nothing this stage did is recorded: its events would describe a status that was not written.
         ctx.placer.forget(job.metadata.uid ?? "");
         return { result: Result.requeueAfter(CONFLICT_RETRY_MS), events: [] };
       }
+      this.#progress.wrote(uid, b.status, now.getTime());
     }
     const placed = !job.status?.placement && b.status.placement !== undefined && !currentMove(b.status);
     return { result, events: b.events, ...(written ? { written } : {}), placed: placed && result.kind === "done" };
