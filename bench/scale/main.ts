@@ -10,8 +10,10 @@
 // (suspend, resume, delete and create again, steps committed into the stores)
 // while RSS is sampled every 30 s; at the end every job must reach its
 // expected phase with no ReconcileError, and RSS growth over the last two
-// thirds of the soak is printed (the soak has not been run yet: untested). Runs its own sandbox (state in
-// /tmp/crosscloud-bench-scale, ports from 28000) and stops it at the end.
+// thirds of the soak is printed, with the V8 heap used at each sample and, from a
+// second heap snapshot at the end, what the heap grew by, by constructor.
+// Runs its own sandbox (state in /tmp/crosscloud-bench-scale, ports from
+// 28000) and stops it at the end.
 //
 //   npm run bench:scale [-- --jobs 1000 --soak-minutes 0 --churn-per-minute 120
 //                           --cpu-profile --max-old-space-mib M --node-options=... --bare]
@@ -236,14 +238,19 @@ try {
 
   if (SOAK_MIN > 0) {
     let counter = N;
-    const samples: { minute: number; rssMiB: number }[] = [];
+    const samples: { minute: number; rssMiB: number; heapUsedMiB: number }[] = [];
     const soakStart = Date.now();
     const interval = CHURN > 0 ? 60_000 / CHURN : Number.POSITIVE_INFINITY;
     let nextSample = soakStart;
     let errors = 0;
     while (Date.now() - soakStart < SOAK_MIN * 60_000) {
       if (Date.now() >= nextSample) {
-        samples.push({ minute: (Date.now() - soakStart) / 60_000, rssMiB: procStatusMiB(pid, "VmRSS") });
+        const heapUsed = (await processMemory(port)).get("V8 heap used") ?? Number.NaN;
+        samples.push({
+          minute: (Date.now() - soakStart) / 60_000,
+          rssMiB: procStatusMiB(pid, "VmRSS"),
+          heapUsedMiB: heapUsed / MiB,
+        });
         nextSample += 30_000;
       }
       await churnOnce(tjs, names, () => `scale-${counter++}`).catch(() => {
@@ -259,11 +266,37 @@ try {
     const lo = Math.min(...tail.map((s) => s.rssMiB));
     const hi = Math.max(...tail.map((s) => s.rssMiB));
     console.log(`\nSoak: ${SOAK_MIN} min, ${CHURN} actions a minute, ${counter - N} jobs replaced\n`);
-    console.log("| minute | RSS (MiB) |\n| ---: | ---: |");
-    for (const s of samples) console.log(`| ${s.minute.toFixed(1)} | ${s.rssMiB.toFixed(0)} |`);
+    console.log("| minute | RSS (MiB) | V8 heap used (MiB) |\n| ---: | ---: | ---: |");
+    for (const s of samples)
+      console.log(`| ${s.minute.toFixed(1)} | ${s.rssMiB.toFixed(0)} | ${s.heapUsedMiB.toFixed(1)} |`);
     console.log(
       `\nRSS over the last two thirds: ${lo.toFixed(0)}-${hi.toFixed(0)} MiB (${((100 * (hi - lo)) / lo).toFixed(1)} % above its low); jobs with ReconcileError at the end: ${failing.length}; churn requests that failed: ${errors}; all ${end.length} Running.`,
     );
+    // What the heap holds now that it did not before the soak: a second snapshot, by constructor.
+    const before = readdirSync(PROFILES).filter((f) => f.endsWith(".heapsnapshot")).length;
+    operator.child.kill("SIGUSR2");
+    await until(
+      tjs,
+      "the second heap snapshot",
+      () => readdirSync(PROFILES).filter((f) => f.endsWith(".heapsnapshot")).length > before,
+      300_000,
+    );
+    const after = heapByType(await settledFile(PROFILES, /\.heapsnapshot$/, 300_000));
+    const was = new Map(heap.shares.map((x) => [x.what, x]));
+    const growth = after.shares
+      .map((x) => ({
+        what: x.what,
+        mib: (x.amount - (was.get(x.what)?.amount ?? 0)) / MiB,
+        count: (x.count ?? 0) - (was.get(x.what)?.count ?? 0),
+      }))
+      .sort((a, b) => b.mib - a.mib)
+      .slice(0, 12);
+    console.log(
+      `\nHeap after the soak: ${(after.total / MiB).toFixed(1)} MiB (before: ${(heap.total / MiB).toFixed(1)}). Grown most, by constructor:\n`,
+    );
+    console.log("| constructor or kind | MiB | objects |\n| --- | ---: | ---: |");
+    for (const g of growth)
+      console.log(`| ${g.what} | ${g.mib >= 0 ? "+" : ""}${g.mib.toFixed(1)} | ${g.count >= 0 ? "+" : ""}${g.count} |`);
   }
 
   await operator.stop();
