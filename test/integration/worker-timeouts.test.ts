@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { Counter } from "prom-client";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
 import { Catalog } from "../../src/catalog/index.ts";
 import { ClusterRegistry, type WorkerCluster } from "../../src/clusters/registry.ts";
@@ -31,13 +32,27 @@ const aws = clients("aws-sim");
 const azure = clients("azure-sim");
 const hub = clients("hub");
 
-function newRegistry(): ClusterRegistry {
+function newRegistry(apiRequests?: Counter<"cluster" | "verb">): ClusterRegistry {
   return new ClusterRegistry({
     logger: silentLogger(),
     onChange: () => {},
     requestTimeoutMs: DEADLINE_MS,
     watchIdleTimeoutMs: WATCH_IDLE_MS,
+    ...(apiRequests ? { apiRequests } : {}),
   });
+}
+
+/** The requests of the registries made here, by cluster and verb ("get" of a worker: its version). */
+const versionRequests = new Counter({
+  name: "worker_timeouts_requests_total",
+  help: "requests",
+  labelNames: ["cluster", "verb"] as const,
+  registers: [],
+});
+
+async function versionGets(cluster: string): Promise<number> {
+  const { values } = await versionRequests.get();
+  return values.find((v) => v.labels.cluster === cluster && v.labels.verb === "get")?.value ?? 0;
 }
 
 /** The promise's outcome and how long it took. */
@@ -212,7 +227,7 @@ describe("ComputeCluster reconcile of a hung worker", () => {
   before(async () => {
     proxy = await TcpProxy.start(serverOf(aws.kubeConfig));
     cc = await hubComputeCluster(name, namespace, kubeConfigVia(aws.kubeConfig, proxy).exportConfig());
-    registry = newRegistry();
+    registry = newRegistry(versionRequests);
     reconciler = new ComputeClusterReconciler({
       hub: hub.kubeConfig,
       secretReader: hub.core,
@@ -221,6 +236,9 @@ describe("ComputeCluster reconcile of a hung worker", () => {
       registry,
       catalog: Catalog.builtIn(),
       logger: silentLogger(),
+      // Every reconcile of this suite asks the worker: it reconciles right after the worker starts
+      // hanging, where the operator's timer would come a heartbeat interval after the last answer.
+      heartbeatMs: 0,
     });
   });
   after(async () => {
@@ -245,6 +263,26 @@ describe("ComputeCluster reconcile of a hung worker", () => {
       written.metadata.resourceVersion,
       "an unchanged status is not written",
     );
+  });
+
+  it("asks the worker for its version only when nothing it answered is newer than the heartbeat interval", async () => {
+    const timed = new ComputeClusterReconciler({
+      hub: hub.kubeConfig,
+      secretReader: hub.core,
+      custom: hub.kubeConfig.makeApiClient(CustomObjectsApi),
+      clusters: cc.clusters,
+      registry,
+      catalog: Catalog.builtIn(),
+      logger: silentLogger(),
+      heartbeatMs: 60_000,
+    });
+    const before = await versionGets(name);
+    await cc.reconcileFresh(timed); // the suite's reconciles just asked: their answer is the heartbeat
+    await cc.reconcileFresh(timed);
+    assert.equal(await versionGets(name), before, "no version request within the interval");
+    assert.equal(reachable(await read())?.status, "True");
+    await reconcileFresh(); // heartbeatMs 0: asks
+    assert.equal(await versionGets(name), before + 1);
   });
 
   it("writes Reachable=False with the last reach within the deadline, and keeps it while hung", async () => {

@@ -67,6 +67,8 @@ export interface ComputeClusterReconcilerOptions {
 interface Heartbeat {
   readonly reachable: ConditionInput;
   readonly version?: string;
+  /** While reachable: when the worker answered, if not just now (a request of another controller). */
+  readonly answeredAt?: Date;
   /** While unreachable: when the worker last answered (what status.lastHeartbeatTime should say). */
   readonly lastReached?: Date;
 }
@@ -101,7 +103,7 @@ export class ComputeClusterReconciler {
     }
     const now = (this.#o.now ?? (() => new Date()))();
     const [heartbeat, cloud, store] = await Promise.all([
-      this.#heartbeat(cc),
+      this.#heartbeat(cc, now),
       this.#listCloud(cc),
       this.#storeCondition(cc, now),
     ]);
@@ -121,7 +123,7 @@ export class ComputeClusterReconciler {
   }
 
   /** Asks the worker's API server for its version; bounded by the registry's request deadline. */
-  async #heartbeat(cc: ComputeCluster): Promise<Heartbeat> {
+  async #heartbeat(cc: ComputeCluster, now: Date): Promise<Heartbeat> {
     const name = cc.metadata.name ?? "";
     const lastKnown = parseTime(cc.status?.lastHeartbeatTime);
     const source = await this.#credentials.apply(
@@ -135,7 +137,15 @@ export class ComputeClusterReconciler {
     }
     // A refreshed cloud token keeps the version (identity.ts): the connection and its caches stay.
     const worker = this.#o.registry.connect(name, source.kubeConfig, source.version);
-    return this.#askVersion(worker, source.kubeConfig.getCurrentCluster()?.server ?? "its API server", lastKnown);
+    const server = source.kubeConfig.getCurrentCluster()?.server ?? "its API server";
+    // A request the worker answered within the heartbeat interval (a launch, a pass capacity changes
+    // woke) is the heartbeat: no probe of its own. A worker that stops answering fails those requests.
+    const reach = this.#o.registry.reachability(name);
+    const version = cc.status?.kubernetesVersion;
+    const answeredAt = reach?.reachable ? reach.lastReached : undefined;
+    if (version && answeredAt && now.getTime() - answeredAt.getTime() < this.heartbeatMs)
+      return { reachable: answered(server), version, answeredAt };
+    return this.#askVersion(worker, server, lastKnown);
   }
 
   /** The heartbeat proper; feeds the registry's reachability, seeded with the status's last heartbeat. */
@@ -144,11 +154,7 @@ export class ComputeClusterReconciler {
     try {
       const version = await worker.versionApi.getCode();
       registry.markReached(worker.name);
-      const message = `the API server at ${server} answered`;
-      return {
-        reachable: { type: "Reachable", status: "True", reason: "Heartbeat", message },
-        version: version.gitVersion,
-      };
+      return { reachable: answered(server), version: version.gitVersion };
     } catch (err) {
       registry.markUnreachable(worker.name, errorText(err), lastKnown);
       const lastReached = registry.reachability(worker.name)?.lastReached;
@@ -208,7 +214,7 @@ export class ComputeClusterReconciler {
       observedGeneration: generation,
       conditions,
       nodeGroups,
-      ...(reachable ? { lastHeartbeatTime: now.toISOString(), kubernetesVersion: hb.version } : {}),
+      ...(reachable ? { lastHeartbeatTime: (hb.answeredAt ?? now).toISOString(), kubernetesVersion: hb.version } : {}),
       ...(!reachable && hb.lastReached ? { lastHeartbeatTime: hb.lastReached.toISOString() } : {}),
     };
   }
@@ -231,6 +237,11 @@ export class ComputeClusterReconciler {
       mergePatch,
     );
   }
+}
+
+/** Reachable=True: the worker's API server answered. */
+function answered(server: string): ConditionInput {
+  return { type: "Reachable", status: "True", reason: "Heartbeat", message: `the API server at ${server} answered` };
 }
 
 function readiness(
