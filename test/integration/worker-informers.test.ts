@@ -13,12 +13,11 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { Counter, Registry } from "prom-client";
-import { Catalog } from "../../src/catalog/index.ts";
 import { CloudTokens } from "../../src/clusters/cloud-auth.ts";
 import { ClusterRegistry, type WorkerCluster } from "../../src/clusters/registry.ts";
-import { ComputeClusterReconciler } from "../../src/controller/computecluster/reconciler.ts";
+import type { ComputeClusterReconciler } from "../../src/controller/computecluster/reconciler.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID, MANAGED_SELECTOR } from "../../src/workload/names.ts";
 import { type HubComputeCluster, hubComputeCluster } from "../support/hub-computecluster.ts";
@@ -264,18 +263,7 @@ describe("a cloud token refresh swaps credentials without a relist", () => {
       aks: () => Promise.reject(new Error("not an AKS cluster")),
       now: () => Date.now() + offsetMs,
     });
-    // Not a literal: the hub's Secrets are read through `core` or, in newer trees, `secretReader`.
-    const options = {
-      hub: hub.kubeConfig,
-      secretReader: hub.core,
-      custom: hub.kubeConfig.makeApiClient(CustomObjectsApi),
-      clusters: cc.clusters,
-      registry,
-      catalog: Catalog.builtIn(),
-      logger: silentLogger(),
-      cloudIdentity: tokens,
-    };
-    reconciler = new ComputeClusterReconciler(options);
+    reconciler = cc.reconciler(registry, { cloudIdentity: tokens });
   });
   after(async () => {
     registry.disconnectAll();

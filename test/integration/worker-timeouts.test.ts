@@ -10,12 +10,11 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Counter } from "prom-client";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
-import { Catalog } from "../../src/catalog/index.ts";
 import { ClusterRegistry, type WorkerCluster } from "../../src/clusters/registry.ts";
-import { ComputeClusterReconciler } from "../../src/controller/computecluster/reconciler.ts";
+import type { ComputeClusterReconciler } from "../../src/controller/computecluster/reconciler.ts";
 import { deadlineConfiguration, NoAnswerError } from "../../src/runtime/deadline.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import { type HubComputeCluster, hubComputeCluster } from "../support/hub-computecluster.ts";
@@ -30,7 +29,7 @@ const WATCH_IDLE_MS = 6_000;
 
 const aws = clients("aws-sim");
 const azure = clients("azure-sim");
-const hub = clients("hub");
+const _hub = clients("hub");
 
 function newRegistry(apiRequests?: Counter<"cluster" | "verb">): ClusterRegistry {
   return new ClusterRegistry({
@@ -228,18 +227,9 @@ describe("ComputeCluster reconcile of a hung worker", () => {
     proxy = await TcpProxy.start(serverOf(aws.kubeConfig));
     cc = await hubComputeCluster(name, namespace, kubeConfigVia(aws.kubeConfig, proxy).exportConfig());
     registry = newRegistry(versionRequests);
-    reconciler = new ComputeClusterReconciler({
-      hub: hub.kubeConfig,
-      secretReader: hub.core,
-      custom: hub.kubeConfig.makeApiClient(CustomObjectsApi),
-      clusters: cc.clusters,
-      registry,
-      catalog: Catalog.builtIn(),
-      logger: silentLogger(),
-      // Every reconcile of this suite asks the worker: it reconciles right after the worker starts
-      // hanging, where the operator's timer would come a heartbeat interval after the last answer.
-      heartbeatMs: 0,
-    });
+    // Every reconcile of this suite asks the worker: it reconciles right after the worker starts
+    // hanging, where the operator's timer would come a heartbeat interval after the last answer.
+    reconciler = cc.reconciler(registry, { heartbeatMs: 0 });
   });
   after(async () => {
     registry.disconnectAll();
@@ -266,16 +256,7 @@ describe("ComputeCluster reconcile of a hung worker", () => {
   });
 
   it("asks the worker for its version only when nothing it answered is newer than the heartbeat interval", async () => {
-    const timed = new ComputeClusterReconciler({
-      hub: hub.kubeConfig,
-      secretReader: hub.core,
-      custom: hub.kubeConfig.makeApiClient(CustomObjectsApi),
-      clusters: cc.clusters,
-      registry,
-      catalog: Catalog.builtIn(),
-      logger: silentLogger(),
-      heartbeatMs: 60_000,
-    });
+    const timed = cc.reconciler(registry, { heartbeatMs: 60_000 });
     const before = await versionGets(name);
     await cc.reconcileFresh(timed); // the suite's reconciles just asked: their answer is the heartbeat
     await cc.reconcileFresh(timed);

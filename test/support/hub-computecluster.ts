@@ -5,7 +5,14 @@
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
+import { Catalog } from "../../src/catalog/index.ts";
+import type { ClusterRegistry } from "../../src/clusters/registry.ts";
+import {
+  ComputeClusterReconciler,
+  type ComputeClusterReconcilerOptions,
+} from "../../src/controller/computecluster/reconciler.ts";
 import { Informer } from "../../src/runtime/informer.ts";
+import { silentLogger } from "../../src/runtime/logger.ts";
 import { clients, eventually, installCrds } from "./sandbox.ts";
 
 export interface HubComputeCluster {
@@ -13,6 +20,8 @@ export interface HubComputeCluster {
   readonly clusters: Informer<ComputeCluster>;
   /** The ComputeCluster as the hub holds it now. */
   read(): Promise<ComputeCluster>;
+  /** A reconciler of the hub's ComputeClusters through `registry`, with `options` on top of the defaults. */
+  reconciler(registry: ClusterRegistry, options?: Partial<ComputeClusterReconcilerOptions>): ComputeClusterReconciler;
   /** Reconciles once the informer holds the hub's newest version of the ComputeCluster; how long the pass took. */
   reconcileFresh(reconciler: { reconcile(name: string): Promise<unknown> }): Promise<{ ms: number }>;
   /** Replaces the kubeconfig in its Secret. */
@@ -61,6 +70,17 @@ export async function hubComputeCluster(
   return {
     clusters,
     read,
+    reconciler: (registry, options = {}) =>
+      new ComputeClusterReconciler({
+        hub: hub.kubeConfig,
+        secretReader: hub.core,
+        custom,
+        clusters,
+        registry,
+        catalog: Catalog.builtIn(),
+        logger: silentLogger(),
+        ...options,
+      }),
     async reconcileFresh(reconciler) {
       const rv = (await read()).metadata.resourceVersion;
       await eventually(

@@ -4,7 +4,7 @@
 // The step to resume from is decided here, when the Job is created.
 
 import { createHash } from "node:crypto";
-import { type KubernetesObject, PatchStrategy, type V1Job } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Job } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { EpochFence } from "../../checkpoint/fence.ts";
@@ -19,9 +19,9 @@ import {
   storeEnv,
   storeOptions,
 } from "../../clusters/stores.ts";
-import { ignoreNotFound, isConflict } from "../../runtime/api-errors.ts";
+import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
-import { LABEL_JOB_UID, trainingJobKeyOf, workloadName } from "../../workload/names.ts";
+import { workloadName } from "../../workload/names.ts";
 import {
   RESUME_STEP_ANNOTATION,
   RESUME_URI_ANNOTATION,
@@ -33,8 +33,8 @@ import type { ResumePoint } from "./checkpoints.ts";
 import { type PassContext, placementKeyOf } from "./context.ts";
 import { lineageOf } from "./failover-trigger.ts";
 import type { StatusBuilder } from "./status.ts";
+import { apply, createOrClaim, ensureNamespace, knownJob, refuseOthers } from "./worker-writes.ts";
 
-export const FIELD_MANAGER = "crosscloud-operator";
 const SPEC_HASH = "training.crosscloud.dev/spec-hash";
 /** The hash of what a Job cannot change once created: its pod template, completions and parallelism. */
 const TEMPLATE_HASH = "training.crosscloud.dev/template-hash";
@@ -199,11 +199,6 @@ function opt(resume: ResumePoint | undefined): { resume?: ResumePoint } {
   return resume ? { resume } : {};
 }
 
-/** Server-side apply of a worker object, owned by the operator. */
-export async function apply(worker: WorkerCluster, o: KubernetesObject): Promise<KubernetesObject> {
-  return worker.objects.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-}
-
 function render(
   ctx: PassContext,
   job: TrainingJob,
@@ -311,14 +306,6 @@ function launchedResume(j: V1Job): ResumePoint | undefined {
   return { step: Number(step), ...(createdAt ? { createdAt } : {}) };
 }
 
-async function ensureNamespace(ctx: PassContext, worker: WorkerCluster, namespace: string): Promise<void> {
-  const known = ctx.namespaces.get(worker.name) ?? new Set<string>();
-  if (known.has(namespace)) return;
-  await apply(worker, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
-  known.add(namespace);
-  ctx.namespaces.set(worker.name, known);
-}
-
 /** The hub namespace and name of a TrainingJob (both set on any object read from the API server). */
 function hubRef(job: TrainingJob): { namespace: string; name: string } {
   return { namespace: job.metadata.namespace ?? "", name: job.metadata.name ?? "" };
@@ -338,48 +325,6 @@ export class StoreUnavailableError extends Error {
     );
     this.name = "StoreUnavailableError";
   }
-}
-
-/** A worker object of this job's name that belongs to another TrainingJob (another uid) is not this job's. */
-export class NameConflictError extends Error {
-  constructor(worker: WorkerCluster, o: KubernetesObject) {
-    const labels = o.metadata?.labels ?? {};
-    const owner = trainingJobKeyOf(labels) ?? "something other than this operator";
-    super(
-      `${o.kind} ${o.metadata?.namespace}/${o.metadata?.name} on ${worker.name} belongs to TrainingJob ${owner} (uid ${labels[LABEL_JOB_UID] ?? "none"}), not to this one: the operator does not take it over; delete or rename one of the jobs, or give the ComputeCluster's workloadNamespace to one team only`,
-    );
-    this.name = "NameConflictError";
-  }
-}
-
-function refuseOthers(job: TrainingJob, worker: WorkerCluster, o: KubernetesObject | undefined): void {
-  if (o && o.metadata?.labels?.[LABEL_JOB_UID] !== job.metadata.uid) throw new NameConflictError(worker, o);
-}
-
-/**
- * Creates `o`; when it exists already, reads it, throws NameConflictError when it is another job's,
- * and otherwise applies `o` over it (this job's, left by a crash or not yet in the informer).
- */
-async function createOrClaim(job: TrainingJob, worker: WorkerCluster, o: KubernetesObject): Promise<KubernetesObject> {
-  try {
-    return await worker.objects.create(o, undefined, undefined, FIELD_MANAGER);
-  } catch (err) {
-    if (!isConflict(err)) throw err;
-  }
-  const { name = "", namespace = "" } = o.metadata ?? {};
-  const found = await ignoreNotFound(
-    worker.objects.read({ apiVersion: o.apiVersion ?? "v1", kind: o.kind ?? "", metadata: { name, namespace } }),
-  );
-  refuseOthers(job, worker, found);
-  return apply(worker, o);
-}
-
-/**
- * The worker's Job of this name: the informer's copy, else the worker's answer (a Job this pass or
- * the one before created may not be in the informer yet).
- */
-async function knownJob(worker: WorkerCluster, namespace: string, name: string): Promise<V1Job | undefined> {
-  return worker.jobs.get(namespace, name) ?? ignoreNotFound(worker.batch.readNamespacedJob({ name, namespace }));
 }
 
 function inputHash(job: TrainingJob, b: StatusBuilder): string {

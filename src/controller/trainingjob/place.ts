@@ -107,9 +107,9 @@ export function clusterSnapshot(
 ): ClusterSnapshot {
   // The informers' counts, when given, for the groups the status has (its bounds and prices stay).
   const counts = (g: NodeGroupStatus) => {
-    const l = live?.find((x) => x.name === g.name && x.instanceType === g.instanceType);
-    if (!live) return { nodes: g.nodes ?? 0, readyNodes: g.readyNodes ?? 0, freeNodes: g.freeNodes ?? 0 };
-    return { nodes: l?.nodes ?? 0, readyNodes: l?.readyNodes ?? 0, freeNodes: l?.freeNodes ?? 0 };
+    // A group the informers show no node of has none now.
+    const from = live ? (live.find((x) => x.name === g.name && x.instanceType === g.instanceType) ?? {}) : g;
+    return { nodes: from.nodes ?? 0, readyNodes: from.readyNodes ?? 0, freeNodes: from.freeNodes ?? 0 };
   };
   return {
     name: cc.metadata.name ?? "",
