@@ -16,12 +16,12 @@
 // simulator only CROSSCLOUD_AZURE_STATIC_TOKEN.
 
 import { hostname } from "node:os";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Catalog, loadCatalogFile } from "./catalog/index.ts";
 import { processCopyBudget } from "./checkpoint/copy-budget.ts";
 import { CloudTokens, defaultCloudTokenSources } from "./clusters/cloud-auth.ts";
 import { azureCredentialFromEnv, cloudProviderFactory, ProviderRegistry } from "./clusters/providers.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "./clusters/secret-refs.ts";
+import { KubeConfig } from "./kube/config.ts";
 import { Operator } from "./operator.ts";
 import { startHealthServer } from "./runtime/health.ts";
 import { LeaderElector } from "./runtime/leader.ts";

@@ -4,7 +4,7 @@
 // signal is the fence of every hub and worker client, so once it aborts no
 // request is sent and those in flight are aborted.
 
-import { CoreV1Api, type CoreV1Event, CustomObjectsApi, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Secret } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "./api/common.ts";
 import type { ComputeCluster } from "./api/computecluster.ts";
 import { TRAINING_JOB_PHASES, type TrainingJob } from "./api/trainingjob.ts";
@@ -25,9 +25,10 @@ import { failoverMetrics } from "./controller/trainingjob/failover-metrics.ts";
 import { clusterAnswers } from "./controller/trainingjob/failover-trigger.ts";
 import { collectOrphans } from "./controller/trainingjob/fence.ts";
 import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
+import { CoreV1Api, CustomObjectsApi } from "./kube/apis.ts";
+import { KubeClient } from "./kube/client.ts";
+import type { KubeConfigView } from "./kube/config.ts";
 import { Controller } from "./runtime/controller.ts";
-import { counted } from "./runtime/counted.ts";
-import { deadlineConfiguration } from "./runtime/deadline.ts";
 import { Informer } from "./runtime/informer.ts";
 import type { Logger } from "./runtime/logger.ts";
 import type { RuntimeMetrics } from "./runtime/metrics.ts";
@@ -35,7 +36,7 @@ import { Result } from "./runtime/result.ts";
 import { LABEL_JOB_UID, trainingJobKeyOf } from "./workload/names.ts";
 
 export interface OperatorOptions {
-  readonly hub: KubeConfig;
+  readonly hub: KubeConfigView;
   readonly catalog: Catalog;
   readonly logger: Logger;
   readonly metrics: RuntimeMetrics;
@@ -99,36 +100,34 @@ export class Operator {
 
   async run(signal: AbortSignal): Promise<void> {
     const { hub, logger, metrics } = this.#o;
-    const hubConfig = deadlineConfiguration(hub, {
+    const client = new KubeClient(hub, {
       target: "the hub",
       timeoutMs: this.#o.hubRequestTimeoutMs ?? HUB_REQUEST_TIMEOUT_MS,
       fence: signal,
+      requests: { counter: metrics.apiRequests, cluster: "hub" },
     });
-    const custom = counted(new CustomObjectsApi(hubConfig), "hub", metrics.apiRequests);
-    const core = counted(new CoreV1Api(hubConfig), "hub", metrics.apiRequests);
+    signal.addEventListener("abort", () => client.close(), { once: true });
+    const custom = new CustomObjectsApi(client);
+    const core = new CoreV1Api(client);
     const jobs = new Informer<TrainingJob>({
-      kubeConfig: hub,
+      client,
       name: "hub/trainingjobs",
       path: `/apis/${GROUP}/${VERSION}/trainingjobs`,
-      list: () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "trainingjobs" }) as never,
       indexes: { [BY_UID]: (j: TrainingJob) => j.metadata.uid },
       logger,
     });
     const clusters = new Informer<ComputeCluster>({
-      kubeConfig: hub,
+      client,
       name: "hub/computeclusters",
       path: `/apis/${GROUP}/${VERSION}/computeclusters`,
-      list: () =>
-        custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: "computeclusters" }) as never,
       logger,
     });
     const secretNamespace = this.#o.namespace ?? DEFAULT_OPERATOR_NAMESPACE;
     // The Secrets ComputeClusters name live in the operator's namespace (secret-refs.ts): watched, not read per pass.
     const secrets = new Informer<V1Secret>({
-      kubeConfig: hub,
+      client,
       name: "hub/secrets",
       path: `/api/v1/namespaces/${secretNamespace}/secrets`,
-      list: () => core.listNamespacedSecret({ namespace: secretNamespace }),
       logger,
     });
     const secretReader = new CachedSecrets(secrets, secretNamespace, core);

@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AppsV1Api, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
-import { ClusterRegistry, listPaged } from "../../src/clusters/registry.ts";
+import { ClusterRegistry } from "../../src/clusters/registry.ts";
 import {
   CAPACITY_POD_FIELDS,
   cachedJob,
@@ -24,6 +24,7 @@ import {
   capacityPod,
   managedPod,
 } from "../../src/clusters/worker-cache.ts";
+import { KubeClient } from "../../src/kube/client.ts";
 import { Informer, type InformerOptions } from "../../src/runtime/informer.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import { LABEL_MANAGED_BY, MANAGED_SELECTOR, MANAGER } from "../../src/workload/names.ts";
@@ -126,8 +127,9 @@ function informersFor(config: Config, signal: AbortSignal): { synced: () => bool
     const w = registry.connect("aws-sim", aws.kubeConfig, "1");
     all.push(w.jobs, w.managedPods, w.pods, w.nodes);
   } else {
-    const make = (o: Omit<InformerOptions<KubernetesObject>, "kubeConfig">) => {
-      const inf = new Informer<KubernetesObject>({ ...o, kubeConfig: aws.kubeConfig });
+    const client = new KubeClient(aws.kubeConfig, { target: "aws-sim", timeoutMs: 30_000 });
+    const make = (o: Omit<InformerOptions<KubernetesObject>, "client">) => {
+      const inf = new Informer<KubernetesObject>({ ...o, client });
       void inf.start(signal);
       all.push(inf);
     };
@@ -138,19 +140,16 @@ function informersFor(config: Config, signal: AbortSignal): { synced: () => bool
       name: "jobs",
       path: "/apis/batch/v1/jobs",
       labelSelector: MANAGED_SELECTOR,
-      list: () => listPaged((p) => aws.batch.listJobForAllNamespaces({ ...p, labelSelector: MANAGED_SELECTOR })),
       ...(one ? { transform: cachedJob as (o: KubernetesObject) => KubernetesObject } : {}),
     });
     make({
       name: "nodes",
       path: "/api/v1/nodes",
-      list: () => listPaged((p) => aws.core.listNode(p)),
       ...(one ? { transform: cachedNode as (o: KubernetesObject) => KubernetesObject } : {}),
     });
     make({
       name: "pods",
       path: "/api/v1/pods",
-      list: () => listPaged((p) => aws.core.listPodForAllNamespaces(p)),
       ...(one ? { transform: oneCut as (o: KubernetesObject) => KubernetesObject } : {}),
     });
   }

@@ -5,8 +5,9 @@
 // swaps it in place: no new connection, no relist. The decision of which to
 // use is pure; fetching is injected.
 
-import { KubeConfig, type User } from "@kubernetes/client-node";
+import type { User } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
+import type { KubeConfigView } from "../kube/config.ts";
 import { DEFAULT_CALL_TIMEOUT_MS, seconds, timeoutSignal } from "../providers/retry.ts";
 
 /** How the operator authenticates to a worker's API server. */
@@ -32,8 +33,6 @@ export function clusterAuthFor(user: User | null | undefined, cc: ComputeCluster
   return { kind: "kubeconfig" };
 }
 
-type Authenticator = Parameters<KubeConfig["addAuthenticator"]>[0];
-
 /**
  * A bearer token that every request made with a kubeconfig of withBearerToken reads when it is sent
  * (API calls and each watch request alike): set() swaps it for the requests that follow, while a
@@ -53,33 +52,29 @@ export class BearerToken {
   set(token: string): void {
     this.#token = token;
   }
-
-  /** Authenticates `userName` (and no other user) with the token held at the time of each request. */
-  authenticator(userName: string): Authenticator {
-    return {
-      isAuthProvider: (user) => user.name === userName,
-      applyAuthentication: async (_user, opts) => {
-        opts.headers = { ...opts.headers, Authorization: `Bearer ${this.#token}` };
-      },
-    };
-  }
 }
 
-/** A copy of `kc` whose current user authenticates with the token `holder` holds at each request. */
-export function withBearerToken(kc: KubeConfig, holder: BearerToken): KubeConfig {
-  const context = kc.getContextObject(kc.getCurrentContext());
-  const userName = context?.user ?? "cloud-identity";
-  const users = kc.users.filter((u) => u.name !== userName);
-  const copy = new KubeConfig();
-  copy.addAuthenticator(holder.authenticator(userName));
-  copy.loadFromOptions({
-    clusters: kc.clusters,
-    // No credentials of its own: the authenticator gives it the held token.
-    users: [...users, { name: userName }],
-    contexts: kc.contexts.map((c) => (c.name === context?.name ? { ...c, user: userName } : c)),
-    currentContext: kc.getCurrentContext(),
-  });
-  return copy;
+/** `kc` whose requests authenticate with the token `holder` holds at the time of each request. */
+export function withBearerToken(kc: KubeConfigView, holder: BearerToken): KubeConfigView {
+  return {
+    get clusters() {
+      return kc.clusters;
+    },
+    get users() {
+      return kc.users;
+    },
+    get contexts() {
+      return kc.contexts;
+    },
+    getCurrentContext: () => kc.getCurrentContext(),
+    getContextObject: (name) => kc.getContextObject(name),
+    getCurrentCluster: () => kc.getCurrentCluster(),
+    getCurrentUser: () => kc.getCurrentUser(),
+    applyToHTTPSOptions: async (opts) => {
+      await kc.applyToHTTPSOptions(opts);
+      opts.headers = { ...opts.headers, Authorization: `Bearer ${holder.token}` };
+    },
+  };
 }
 
 export interface CloudToken {

@@ -1,14 +1,14 @@
 // Turns a ComputeCluster into a KubeConfig for its API server: the kubeconfig
 // in its Secret, or the operator's own cluster when it names none.
 
-import { KubeConfig } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../api/computecluster.ts";
+import { KubeConfig, type KubeConfigView } from "../kube/config.ts";
 import { ignoreNotFound } from "../runtime/api-errors.ts";
 import { SECRET_OUTSIDE_NAMESPACE, secretRefRefusal } from "./secret-refs.ts";
 import type { SecretReader } from "./secrets.ts";
 
 export type KubeconfigSource =
-  | { readonly ok: true; readonly kubeConfig: KubeConfig; readonly version: string }
+  | { readonly ok: true; readonly kubeConfig: KubeConfigView; readonly version: string }
   | {
       readonly ok: false;
       readonly reason: "SecretNotFound" | "InvalidKubeconfig" | "CloudIdentityFailed" | typeof SECRET_OUTSIDE_NAMESPACE;
@@ -21,7 +21,7 @@ export type KubeconfigSource =
  */
 export async function kubeconfigFor(
   cc: ComputeCluster,
-  hub: KubeConfig,
+  hub: KubeConfigView,
   core: SecretReader,
   secretNamespace?: string,
 ): Promise<KubeconfigSource> {

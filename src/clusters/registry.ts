@@ -8,21 +8,12 @@
 // registry remembers per cluster whether its API server answered last and
 // when it last did (reachability), for controllers to ask without a call.
 
-import {
-  BatchV1Api,
-  type Configuration,
-  CoreV1Api,
-  type CoreV1Event,
-  type KubeConfig,
-  KubernetesObjectApi,
-  type V1Job,
-  type V1Node,
-  type V1Pod,
-  VersionApi,
-} from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { Counter } from "prom-client";
-import { counted } from "../runtime/counted.ts";
-import { deadlineConfiguration, type RequestOutcome } from "../runtime/deadline.ts";
+import { BatchV1Api, CoreV1Api, KubernetesObjectApi, VersionApi } from "../kube/apis.ts";
+import { KubeClient } from "../kube/client.ts";
+import type { KubeConfigView } from "../kube/config.ts";
+import type { RequestOutcome } from "../runtime/deadline.ts";
 import { Informer, type InformerOptions } from "../runtime/informer.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID, MANAGED_SELECTOR } from "../workload/names.ts";
@@ -40,7 +31,9 @@ export interface WorkerCluster {
   readonly name: string;
   /** Changes when the kubeconfig does (not when a cloud token is refreshed); a new version means a new connection. */
   readonly version: string;
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConfigView;
+  /** The connection every client and informer below uses. */
+  readonly client: KubeClient;
   /** The clients below reject with a NoAnswerError (src/runtime/deadline.ts) when the worker does not answer in time. */
   readonly core: CoreV1Api;
   readonly batch: BatchV1Api;
@@ -179,7 +172,7 @@ export class ClusterRegistry {
   }
 
   /** The worker for `name` at this kubeconfig version, connecting (and starting its informers) if needed. */
-  connect(name: string, kubeConfig: KubeConfig, version: string): WorkerCluster {
+  connect(name: string, kubeConfig: KubeConfigView, version: string): WorkerCluster {
     const existing = this.#clusters.get(name);
     if (existing && existing.worker.version === version) return existing.worker;
     if (existing) this.disconnect(name);
@@ -199,6 +192,7 @@ export class ClusterRegistry {
     if (!entry) return;
     entry.stop.abort();
     for (const inf of informersOf(entry.worker)) inf.stop();
+    entry.worker.client.close();
     this.#clusters.delete(name);
   }
 
@@ -216,19 +210,14 @@ export class ClusterRegistry {
     return this.#options.now?.() ?? new Date();
   }
 
-  #worker(name: string, kubeConfig: KubeConfig, version: string, signal: AbortSignal): WorkerCluster {
-    const config = this.#configuration(name, kubeConfig);
-    const count = <T extends object>(api: T) => counted(api, name, this.#options.apiRequests);
-    const core = count(new CoreV1Api(config));
-    const batch = count(new BatchV1Api(config));
-    const informer = this.#informerFactory(name, kubeConfig, signal);
+  #worker(name: string, kubeConfig: KubeConfigView, version: string, signal: AbortSignal): WorkerCluster {
+    const client = this.#client(name, kubeConfig);
+    const informer = this.#informerFactory(name, client, signal);
     const managed = { labelSelector: MANAGED_SELECTOR };
-    const capacity = { fieldSelector: CAPACITY_POD_FIELDS };
     const managedPods = informer<V1Pod>({
       kind: "managedPod",
       name: "managed-pods",
       path: "/api/v1/pods",
-      list: () => listPaged((p) => core.listPodForAllNamespaces({ ...p, ...managed })),
       transform: managedPod,
       indexes: { [BY_PLACEMENT]: podPlacement },
       ...managed,
@@ -237,46 +226,37 @@ export class ClusterRegistry {
       kind: "job",
       name: "jobs",
       path: "/apis/batch/v1/jobs",
-      list: () => listPaged((p) => batch.listJobForAllNamespaces({ ...p, ...managed })),
       transform: cachedJob,
       indexes: { [BY_JOB]: (j: V1Job) => j.metadata?.labels?.[LABEL_JOB_UID] },
       ...managed,
     });
-    const failed = { fieldSelector: FAILED_CREATE_FIELDS };
     const failedCreates = informer<CoreV1Event>({
       kind: "failedCreate",
       name: "failed-creates",
       path: "/api/v1/events",
-      list: () => listPaged((p) => core.listEventForAllNamespaces({ ...p, ...failed })),
+      fieldSelector: FAILED_CREATE_FIELDS,
       transform: failedCreateEvent,
       indexes: { [BY_INVOLVED]: (e: CoreV1Event) => e.involvedObject?.uid },
-      ...failed,
     });
     return {
       name,
       version,
       kubeConfig,
-      core,
-      batch,
-      objects: count(WorkerObjectApi.make(kubeConfig, config)),
-      versionApi: count(new VersionApi(config)),
+      client,
+      core: new CoreV1Api(client),
+      batch: new BatchV1Api(client),
+      objects: new KubernetesObjectApi(client),
+      versionApi: new VersionApi(client),
       jobs,
       managedPods,
       pods: informer<V1Pod>({
         kind: "pod",
         name: "pods",
         path: "/api/v1/pods",
-        list: () => listPaged((p) => core.listPodForAllNamespaces({ ...p, ...capacity })),
+        fieldSelector: CAPACITY_POD_FIELDS,
         transform: capacityPod,
-        ...capacity,
       }),
-      nodes: informer<V1Node>({
-        kind: "node",
-        name: "nodes",
-        path: "/api/v1/nodes",
-        list: () => listPaged((p) => core.listNode(p)),
-        transform: cachedNode,
-      }),
+      nodes: informer<V1Node>({ kind: "node", name: "nodes", path: "/api/v1/nodes", transform: cachedNode }),
       failedCreates,
       podsOf: (uid, epoch) => managedPods.byIndex(BY_PLACEMENT, placementKey(uid, epoch)),
       jobsOf: (uid) => jobs.byIndex(BY_JOB, uid),
@@ -284,12 +264,13 @@ export class ClusterRegistry {
     };
   }
 
-  /** Clients' configuration for `name`: its kubeconfig, the deadline, and reachability from each request. */
-  #configuration(name: string, kubeConfig: KubeConfig): Configuration {
-    return deadlineConfiguration(kubeConfig, {
+  /** The connection to `name`: its kubeconfig, the deadline, and reachability from each request. */
+  #client(name: string, kubeConfig: KubeConfigView): KubeClient {
+    return new KubeClient(kubeConfig, {
       target: `worker cluster "${name}"`,
       timeoutMs: this.requestTimeoutMs,
       ...(this.#options.fence ? { fence: this.#options.fence } : {}),
+      ...(this.#options.apiRequests ? { requests: { counter: this.#options.apiRequests, cluster: name } } : {}),
       onOutcome: (outcome: RequestOutcome) => {
         if (outcome.answered) this.markReached(name);
         else this.markUnreachable(name, outcome.error.message);
@@ -297,56 +278,20 @@ export class ClusterRegistry {
     });
   }
 
-  #informerFactory(name: string, kubeConfig: KubeConfig, signal: AbortSignal) {
+  #informerFactory(name: string, client: KubeClient, signal: AbortSignal) {
     const logger = this.#options.logger.child({ cluster: name });
     const watchTimeouts = { connectMs: this.requestTimeoutMs, idleMs: this.#options.watchIdleTimeoutMs };
     return <T extends Watched>(
-      o: { kind: WatchedKind; name: string } & Omit<
-        InformerOptions<T>,
-        "kubeConfig" | "name" | "logger" | "watchTimeouts"
-      >,
+      o: { kind: WatchedKind; name: string } & Omit<InformerOptions<T>, "client" | "name" | "logger" | "watchTimeouts">,
     ): Informer<T> => {
       const { kind, ...options } = o;
-      const inf = new Informer<T>({ ...options, kubeConfig, name: `${name}/${o.name}`, logger, watchTimeouts });
+      const inf = new Informer<T>({ ...options, client, name: `${name}/${o.name}`, logger, watchTimeouts });
       for (const event of ["add", "update", "delete"] as const)
         inf.on(event, (obj) => this.#options.onChange(name, kind, obj));
       void inf.start(signal).catch((err: unknown) => logger.warn("informer stopped", { kind, error: String(err) }));
       return inf;
     };
   }
-}
-
-/** KubernetesObjectApi with our configuration and the kubeconfig's default namespace, as its makeApiClient sets it. */
-class WorkerObjectApi extends KubernetesObjectApi {
-  static make(kubeConfig: KubeConfig, config: Configuration): KubernetesObjectApi {
-    const api = new WorkerObjectApi(config);
-    api.setDefaultNamespace(kubeConfig);
-    return api;
-  }
-}
-
-/** Objects per page of an informer's list: each page is one request with its own deadline, as client-go's pager does. */
-export const LIST_PAGE_SIZE = 500;
-
-interface Page<T> {
-  readonly items: T[];
-  readonly metadata?: { readonly resourceVersion?: string; readonly _continue?: string };
-}
-
-/** The whole collection, fetched in pages of LIST_PAGE_SIZE; its resourceVersion is the list's snapshot. */
-export async function listPaged<T>(
-  page: (params: { limit: number; _continue?: string }) => Promise<Page<T>>,
-): Promise<{ items: T[]; metadata: { resourceVersion?: string } }> {
-  const items: T[] = [];
-  let next: string | undefined;
-  let resourceVersion: string | undefined;
-  do {
-    const p = await page({ limit: LIST_PAGE_SIZE, ...(next ? { _continue: next } : {}) });
-    items.push(...p.items);
-    resourceVersion = p.metadata?.resourceVersion;
-    next = p.metadata?._continue || undefined;
-  } while (next);
-  return { items, metadata: resourceVersion ? { resourceVersion } : {} };
 }
 
 function later(a: Date | undefined, b: Date | undefined): Date | undefined {

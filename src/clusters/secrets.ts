@@ -4,7 +4,8 @@
 // Secret is seen at once; a Secret in another namespace (only when the
 // operator is run without a namespace restriction) is read from the API.
 
-import { ApiException, type CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import type { V1Secret } from "@kubernetes/client-node";
+import { ApiError } from "../kube/client.ts";
 import type { Informer } from "../runtime/informer.ts";
 
 /** The one call of CoreV1Api the Secret consumers make; CoreV1Api itself is one. */
@@ -19,9 +20,9 @@ export class CachedSecrets implements SecretReader {
   readonly current = true;
   readonly #informer: Informer<V1Secret>;
   readonly #namespace: string;
-  readonly #api: Pick<CoreV1Api, "readNamespacedSecret">;
+  readonly #api: SecretReader;
 
-  constructor(informer: Informer<V1Secret>, namespace: string, api: Pick<CoreV1Api, "readNamespacedSecret">) {
+  constructor(informer: Informer<V1Secret>, namespace: string, api: SecretReader) {
     this.#informer = informer;
     this.#namespace = namespace;
     this.#api = api;
@@ -31,7 +32,11 @@ export class CachedSecrets implements SecretReader {
     if (p.namespace !== this.#namespace || !this.#informer.synced) return this.#api.readNamespacedSecret(p);
     const secret = this.#informer.get(p.namespace, p.name);
     if (!secret) {
-      throw new ApiException(404, `secrets "${p.name}" not found`, { reason: "NotFound" }, {});
+      const request = `GET /api/v1/namespaces/${p.namespace}/secrets/${p.name}`;
+      throw new ApiError(404, request, "the hub (cached)", {
+        reason: "NotFound",
+        message: `secrets "${p.name}" not found`,
+      });
     }
     return secret;
   }

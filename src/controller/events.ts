@@ -2,13 +2,18 @@
 // after the status write they describe has succeeded. Repeats of the same
 // event within a short window are folded into one with a count.
 
-import type { CoreV1Api } from "@kubernetes/client-node";
+import type { CoreV1Event } from "@kubernetes/client-node";
 import type { Logger } from "../runtime/logger.ts";
 
 export interface EventTarget {
   readonly apiVersion: string;
   readonly kind: string;
   readonly metadata: { readonly name?: string; readonly namespace?: string; readonly uid?: string };
+}
+
+/** The one call the recorder makes (CoreV1Api's). */
+export interface EventWriter {
+  createNamespacedEvent(p: { namespace: string; body: CoreV1Event }): Promise<unknown>;
 }
 
 export interface PendingEvent {
@@ -18,12 +23,12 @@ export interface PendingEvent {
 }
 
 export class EventRecorder {
-  readonly #core: CoreV1Api;
+  readonly #core: EventWriter;
   readonly #logger: Logger;
   readonly #component: string;
   readonly #instance: string;
 
-  constructor(core: CoreV1Api, logger: Logger, component = "crosscloud-operator", instance = "") {
+  constructor(core: EventWriter, logger: Logger, component = "crosscloud-operator", instance = "") {
     this.#core = core;
     this.#logger = logger;
     this.#component = component;

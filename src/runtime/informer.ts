@@ -1,23 +1,25 @@
-// A cache of one kind of Kubernetes object on one cluster, built on
-// @kubernetes/client-node's ListWatch: it lists, then watches; relists after
-// 410 Gone (the watch's resourceVersion was compacted away), restarts after any
-// list or watch error with exponential backoff, reconnects a watch that makes
-// no progress (a hung server), and runs until it is stopped. A transform can
-// cut each object down to the fields its readers use before it is cached, and
-// indexes find objects by a key without scanning the cache.
+// A cache of one kind of Kubernetes object on one cluster, kept as client-go's
+// reflector keeps one: it lists (in pages), then watches from the list's
+// resourceVersion with bookmarks; a watch the server ends is opened again
+// from the newest resourceVersion seen; a 410 Gone (that resourceVersion was
+// compacted away) relists; any other list or watch error is retried with
+// exponential backoff, from the resourceVersion when there is one; a watch
+// that makes no progress (a hung server) is aborted and reconnected. It runs
+// until it is stopped. A transform can cut each object down to the fields its
+// readers use before it is cached, and indexes find objects by a key without
+// scanning the cache.
 
 import { isDeepStrictEqual } from "node:util";
-import { type KubeConfig, type KubernetesListObject, type KubernetesObject, ListWatch } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { type KubeClient, WatchTimeoutError } from "../kube/client.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { type Logger, silentLogger } from "./logger.ts";
-import { ObservedWatch } from "./observed-watch.ts";
 
 export interface InformerOptions<T extends KubernetesObject> {
-  readonly kubeConfig: KubeConfig;
+  /** The cluster's client: lists and watches go through it (its deadline, fence and reachability). */
+  readonly client: KubeClient;
   /** The collection's URL path, e.g. "/api/v1/pods" or "/apis/batch/v1/namespaces/x/jobs". */
   readonly path: string;
-  /** Lists the collection (with the same label and field selectors); its resourceVersion starts the watch. */
-  readonly list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
   /** Only objects matching this selector. Default all. */
   readonly labelSelector?: string;
   /**
@@ -36,9 +38,9 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly indexes?: Readonly<Record<string, (obj: T) => string | undefined>>;
   /** Names the informer in logs, e.g. "aws-sim/jobs". */
   readonly name: string;
-  /** Delay before restarting after an error: doubles from initialMs (default 500) up to maxMs (default 30_000). */
+  /** Delay before retrying after an error: doubles from initialMs (default 500) up to maxMs (default 30_000). */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
-  /** Time source for the backoff and ListWatch's reconnect delays. Default the wall clock. */
+  /** Time source for the backoff. Default the wall clock. */
   readonly clock?: Clock;
   /** Default a silent logger. */
   readonly logger?: Logger;
@@ -53,17 +55,49 @@ export interface InformerOptions<T extends KubernetesObject> {
 export const DEFAULT_WATCH_CONNECT_MS = 10_000;
 export const DEFAULT_WATCH_IDLE_MS = 90_000;
 
+/** Objects per page of a list: each page is one request with its own deadline, as client-go's pager does. */
+export const LIST_PAGE_SIZE = 500;
+
+/** How long the server keeps one watch open before it ends it: 5 to 10 minutes, as client-go asks. */
+const WATCH_SECONDS = 300;
+
 type EventName = "add" | "update" | "delete";
 
-/** Status 410 on a failed request or in a watch ERROR event: the resourceVersion is too old. */
-function isGone(value: unknown): boolean {
-  const v = value as { statusCode?: unknown; code?: unknown } | null | undefined;
-  return v?.statusCode === 410 || v?.code === 410;
+interface Page<T> {
+  readonly items: T[];
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
 }
 
-/** Watch's own deadline fired (it reports it as a DOMException named TimeoutError). */
-function isTimeout(value: unknown): boolean {
-  return (value as { name?: unknown } | null | undefined)?.name === "TimeoutError";
+/** The whole collection, fetched in pages of LIST_PAGE_SIZE; its resourceVersion is the list's snapshot. */
+export async function listPaged<T>(
+  page: (params: { limit: number; continue?: string }) => Promise<Page<T>>,
+): Promise<{ items: T[]; resourceVersion: string | undefined }> {
+  const items: T[] = [];
+  let next: string | undefined;
+  let resourceVersion: string | undefined;
+  do {
+    const p = await page({ limit: LIST_PAGE_SIZE, ...(next ? { continue: next } : {}) });
+    for (const item of p.items) items.push(item);
+    resourceVersion = p.metadata?.resourceVersion;
+    next = p.metadata?.continue || undefined;
+  } while (next);
+  return { items, resourceVersion };
+}
+
+/** Status 410: the resourceVersion is too old (an ApiError, or the Status of a watch ERROR event). */
+function isGone(value: unknown): boolean {
+  return (value as { code?: unknown } | null | undefined)?.code === 410;
+}
+
+/** A watch ERROR event, carried out of the stream to the loop. */
+class WatchErrorEvent extends Error {
+  readonly status: unknown;
+
+  constructor(status: unknown) {
+    const message = (status as { message?: unknown } | undefined)?.message;
+    super(`watch error event: ${typeof message === "string" ? message : JSON.stringify(status)}`);
+    this.status = status;
+  }
 }
 
 export class Informer<T extends KubernetesObject> {
@@ -71,13 +105,14 @@ export class Informer<T extends KubernetesObject> {
   readonly #o: InformerOptions<T>;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #lw: ListWatch<T>;
   readonly #stop = new AbortController();
+  readonly #handlers: Record<EventName, Array<(obj: T) => void>> = { add: [], update: [], delete: [] };
   readonly #resyncHandlers: Array<() => void> = [];
   readonly #syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** The cache by "namespace/name". */
+  readonly #cache = new Map<string, T>();
   #started = false;
   #synced = false;
-  #listInFlight = false;
   #lists = 0;
   #restarts = 0;
   #gone = 0;
@@ -85,8 +120,6 @@ export class Informer<T extends KubernetesObject> {
   #backoffMs: number;
   /** Per index: its key for each cached "namespace/name", and the objects under each key. */
   readonly #indexes = new Map<string, { keyOf: Map<string, string>; objects: Map<string, Map<string, T>> }>();
-  /** The watch event being handled changed nothing the transform keeps (see InformerOptions.transform). */
-  #unchanged = false;
 
   constructor(o: InformerOptions<T>) {
     this.name = o.name;
@@ -94,41 +127,13 @@ export class Informer<T extends KubernetesObject> {
     this.#clock = o.clock ?? realClock;
     this.#log = (o.logger ?? silentLogger()).child({ informer: o.name });
     this.#backoffMs = this.#initialBackoff;
-    const watch = new ObservedWatch(
-      o.kubeConfig,
-      {
-        stopped: () => this.#stop.signal.aborted,
-        transform: (obj) => this.#transformEvent(obj as T),
-        afterEvent: () => {
-          this.#unchanged = false;
-        },
-        beforeWatch: () => this.#afterList(),
-        onEvent: (phase, obj) => this.#onEvent(phase, obj),
-        onDone: (err) => this.#onDone(err),
-      },
-      {
-        connectMs: o.watchTimeouts?.connectMs ?? DEFAULT_WATCH_CONNECT_MS,
-        idleMs: o.watchTimeouts?.idleMs ?? DEFAULT_WATCH_IDLE_MS,
-      },
-    );
-    const list = () => this.#list();
-    const delayFn = (ms: number) => this.#delay(ms);
-    this.#lw = new ListWatch<T>(o.path, watch, list, false, o.labelSelector, o.fieldSelector, { delayFn });
-    this.#lw.on("error", (err?: unknown) => this.#onError(err));
-    // Registered before any handler, so the indexes are current when handlers run.
-    for (const [index, keyOf] of Object.entries(o.indexes ?? {})) this.#keepIndex(index, keyOf);
+    for (const index of Object.keys(o.indexes ?? {}))
+      this.#indexes.set(index, { keyOf: new Map(), objects: new Map() });
   }
 
   /** Calls `handler` for each object added, updated or deleted (deletes a relist discovers included). */
   on(event: EventName, handler: (obj: T) => void): void {
-    this.#lw.on(event, (obj: T) => {
-      if (event === "update" && this.#unchanged) return;
-      try {
-        handler(obj);
-      } catch (err) {
-        this.#log.error("informer event handler threw", { event, error: err });
-      }
-    });
+    this.#handlers[event].push(handler);
   }
 
   /** Calls `handler` after every list (the first and every relist), once the cache matches it. */
@@ -149,7 +154,7 @@ export class Informer<T extends KubernetesObject> {
     if (!this.#started) {
       this.#started = true;
       this.#log.info("informer starting", { path: this.#o.path });
-      this.#restart();
+      void this.#run();
     }
     return synced;
   }
@@ -160,11 +165,12 @@ export class Informer<T extends KubernetesObject> {
   }
 
   get(namespace: string | undefined, name: string): T | undefined {
-    return this.#lw.get(name, namespace);
+    return this.#cache.get(`${namespace ?? ""}/${name}`);
   }
 
   list(namespace?: string): T[] {
-    return [...this.#lw.list(namespace)];
+    const all = [...this.#cache.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
   }
 
   /** The cached objects whose key in index `index` (one of InformerOptions.indexes) is `key`. */
@@ -183,16 +189,15 @@ export class Informer<T extends KubernetesObject> {
   stop(): void {
     if (this.#stop.signal.aborted) return;
     this.#stop.abort(new Error(`informer ${this.name} stopped`));
-    void this.#lw.stop();
     for (const w of this.#syncWaiters.splice(0)) w.reject(new Error(`informer ${this.name} stopped before it synced`));
   }
 
-  /** Restarts after a list or watch error. */
+  /** Retries after a list or watch error. */
   get restarts(): number {
     return this.#restarts;
   }
 
-  /** Lists after the first one: after a 410, or a restart that found no resourceVersion. */
+  /** Lists after the first one: after a 410, or an error before any resourceVersion was known. */
   get relists(): number {
     return Math.max(0, this.#lists - 1);
   }
@@ -211,59 +216,70 @@ export class Informer<T extends KubernetesObject> {
     return this.#o.backoff?.initialMs ?? 500;
   }
 
-  async #list(): Promise<KubernetesListObject<T>> {
-    const result = await this.#o.list();
-    if (this.#stop.signal.aborted) throw new Error(`informer ${this.name} stopped`);
-    this.#listInFlight = true; // ListWatch applies it to the cache next, then delays or watches
-    const transform = this.#o.transform;
-    const items = transform ? result.items.map((obj) => transform(obj)) : result.items;
-    return { ...result, items } as KubernetesListObject<T>;
+  get #stopped(): boolean {
+    return this.#stop.signal.aborted;
   }
 
-  /** A watch event's object as it is cached; notes whether it changes nothing kept of the cached one. */
-  #transformEvent(obj: T): T {
-    const transform = this.#o.transform;
-    if (!transform) return obj;
-    const next = transform(obj);
-    const cached = this.#lw.get(next.metadata?.name ?? "", next.metadata?.namespace);
-    this.#unchanged = cached !== undefined && sameButVersion(cached, next);
-    return next;
+  async #run(): Promise<void> {
+    let version: string | undefined;
+    while (!this.#stopped) {
+      try {
+        version ??= await this.#list();
+        const started = this.#clock.now();
+        const { newest, events } = await this.#watch(version);
+        version = newest;
+        // A watch the server ends at once, with nothing in it, is not opened again in a tight loop.
+        if (events === 0 && this.#clock.now() - started < 1_000) {
+          await this.#clock.sleep(1_000, this.#stop.signal).catch(() => {});
+        }
+      } catch (err) {
+        if (this.#stopped) return;
+        if (err instanceof WatchTimeoutError) {
+          this.#noteWatchTimeout();
+          continue;
+        }
+        const status = err instanceof WatchErrorEvent ? err.status : err;
+        if (isGone(status)) {
+          this.#noteGone(err instanceof WatchErrorEvent ? "watch event" : "watch request");
+          version = undefined;
+          continue;
+        }
+        this.#restarts++;
+        const delayMs = this.#backoffMs;
+        this.#backoffMs = Math.min(this.#o.backoff?.maxMs ?? 30_000, delayMs * 2);
+        this.#log.warn("list or watch failed; retrying", { error: err, restarts: this.#restarts, delayMs });
+        await this.#clock.sleep(delayMs, this.#stop.signal).catch(() => {});
+      }
+    }
   }
 
-  #keepIndex(index: string, keyOf: (obj: T) => string | undefined): void {
-    const entry = { keyOf: new Map<string, string>(), objects: new Map<string, Map<string, T>>() };
-    this.#indexes.set(index, entry);
-    const remove = (id: string) => {
-      const key = entry.keyOf.get(id);
-      if (key === undefined) return;
-      entry.keyOf.delete(id);
-      const objects = entry.objects.get(key);
-      objects?.delete(id);
-      if (objects?.size === 0) entry.objects.delete(key);
-    };
-    const put = (obj: T) => {
-      const id = objectId(obj);
-      remove(id);
-      const key = keyOf(obj);
-      if (key === undefined) return;
-      entry.keyOf.set(id, key);
-      const objects = entry.objects.get(key) ?? new Map<string, T>();
-      entry.objects.set(key, objects);
-      objects.set(id, obj);
-    };
-    this.#lw.on("add", put);
-    this.#lw.on("update", put);
-    this.#lw.on("delete", (obj: T) => remove(objectId(obj)));
+  #query(): Record<string, string | undefined> {
+    return { labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector };
   }
 
-  /** Runs once ListWatch has applied a list to its cache (it next delays or watches). */
-  #afterList(): void {
-    if (!this.#listInFlight) return;
-    this.#listInFlight = false;
-    if (this.#stop.signal.aborted) return;
+  /** Lists the collection into the cache (handlers told what changed); returns the list's resourceVersion. */
+  async #list(): Promise<string> {
+    const signal = this.#stop.signal;
+    const result = await listPaged<T>((page) =>
+      this.#o.client.request({
+        method: "GET",
+        path: this.#o.path,
+        query: { ...this.#query(), ...page },
+        signal,
+        verb: "list",
+      }),
+    );
+    if (this.#stopped) throw new Error(`informer ${this.name} stopped`);
+    const seen = new Set<string>();
+    for (const item of result.items) {
+      const obj = this.#transform(item);
+      seen.add(objectId(obj));
+      this.#upsert(obj);
+    }
+    for (const [id, obj] of this.#cache) if (!seen.has(id)) this.#remove(id, obj);
     this.#lists++;
     this.#backoffMs = this.#initialBackoff;
-    if (this.#lists > 1) this.#log.info("informer relisted", { objects: this.#lw.list().length });
+    if (this.#lists > 1) this.#log.info("informer relisted", { objects: this.#cache.size });
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w.resolve();
@@ -275,26 +291,102 @@ export class Informer<T extends KubernetesObject> {
         this.#log.error("informer resync handler threw", { error: err });
       }
     }
+    return result.resourceVersion ?? "";
   }
 
-  /** ListWatch's reconnect delay on our clock; resolves (never rejects) when stopped. */
-  async #delay(ms: number): Promise<void> {
-    this.#afterList();
-    await this.#clock.sleep(ms, this.#stop.signal).catch(() => {});
+  /** Watches from `version` until the server ends the watch; returns the newest resourceVersion seen. */
+  async #watch(version: string): Promise<{ newest: string; events: number }> {
+    let newest = version;
+    let events = 0;
+    await this.#o.client.watch(
+      {
+        method: "GET",
+        path: this.#o.path,
+        query: {
+          ...this.#query(),
+          watch: true,
+          allowWatchBookmarks: true,
+          resourceVersion: version || undefined,
+          timeoutSeconds: Math.round(WATCH_SECONDS * (1 + Math.random())),
+        },
+        signal: this.#stop.signal,
+      },
+      {
+        connectMs: this.#o.watchTimeouts?.connectMs ?? DEFAULT_WATCH_CONNECT_MS,
+        idleMs: this.#o.watchTimeouts?.idleMs ?? DEFAULT_WATCH_IDLE_MS,
+      },
+      (type, object) => {
+        if (this.#stopped) return;
+        if (type === "ERROR") throw new WatchErrorEvent(object);
+        events++;
+        const rv = (object as KubernetesObject | undefined)?.metadata?.resourceVersion;
+        if (rv) newest = rv;
+        this.#backoffMs = this.#initialBackoff;
+        if (type === "ADDED" || type === "MODIFIED") this.#upsert(this.#transform(object as T));
+        else if (type === "DELETED") {
+          const obj = this.#transform(object as T);
+          const id = objectId(obj);
+          if (this.#cache.has(id)) this.#remove(id, obj);
+        }
+      },
+    );
+    return { newest, events };
   }
 
-  #onEvent(phase: string, obj: unknown): void {
-    if (phase === "ERROR") {
-      if (isGone(obj)) this.#noteGone("watch event");
-      else this.#log.warn("watch error event", { status: obj });
-      return;
+  #transform(obj: T): T {
+    return this.#o.transform ? this.#o.transform(obj) : obj;
+  }
+
+  /** Caches `obj`: an add when it is new, an update when what is kept of it changed. */
+  #upsert(obj: T): void {
+    const id = objectId(obj);
+    const cached = this.#cache.get(id);
+    this.#cache.set(id, obj);
+    this.#index(id, obj);
+    if (!cached) this.#emit("add", obj);
+    else if (cached.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
+      if (!(this.#o.transform && sameButVersion(cached, obj))) this.#emit("update", obj);
     }
-    this.#backoffMs = this.#initialBackoff;
   }
 
-  #onDone(err: unknown): void {
-    if (err && isGone(err)) this.#noteGone("watch request");
-    else if (isTimeout(err) && !this.#stop.signal.aborted) this.#noteWatchTimeout();
+  #remove(id: string, obj: T): void {
+    this.#cache.delete(id);
+    this.#unindex(id);
+    this.#emit("delete", obj);
+  }
+
+  #index(id: string, obj: T): void {
+    this.#unindex(id);
+    for (const [index, keyOf] of Object.entries(this.#o.indexes ?? {})) {
+      const entry = this.#indexes.get(index);
+      const key = keyOf(obj);
+      if (!entry || key === undefined) continue;
+      entry.keyOf.set(id, key);
+      const objects = entry.objects.get(key) ?? new Map<string, T>();
+      entry.objects.set(key, objects);
+      objects.set(id, obj);
+    }
+  }
+
+  #unindex(id: string): void {
+    for (const entry of this.#indexes.values()) {
+      const key = entry.keyOf.get(id);
+      if (key === undefined) continue;
+      entry.keyOf.delete(id);
+      const objects = entry.objects.get(key);
+      objects?.delete(id);
+      if (objects?.size === 0) entry.objects.delete(key);
+    }
+  }
+
+  #emit(event: EventName, obj: T): void {
+    for (const handler of this.#handlers[event]) {
+      try {
+        handler(obj);
+      } catch (err) {
+        this.#log.error("informer event handler threw", { event, error: err });
+      }
+    }
   }
 
   #noteWatchTimeout(): void {
@@ -309,24 +401,6 @@ export class Informer<T extends KubernetesObject> {
   #noteGone(where: string): void {
     this.#gone++;
     this.#log.info("resourceVersion too old (410 Gone); relisting", { where });
-  }
-
-  #onError(err: unknown): void {
-    this.#listInFlight = false;
-    if (this.#stop.signal.aborted) return;
-    this.#restarts++;
-    const delayMs = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#o.backoff?.maxMs ?? 30_000, delayMs * 2);
-    this.#log.warn("list or watch failed; restarting", { error: err, restarts: this.#restarts, delayMs });
-    this.#clock.sleep(delayMs, this.#stop.signal).then(
-      () => this.#restart(),
-      () => {},
-    );
-  }
-
-  #restart(): void {
-    if (this.#stop.signal.aborted) return;
-    this.#lw.start().catch((err: unknown) => this.#onError(err));
   }
 }
 

@@ -14,21 +14,15 @@
 // instant; clients built with it as their fence (src/runtime/deadline.ts)
 // send nothing more and abort what is in flight.
 
-import {
-  type ConfigurationOptions,
-  CoordinationV1Api,
-  type KubeConfig,
-  Observable,
-  type RequestContext,
-  type ResponseContext,
-  type V1Lease,
-  V1MicroTime,
-} from "@kubernetes/client-node";
+import type { V1Lease } from "@kubernetes/client-node";
+import { type CallOptions, CoordinationV1Api } from "../kube/apis.ts";
+import { KubeClient } from "../kube/client.ts";
+import type { KubeConfigView } from "../kube/config.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
 export interface LeaderElectionOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConfigView;
   /** The Lease's namespace; it must exist (the elector never creates namespaces). */
   readonly namespace: string;
   /** The Lease's name. */
@@ -88,20 +82,16 @@ function timeOf(value: unknown): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Per-request options that abort the request when `signal` does (a hung request must not outlive the renew deadline). */
-function withSignal(signal: AbortSignal): ConfigurationOptions {
-  return {
-    middleware: [
-      {
-        pre: (ctx: RequestContext) => {
-          ctx.setSignal(signal);
-          return new Observable(Promise.resolve(ctx));
-        },
-        post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-      },
-    ],
-    middlewareMergeStrategy: "append",
-  };
+/**
+ * A Lease time in the form the API server requires (RFC 3339 with six fractional digits, metav1.MicroTime),
+ * typed as client-node types it (a Date): this is what goes into the JSON.
+ */
+function microTime(ms: number): Date {
+  return new Date(ms).toISOString().replace(/Z$/, "000Z") as unknown as Date;
+}
+
+function withSignal(signal: AbortSignal): CallOptions {
+  return { signal };
 }
 
 /** `p`, or a rejection with the signal's reason as soon as `signal` aborts (whatever `p` still waits on). */
@@ -133,7 +123,12 @@ export class LeaderElector {
 
   constructor(o: LeaderElectionOptions) {
     this.#o = o;
-    this.#api = o.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#api = new CoordinationV1Api(
+      new KubeClient(o.kubeConfig, {
+        target: `the Lease ${o.namespace}/${o.name}`,
+        timeoutMs: positive("renewDeadlineMs", o.renewDeadlineMs ?? 10_000),
+      }),
+    );
     this.#clock = o.clock ?? realClock;
     this.#log = (o.logger ?? silentLogger()).child({ lease: `${o.namespace}/${o.name}`, identity: o.identity });
     this.#leaseMs = positive("leaseDurationMs", o.leaseDurationMs ?? 15_000);
@@ -277,7 +272,7 @@ export class LeaderElector {
     return bounded(this.#tryAcquireOrRenew(started, withSignal(timeout)), timeout);
   }
 
-  async #tryAcquireOrRenew(started: number, options: ConfigurationOptions): Promise<Attempt> {
+  async #tryAcquireOrRenew(started: number, options: CallOptions): Promise<Attempt> {
     const { namespace, name } = this.#o;
     let lease: V1Lease;
     try {
@@ -291,13 +286,13 @@ export class LeaderElector {
     if (this.#holder && this.#holder !== this.#o.identity && !this.#expired(lease)) return "held-by-other";
     const ours = this.#holder === this.#o.identity;
     const spec = lease.spec ?? {};
-    const now = new V1MicroTime(started);
+    const now = microTime(started);
     lease.spec = {
       ...spec,
       holderIdentity: this.#o.identity,
       leaseDurationSeconds: Math.ceil(this.#leaseMs / 1000),
       renewTime: now,
-      acquireTime: ours && spec.acquireTime ? new V1MicroTime(timeOf(spec.acquireTime) ?? started) : now,
+      acquireTime: ours && spec.acquireTime ? microTime(timeOf(spec.acquireTime) ?? started) : now,
       leaseTransitions: ours ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
     };
     let written: V1Lease;
@@ -313,8 +308,8 @@ export class LeaderElector {
     return ours ? "renewed" : "acquired";
   }
 
-  async #create(started: number, options: ConfigurationOptions): Promise<Attempt> {
-    const now = new V1MicroTime(started);
+  async #create(started: number, options: CallOptions): Promise<Attempt> {
+    const now = microTime(started);
     const body: V1Lease = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
@@ -360,7 +355,7 @@ export class LeaderElector {
       const options = withSignal(AbortSignal.timeout(this.#renewDeadlineMs));
       const lease = await this.#api.readNamespacedLease({ namespace, name }, options);
       if (lease.spec?.holderIdentity !== this.#o.identity) return;
-      const past = new V1MicroTime(this.#clock.now() - this.#leaseMs - 1000);
+      const past = microTime(this.#clock.now() - this.#leaseMs - 1000);
       lease.spec = {
         ...lease.spec,
         holderIdentity: undefined,

@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api, type V1ConfigMap } from "@kubernetes/client-node";
+import type { KubeConfig, V1ConfigMap } from "@kubernetes/client-node";
+import { KubeClient } from "../../src/kube/client.ts";
 import { Informer } from "../../src/runtime/informer.ts";
 import { compactNow } from "../support/runtime-etcd.ts";
 import { kubeConfigVia, serverOf, TcpProxy } from "../support/runtime-proxy.ts";
@@ -22,14 +23,13 @@ function configMap(name: string, data: Record<string, string> = {}): V1ConfigMap
 }
 
 /** An informer on the test namespace's ConfigMaps that records every event as "verb:name". */
-function configMapInformer(core: CoreV1Api, kubeConfig = hub.kubeConfig) {
+function configMapInformer(kubeConfig: KubeConfig = hub.kubeConfig) {
   const events: string[] = [];
   const informer = new Informer<V1ConfigMap>({
-    kubeConfig,
+    client: new KubeClient(kubeConfig, { target: "the hub", timeoutMs: 10_000 }),
     name: "hub/configmaps",
     path: `/api/v1/namespaces/${namespace}/configmaps`,
     labelSelector: "app=runtime-informer",
-    list: () => core.listNamespacedConfigMap({ namespace, labelSelector: "app=runtime-informer" }),
     backoff: { initialMs: 100, maxMs: 1000 },
   });
   for (const verb of ["add", "update", "delete"] as const) {
@@ -53,7 +53,7 @@ describe("Informer on the hub", () => {
   it("syncs existing objects, then sees add, update and delete", async () => {
     await hub.core.createNamespacedConfigMap({ namespace, body: configMap("before") });
     const stop = new AbortController();
-    const { informer, events, resyncs } = configMapInformer(hub.core);
+    const { informer, events, resyncs } = configMapInformer();
     try {
       assert.equal(informer.synced, false);
       await informer.start(stop.signal);
@@ -86,7 +86,7 @@ describe("Informer on the hub", () => {
     const proxy = await TcpProxy.start(serverOf(hub.kubeConfig));
     const viaProxy = kubeConfigVia(hub.kubeConfig, proxy);
     const stop = new AbortController();
-    const { informer, events, resyncs } = configMapInformer(viaProxy.makeApiClient(CoreV1Api), viaProxy);
+    const { informer, events, resyncs } = configMapInformer(viaProxy);
     try {
       await hub.core.createNamespacedConfigMap({ namespace, body: configMap("doomed") });
       await informer.start(stop.signal);
@@ -132,7 +132,7 @@ describe("Informer on the hub", () => {
     const proxy = await TcpProxy.start(serverOf(hub.kubeConfig));
     const viaProxy = kubeConfigVia(hub.kubeConfig, proxy);
     const stop = new AbortController();
-    const { informer } = configMapInformer(viaProxy.makeApiClient(CoreV1Api), viaProxy);
+    const { informer } = configMapInformer(viaProxy);
     try {
       proxy.cut();
       const started = informer.start(stop.signal);
@@ -157,7 +157,7 @@ describe("Informer on the hub", () => {
     proxy.cut();
     const viaProxy = kubeConfigVia(hub.kubeConfig, proxy);
     const stop = new AbortController();
-    const { informer } = configMapInformer(viaProxy.makeApiClient(CoreV1Api), viaProxy);
+    const { informer } = configMapInformer(viaProxy);
     try {
       const started = informer.start(stop.signal);
       stop.abort();

@@ -234,11 +234,11 @@ describe("a cloud token refresh swaps credentials without a relist", () => {
 
   /** Who the worker says the caller is, asked through the registry's own client. */
   async function whoAmI(w: WorkerCluster): Promise<string | undefined> {
-    const review = (await w.objects.create({
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "SelfSubjectReview",
-      metadata: {},
-    })) as { status?: { userInfo?: { username?: string } } };
+    const review = await w.client.request<{ status?: { userInfo?: { username?: string } } }>({
+      method: "POST",
+      path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview", metadata: {} },
+    });
     return review.status?.userInfo?.username;
   }
 

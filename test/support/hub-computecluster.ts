@@ -11,6 +11,8 @@ import {
   ComputeClusterReconciler,
   type ComputeClusterReconcilerOptions,
 } from "../../src/controller/computecluster/reconciler.ts";
+import { CustomObjectsApi as OperatorCustomObjects } from "../../src/kube/apis.ts";
+import { KubeClient } from "../../src/kube/client.ts";
 import { Informer } from "../../src/runtime/informer.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import { clients, eventually, installCrds } from "./sandbox.ts";
@@ -32,6 +34,8 @@ export interface HubComputeCluster {
 
 const hub = clients("hub");
 const custom = hub.kubeConfig.makeApiClient(CustomObjectsApi);
+/** The hub as the operator reaches it: its own client. */
+const hubClient = new KubeClient(hub.kubeConfig, { target: "the hub", timeoutMs: 30_000 });
 const plural = { group: GROUP, version: VERSION, plural: "computeclusters" };
 
 /** Creates ComputeCluster `name` whose kubeconfig Secret (in `namespace`, created here) holds `kubeconfig`. */
@@ -60,10 +64,9 @@ export async function hubComputeCluster(
     },
   });
   const clusters = new Informer<ComputeCluster>({
-    kubeConfig: hub.kubeConfig,
+    client: hubClient,
     name: "hub/computeclusters",
     path: `/apis/${GROUP}/${VERSION}/computeclusters`,
-    list: () => custom.listClusterCustomObject(plural) as never,
   });
   await clusters.start(stop.signal);
   const read = () => custom.getClusterCustomObject({ ...plural, name }) as Promise<ComputeCluster>;
@@ -74,7 +77,7 @@ export async function hubComputeCluster(
       new ComputeClusterReconciler({
         hub: hub.kubeConfig,
         secretReader: hub.core,
-        custom,
+        custom: new OperatorCustomObjects(hubClient),
         clusters,
         registry,
         catalog: Catalog.builtIn(),

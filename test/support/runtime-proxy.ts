@@ -88,6 +88,11 @@ export class TcpProxy {
     this.#slowMs = ms;
   }
 
+  /** Sockets of forwarded connections (client and server sides) the proxy has not seen closed. */
+  get open(): number {
+    return this.#sockets.size;
+  }
+
   /** Connections accepted while hung whose clients have not closed them (yet). */
   get held(): number {
     return this.#held.size;

@@ -3,8 +3,9 @@
 // choice between kubeconfig credentials and the cloud's identity.
 
 import assert from "node:assert/strict";
+import type { RequestOptions } from "node:https";
 import { describe, it } from "node:test";
-import { HttpMethod, KubeConfig, RequestContext, type User } from "@kubernetes/client-node";
+import { KubeConfig, type User } from "@kubernetes/client-node";
 import type { ComputeCluster, NodeGroupStatus } from "../../src/api/computecluster.ts";
 import { Catalog } from "../../src/catalog/index.ts";
 import { priceOrThrow } from "../../src/catalog/money.ts";
@@ -23,6 +24,7 @@ import {
   mergeNodeGroups,
 } from "../../src/controller/computecluster/cloud.ts";
 import { CloudCredentials, identityVersion } from "../../src/controller/computecluster/identity.ts";
+import type { KubeConfigView } from "../../src/kube/config.ts";
 import { ProviderError } from "../../src/providers/errors.ts";
 import { FakeProvider } from "../../src/providers/fake.ts";
 
@@ -269,10 +271,10 @@ describe("cluster authentication", () => {
     const kc = credentialless();
     const holder = new BearerToken("k8s-aws-v1.abc");
     const copy = withBearerToken(kc, holder);
-    const authorization = async (config: KubeConfig) => {
-      const request = new RequestContext("https://x.example:443/version", HttpMethod.GET);
-      await config.applySecurityAuthentication(request);
-      return request.getHeaders().Authorization;
+    const authorization = async (config: KubeConfigView) => {
+      const options: RequestOptions = {};
+      await config.applyToHTTPSOptions(options);
+      return (options.headers as Record<string, string> | undefined)?.Authorization;
     };
     assert.equal(await authorization(copy), "Bearer k8s-aws-v1.abc");
     assert.equal(copy.getCurrentCluster()?.server, "https://x.example:443");
@@ -313,10 +315,10 @@ describe("cluster authentication", () => {
     const second = await connect("41");
     assert.equal(clock.fetched, 2);
     assert.equal(second.version, first.version, "a refreshed token is not a new connection");
-    const request = new RequestContext("https://x.example:443/version", HttpMethod.GET);
-    await first.kubeConfig.applySecurityAuthentication(request);
+    const options: RequestOptions = {};
+    await first.kubeConfig.applyToHTTPSOptions(options);
     assert.equal(
-      request.getHeaders().Authorization,
+      (options.headers as Record<string, string> | undefined)?.Authorization,
       "Bearer t2",
       "the first connection's kubeconfig sends the new token",
     );

@@ -7,22 +7,23 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { HttpMethod, RequestContext } from "@kubernetes/client-node";
 import type { ComputeClusterStatus } from "../../src/api/computecluster.ts";
-import { ClusterRegistry, LIST_PAGE_SIZE, listPaged } from "../../src/clusters/registry.ts";
+import { ClusterRegistry } from "../../src/clusters/registry.ts";
 import {
   HEARTBEAT_REFRESH_MS,
   statusNeedsWrite,
   unreachableMessage,
 } from "../../src/controller/computecluster/reconciler.ts";
+import { KubeClient } from "../../src/kube/client.ts";
+import type { KubeConfigView } from "../../src/kube/config.ts";
 import {
-  deadlineHttpLibrary,
   innermostMessage,
   NoAnswerError,
   noAnswerMessage,
   type RequestOutcome,
   seconds,
 } from "../../src/runtime/deadline.ts";
+import { LIST_PAGE_SIZE, listPaged } from "../../src/runtime/informer.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 
 describe("no-answer messages", () => {
@@ -127,23 +128,23 @@ describe("ClusterRegistry.reachability", () => {
 describe("listPaged", () => {
   const collection = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** Serves `items` in pages the way the API server does: limit, continue token, one resourceVersion. */
-  const server = (items: number[], calls: { limit: number; _continue?: string }[]) => {
-    return async (p: { limit: number; _continue?: string }) => {
+  const server = (items: number[], calls: { limit: number; continue?: string }[]) => {
+    return async (p: { limit: number; continue?: string }) => {
       calls.push(p);
-      const from = Number(p._continue ?? 0);
+      const from = Number(p.continue ?? 0);
       const next = from + p.limit < items.length ? String(from + p.limit) : undefined;
-      return { items: items.slice(from, from + p.limit), metadata: { resourceVersion: "42", _continue: next } };
+      return { items: items.slice(from, from + p.limit), metadata: { resourceVersion: "42", continue: next } };
     };
   };
   for (const n of [0, 1, LIST_PAGE_SIZE, LIST_PAGE_SIZE + 1, 3 * LIST_PAGE_SIZE + 7]) {
     it(`${n} objects: every one, in ${Math.max(1, Math.ceil(n / LIST_PAGE_SIZE))} requests`, async () => {
-      const calls: { limit: number; _continue?: string }[] = [];
+      const calls: { limit: number; continue?: string }[] = [];
       const list = await listPaged(server(collection(n), calls));
       assert.deepEqual(list.items, collection(n));
-      assert.equal(list.metadata.resourceVersion, "42");
+      assert.equal(list.resourceVersion, "42");
       assert.equal(calls.length, Math.max(1, Math.ceil(n / LIST_PAGE_SIZE)));
       assert.ok(calls.every((c) => c.limit === LIST_PAGE_SIZE));
-      assert.equal(calls[0]?._continue, undefined, "the first page has no continue token");
+      assert.equal(calls[0]?.continue, undefined, "the first page has no continue token");
     });
   }
 });
@@ -243,7 +244,22 @@ describe("Reachable=False message", () => {
     );
 });
 
-describe("deadlineHttpLibrary against a local server that never answers", () => {
+/** A kubeconfig for a plain-HTTP server on this machine, without credentials. */
+function localServer(port: number): KubeConfigView {
+  const cluster = { name: "local", server: `http://127.0.0.1:${port}`, skipTLSVerify: false };
+  return {
+    clusters: [cluster],
+    users: [],
+    contexts: [],
+    getCurrentContext: () => "local",
+    getContextObject: () => null,
+    getCurrentCluster: () => cluster,
+    getCurrentUser: () => null,
+    applyToHTTPSOptions: async () => {},
+  };
+}
+
+describe("the client's deadline against a local server that never answers", () => {
   let server: Server;
   let port = 0;
   const open = new Set<Socket>();
@@ -263,20 +279,16 @@ describe("deadlineHttpLibrary against a local server that never answers", () => 
 
   it("rejects after the deadline with the target named, reports no answer, and closes the socket", async () => {
     const outcomes: RequestOutcome[] = [];
-    const http = deadlineHttpLibrary({
+    const client = new KubeClient(localServer(port), {
       target: 'worker cluster "hung"',
       timeoutMs: 300,
       onOutcome: (o) => outcomes.push(o),
     });
     const started = Date.now();
-    const request = new RequestContext(`http://127.0.0.1:${port}/version?timeout=1s`, HttpMethod.GET);
-    const err = await http
-      .send(request)
-      .toPromise()
-      .then(
-        () => assert.fail("a server that never answers cannot answer"),
-        (e: unknown) => e,
-      );
+    const err = await client.request({ method: "GET", path: "/version", query: { timeout: "1s" } }).then(
+      () => assert.fail("a server that never answers cannot answer"),
+      (e: unknown) => e,
+    );
     const took = Date.now() - started;
     assert.ok(err instanceof NoAnswerError, `got ${String(err)}`);
     assert.equal(err.timedOut, true);
@@ -291,14 +303,15 @@ describe("deadlineHttpLibrary against a local server that never answers", () => 
 
   it("a caller's own abort is passed through and says nothing about the server", async () => {
     const outcomes: RequestOutcome[] = [];
-    const http = deadlineHttpLibrary({ target: "t", timeoutMs: 5_000, onOutcome: (o) => outcomes.push(o) });
-    const request = new RequestContext(`http://127.0.0.1:${port}/version`, HttpMethod.GET);
+    const client = new KubeClient(localServer(port), {
+      target: "t",
+      timeoutMs: 5_000,
+      onOutcome: (o) => outcomes.push(o),
+    });
     const cancel = new AbortController();
-    request.setSignal(cancel.signal);
     setTimeout(() => cancel.abort(new Error("caller gave up")), 50);
-    const err = await http
-      .send(request)
-      .toPromise()
+    const err = await client
+      .request({ method: "GET", path: "/version", signal: cancel.signal })
       .catch((e: unknown) => e);
     assert.ok(!(err instanceof NoAnswerError), `got ${String(err)}`);
     assert.deepEqual(outcomes, []);
@@ -309,11 +322,8 @@ describe("deadlineHttpLibrary against a local server that never answers", () => 
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const freePort = (closed.address() as { port: number }).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const http = deadlineHttpLibrary({ target: "t", timeoutMs: 5_000 });
-    const err = await http
-      .send(new RequestContext(`http://127.0.0.1:${freePort}/version`, HttpMethod.GET))
-      .toPromise()
-      .catch((e: unknown) => e);
+    const client = new KubeClient(localServer(freePort), { target: "t", timeoutMs: 5_000 });
+    const err = await client.request({ method: "GET", path: "/version" }).catch((e: unknown) => e);
     assert.ok(err instanceof NoAnswerError, `got ${String(err)}`);
     assert.equal(err.timedOut, false);
     assert.match(err.message, /ECONNREFUSED/);

@@ -6,7 +6,6 @@
 // Reachable=False with the last time it was reached.
 
 import { isDeepStrictEqual } from "node:util";
-import { type CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common.ts";
 import type { ComputeCluster, ComputeClusterStatus, NodeGroupStatus } from "../../api/computecluster.ts";
 import { type Catalog, parsePriceOverrides } from "../../catalog/index.ts";
@@ -16,6 +15,8 @@ import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts"
 import { SECRET_OUTSIDE_NAMESPACE, secretRefRefusal } from "../../clusters/secret-refs.ts";
 import type { SecretReader } from "../../clusters/secrets.ts";
 import { StoreSecrets } from "../../clusters/stores.ts";
+import { type CustomObjectsApi, MERGE_PATCH } from "../../kube/apis.ts";
+import type { KubeConfigView } from "../../kube/config.ts";
 import { innermostMessage, NoAnswerError } from "../../runtime/deadline.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
@@ -25,8 +26,6 @@ import { HEARTBEAT_STALE_MS } from "../trainingjob/place.ts";
 import { nodeGroupsFrom } from "./capacity.ts";
 import { type CloudListing, CloudNodeGroups, cloudCondition, lastKnownCloudGroups, mergeNodeGroups } from "./cloud.ts";
 import { CloudCredentials, type CloudIdentity } from "./identity.ts";
-
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /**
  * The rule for writing status: only when it differs by value from the status the hub holds, leaving
@@ -40,7 +39,7 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 export const HEARTBEAT_REFRESH_MS = HEARTBEAT_STALE_MS / 2;
 
 export interface ComputeClusterReconcilerOptions {
-  readonly hub: KubeConfig;
+  readonly hub: KubeConfigView;
   /** Reads the kubeconfig and store credential Secrets on the hub (the operator's Secret informer). */
   readonly secretReader: SecretReader;
   readonly custom: CustomObjectsApi;
@@ -234,7 +233,7 @@ export class ComputeClusterReconciler {
     // resourceVersion cannot lose anything, and does not conflict with the pass before it.
     await this.#o.custom.patchClusterCustomObjectStatus(
       { group: GROUP, version: VERSION, plural: "computeclusters", name: cc.metadata.name ?? "", body: { status } },
-      mergePatch,
+      MERGE_PATCH,
     );
   }
 }

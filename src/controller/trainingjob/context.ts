@@ -2,7 +2,6 @@
 // reconciler's options (informers, clients, registry, catalog) and the state
 // shared across passes (store credentials, scale-ups, the placer).
 
-import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { Catalog } from "../../catalog/index.ts";
@@ -10,6 +9,7 @@ import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ClusterRegistry } from "../../clusters/registry.ts";
 import type { SecretReader } from "../../clusters/secrets.ts";
 import type { StoreSecrets } from "../../clusters/stores.ts";
+import type { CustomObjectsApi } from "../../kube/apis.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { EventRecorder } from "../events.ts";

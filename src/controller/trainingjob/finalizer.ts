@@ -3,9 +3,9 @@
 // A worker that does not answer is not waited for: what the job left there is
 // an orphan, removed by the orphan collector (orphans.ts) when it answers.
 
-import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
+import { MERGE_PATCH } from "../../kube/apis.ts";
 import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import { cleanupWorker } from "./cleanup.ts";
@@ -15,7 +15,6 @@ import { giveBackGroups } from "./give-back.ts";
 import { StatusBuilder } from "./status.ts";
 
 export const FINALIZER = "training.crosscloud.dev/cleanup";
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export function jobRef(job: TrainingJob) {
   return {
@@ -66,7 +65,7 @@ export async function finalize(ctx: PassContext, job: TrainingJob): Promise<Reco
           },
         },
       },
-      mergePatch,
+      MERGE_PATCH,
     ),
   );
   return Result.done();
@@ -84,6 +83,6 @@ export async function addFinalizer(ctx: PassContext, job: TrainingJob): Promise<
         },
       },
     },
-    mergePatch,
+    MERGE_PATCH,
   )) as TrainingJob;
 }

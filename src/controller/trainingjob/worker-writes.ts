@@ -3,7 +3,7 @@
 // this job's, the workload namespace made once per process, and the Job as the
 // informer or the worker shows it.
 
-import { type KubernetesObject, PatchStrategy, type V1Job } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Job } from "@kubernetes/client-node";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { WorkerCluster } from "../../clusters/registry.ts";
 import { ignoreNotFound, isConflict } from "../../runtime/api-errors.ts";
@@ -14,7 +14,7 @@ export const FIELD_MANAGER = "crosscloud-operator";
 
 /** Server-side apply of a worker object, owned by the operator. */
 export async function apply(worker: WorkerCluster, o: KubernetesObject): Promise<KubernetesObject> {
-  return worker.objects.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  return worker.objects.patch(o, FIELD_MANAGER);
 }
 
 /** Applies the workload namespace once per worker and process. */
@@ -52,7 +52,7 @@ export async function createOrClaim(
   o: KubernetesObject,
 ): Promise<KubernetesObject> {
   try {
-    return await worker.objects.create(o, undefined, undefined, FIELD_MANAGER);
+    return await worker.objects.create(o, FIELD_MANAGER);
   } catch (err) {
     if (!isConflict(err)) throw err;
   }
