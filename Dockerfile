@@ -1,7 +1,9 @@
-# The operator image: Node 24 running the TypeScript sources directly (type
-# stripping). Two stages: npm installs the production dependencies in the
-# build stage; the runtime stage is distroless (no npm, no shell, no package
-# manager) and gets only node, node_modules and src/.
+# The operator image: Node 24 running the operator compiled to JavaScript
+# (`npm run build`: tsc to dist/; running the TypeScript sources on Node's type
+# stripping would load its transformer, about 25 MiB more RSS). Two stages:
+# the build stage installs every dependency, compiles, then prunes to the
+# production dependencies; the runtime stage is distroless (no npm, no shell,
+# no package manager) and gets only node, node_modules, package.json and dist/.
 #
 # Both bases are pinned by the digest of their multi-arch index, as published
 # for node:24.20.0-bookworm-slim and gcr.io/distroless/nodejs24-debian12
@@ -13,7 +15,10 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12@sha256:61f4f4341db81820c24
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${RUNTIME_IMAGE}
 # The build stage's node (24.20.0) replaces the base's, so the image runs the Node release the
@@ -21,8 +26,9 @@ FROM ${RUNTIME_IMAGE}
 COPY --from=build /usr/local/bin/node /nodejs/bin/node
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+# package.json says "type": "module": node reads dist/ as ES modules.
 COPY package.json ./
-COPY src ./src
+COPY --from=build /app/dist ./dist
 ENV NODE_ENV=production
 # Memory: two malloc arenas instead of one per thread, and V8's young generation at 4 MiB semi-spaces
 # instead of 16: with 1,000 jobs the peak RSS was 370 MiB with both against 582 without, for 8 % more
@@ -30,4 +36,4 @@ ENV NODE_ENV=production
 ENV MALLOC_ARENA_MAX=2
 # The distroless "nonroot" user; the Deployment also runs as 65532 with runAsNonRoot.
 USER 65532:65532
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "src/main.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "dist/main.js"]

@@ -17,7 +17,8 @@
 //
 //   npm run bench:scale [-- --jobs 1000 --soak-minutes 0 --churn-per-minute 120
 //                           --cpu-profile --max-old-space-mib M --node-options=... --bare]
-// The operator runs with the image's process settings (bench/support/image.ts) unless --bare.
+// The operator runs as the image runs it (bench/support/image.ts: compiled to dist/ by npm run build, with
+// the image's process settings) unless --bare (src/main.ts on Node's type stripping, no settings).
 
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -59,7 +60,7 @@ const { aTrainingJob } = await import("../../test/support/trainingjob.ts");
 const { trainStep } = await import("../../test/support/failover.ts");
 const { requestsBetween, scrapeRequests, total } = await import("../support/requests.ts");
 const { cpuByFunction, heapByType, shareTable } = await import("../support/profile.ts");
-const { IMAGE_ENV, IMAGE_NODE_FLAGS } = await import("../support/image.ts");
+const { IMAGE_ENV, IMAGE_NODE_FLAGS, buildImageScript } = await import("../support/image.ts");
 const { cpuSeconds, procStatusMiB } = await import("../support/proc.ts");
 type TrainingJob = import("../../src/api/trainingjob.ts").TrainingJob;
 
@@ -176,14 +177,18 @@ try {
   ]
     .filter(Boolean)
     .join(" ");
-  const operator = startOperator("bench-scale", {
-    LEADER_ELECTION: "false",
-    HEALTH_PORT: String(port),
-    LOG_LEVEL: "warn",
-    WORKERS: "16",
-    NODE_OPTIONS: operatorOptions,
-    ...(BARE ? {} : IMAGE_ENV),
-  });
+  const operator = startOperator(
+    "bench-scale",
+    {
+      LEADER_ELECTION: "false",
+      HEALTH_PORT: String(port),
+      LOG_LEVEL: "warn",
+      WORKERS: "16",
+      NODE_OPTIONS: operatorOptions,
+      ...(BARE ? {} : IMAGE_ENV),
+    },
+    ...(BARE ? [] : [buildImageScript()]),
+  );
   const pid = operator.child.pid ?? 0;
   await waitClustersReady();
   const tjs = new TrainingJobs("bench-scale");

@@ -5,7 +5,7 @@
 // a deadline (STORE_REQUEST_TIMEOUT_MS, see store-deadline.ts).
 
 import { S3Client } from "@aws-sdk/client-s3";
-import { DefaultAzureCredential } from "@azure/identity";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/identity";
 import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { AzureBlobStore } from "./azure-blob/blob-store.ts";
 import { connectionKeyFor } from "./connection-string.ts";
@@ -88,7 +88,7 @@ export function openStoreRoot(uri: StoreUri, options: OpenStoreOptions = {}, onR
   }
   const key =
     options.azureAccountKey ?? env.AZURE_STORAGE_ACCOUNT_KEY ?? env.AZURE_STORAGE_KEY ?? connectionKey(env, uri);
-  const credential = key ? new StorageSharedKeyCredential(uri.account, key) : new DefaultAzureCredential();
+  const credential = key ? new StorageSharedKeyCredential(uri.account, key) : new LazyDefaultAzureCredential();
   const container = new ContainerClient(`${uri.accountUrl}/${uri.container}`, credential);
   const realService = /\.blob\.core\./.test(new URL(uri.accountUrl).hostname);
   const stageFromUrl = options.azureStageFromUrl ?? realService;
@@ -97,6 +97,20 @@ export function openStoreRoot(uri: StoreUri, options: OpenStoreOptions = {}, onR
     uri: root,
     at: (prefix) => new AzureBlobStore({ container, prefix, stageFromUrl, deadline, ...opt(onRequest) }),
   };
+}
+
+/**
+ * DefaultAzureCredential, loaded at its first token request: @azure/identity (with MSAL, ~500 modules,
+ * about 35 MiB of RSS) is loaded only by an operator that authenticates to Azure with it, not by one
+ * that uses account keys or has no Blob store.
+ */
+class LazyDefaultAzureCredential implements TokenCredential {
+  #inner: Promise<TokenCredential> | undefined;
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    this.#inner ??= import("@azure/identity").then((m) => new m.DefaultAzureCredential());
+    return (await this.#inner).getToken(scopes, options);
+  }
 }
 
 function opt(onRequest: RequestHook | undefined): { onRequest?: RequestHook } {

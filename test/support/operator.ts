@@ -49,11 +49,18 @@ export function sandboxCloudEnv(): NodeJS.ProcessEnv {
   };
 }
 
-/** Starts `node src/main.ts` as the operator's ServiceAccount on the hub (prepareHub writes its kubeconfig first). */
-export function startOperator(identity: string, env: NodeJS.ProcessEnv = {}): OperatorProcess {
+/**
+ * Starts `node src/main.ts` (or `script`: the compiled operator, as benches run it) as the operator's
+ * ServiceAccount on the hub (prepareHub writes its kubeconfig first).
+ */
+export function startOperator(
+  identity: string,
+  env: NodeJS.ProcessEnv = {},
+  script = join(REPO_ROOT, "src/main.ts"),
+): OperatorProcess {
   const kubeconfig = operatorHubKubeconfigPath();
   if (!existsSync(kubeconfig)) throw new Error(`${kubeconfig} is missing: call prepareHub() before startOperator()`);
-  const child = spawn(process.execPath, [join(REPO_ROOT, "src/main.ts")], {
+  const child = spawn(process.execPath, [script], {
     env: {
       ...process.env,
       KUBECONFIG: kubeconfig,

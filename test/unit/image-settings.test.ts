@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "../../bench/support/image.ts";
+import { IMAGE_ENV, IMAGE_NODE_FLAGS, IMAGE_SCRIPT } from "../../bench/support/image.ts";
 
 const dockerfile = readFileSync(join(import.meta.dirname, "../../Dockerfile"), "utf8");
 
@@ -26,7 +26,8 @@ function env(text: string): Map<string, string> {
 
 describe("the image's process settings", () => {
   const args = entrypoint(dockerfile);
-  const script = args.indexOf("src/main.ts");
+  const script = args.indexOf(IMAGE_SCRIPT);
+  it(`runs ${IMAGE_SCRIPT}, the script the benches run`, () => assert.equal(script, args.length - 1));
   for (const flag of IMAGE_NODE_FLAGS) {
     it(`passes ${flag} to node, before the script`, () => {
       const at = args.indexOf(flag);
