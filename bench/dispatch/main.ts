@@ -4,8 +4,10 @@
 // Prints create-to-Running p50/p99, wall time, the operator's CPU seconds,
 // peak RSS and API requests per job. Runs its own sandbox (state in
 // /tmp/crosscloud-bench-dispatch, ports from 29000) and stops it at the end.
+// The operator runs as the image runs it (bench/support/image.ts: compiled to
+// dist/, the image's process settings) unless --bare.
 //
-//   npm run bench:dispatch [-- --jobs 500 --replicas 4]
+//   npm run bench:dispatch [-- --jobs 500 --replicas 4 --bare]
 
 import { parseArgs } from "node:util";
 import { cpuSeconds, procStatusMiB } from "../support/proc.ts";
@@ -18,6 +20,8 @@ const { values } = parseArgs({
     // The sandbox's example ComputeClusters give pods the store's keys (a Secret copied per job); a real
     // cluster's default is the pods' workload identity, which copies nothing.
     "pod-credentials": { type: "string", default: "WorkloadIdentity" },
+    // Runs src/main.ts on Node's type stripping without the image's process settings.
+    bare: { type: "boolean", default: false },
   },
 });
 const podCredentials = values["pod-credentials"];
@@ -36,6 +40,7 @@ const { TrainingJobs } = await import("../../test/support/trainingjobs.ts");
 const { aTrainingJob } = await import("../../test/support/trainingjob.ts");
 const { renderWorkload } = await import("../../src/workload/render.ts");
 const { instanceType } = await import("../../src/catalog/instance-types.ts");
+const { IMAGE_ENV, IMAGE_NODE_FLAGS, buildImageScript } = await import("../support/image.ts");
 
 const RUN_FOR = "1h"; // pods stay Running for the whole measurement
 const percentile = (xs: number[], p: number) =>
@@ -129,12 +134,14 @@ async function floor(): Promise<Row> {
 
 async function operatorRun(): Promise<Row> {
   const port = 29081;
-  const operator = startOperator("bench", {
-    LEADER_ELECTION: "false",
-    HEALTH_PORT: String(port),
-    LOG_LEVEL: "error",
-    WORKERS: "16",
-  });
+  const image = values.bare
+    ? { env: {}, script: [] }
+    : { env: { ...IMAGE_ENV, NODE_OPTIONS: IMAGE_NODE_FLAGS.join(" ") }, script: [buildImageScript()] };
+  const operator = startOperator(
+    "bench",
+    { LEADER_ELECTION: "false", HEALTH_PORT: String(port), LOG_LEVEL: "error", WORKERS: "16", ...image.env },
+    ...image.script,
+  );
   const pid = operator.child.pid ?? 0;
   await waitClustersReady();
   const tjs = new TrainingJobs("bench-operator");

@@ -21,6 +21,7 @@
 
 import http from "node:http";
 import https from "node:https";
+import { StringDecoder } from "node:string_decoder";
 import type { Counter } from "prom-client";
 import { FencedError, NoAnswerError, type RequestOutcome } from "../runtime/deadline.ts";
 import type { KubeConfigView } from "./config.ts";
@@ -268,7 +269,7 @@ export class KubeClient {
       if (signals.some((s) => s.aborted)) return abort();
       req.on("response", (res) => {
         const chunks: Buffer[] = [];
-        const lines = stream && (res.statusCode ?? 0) < 400 ? new LineSplitter(stream.onEvent) : undefined;
+        const lines = stream && (res.statusCode ?? 0) < 400 ? new WatchLines(stream.onEvent) : undefined;
         if (lines && stream)
           arm(stream.timeouts.idleMs, () => new WatchTimeoutError(this.target, describe(r), "no event in time"));
         res.on("data", (chunk: Buffer) => {
@@ -333,24 +334,33 @@ class StaleSocket extends Error {
   }
 }
 
-/** Splits a watch stream into its JSON lines: one event each. */
-class LineSplitter {
+/**
+ * Splits a watch stream into its JSON lines, one event each. An event larger than a chunk is kept as
+ * its pieces until its newline comes, and joined once: no rescan of what came before.
+ */
+export class WatchLines {
   readonly #onEvent: (type: string, object: unknown) => void;
-  #rest = "";
+  readonly #pieces: string[] = [];
+  /** Keeps a character whose bytes a chunk boundary split until the rest of it comes. */
+  readonly #decoder = new StringDecoder("utf8");
 
   constructor(onEvent: (type: string, object: unknown) => void) {
     this.#onEvent = onEvent;
   }
 
   push(chunk: Buffer): void {
-    const text = this.#rest + chunk.toString("utf8");
-    const lines = text.split("\n");
-    this.#rest = lines.pop() ?? "";
-    for (const line of lines) {
+    const text = this.#decoder.write(chunk);
+    let from = 0;
+    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", from)) {
+      this.#pieces.push(text.slice(from, end));
+      const line = this.#pieces.join("");
+      this.#pieces.length = 0;
+      from = end + 1;
       if (!line.trim()) continue;
       const event = JSON.parse(line) as { type?: unknown; object?: unknown };
       this.#onEvent(String(event.type), event.object);
     }
+    if (from < text.length) this.#pieces.push(text.slice(from));
   }
 }
 

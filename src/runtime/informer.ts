@@ -117,6 +117,7 @@ export class Informer<T extends KubernetesObject> {
   #restarts = 0;
   #gone = 0;
   #watchTimeouts = 0;
+  #changes = 0;
   #backoffMs: number;
   /** Per index: its key for each cached "namespace/name", and the objects under each key. */
   readonly #indexes = new Map<string, { keyOf: Map<string, string>; objects: Map<string, Map<string, T>> }>();
@@ -178,6 +179,14 @@ export class Informer<T extends KubernetesObject> {
     const entry = this.#indexes.get(index);
     if (!entry) throw new Error(`informer ${this.name} has no index "${index}"`);
     return [...(entry.objects.get(key)?.values() ?? [])];
+  }
+
+  /**
+   * Counts every change of the cache (an object added, changed or removed): what is derived from the
+   * cache is current while this number is the same.
+   */
+  get changes(): number {
+    return this.#changes;
   }
 
   /** Lists made so far: the first and every relist. */
@@ -341,6 +350,7 @@ export class Informer<T extends KubernetesObject> {
   #upsert(obj: T): void {
     const id = objectId(obj);
     const cached = this.#cache.get(id);
+    if (cached !== obj) this.#changes++;
     this.#cache.set(id, obj);
     this.#index(id, obj);
     if (!cached) this.#emit("add", obj);
@@ -350,6 +360,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   #remove(id: string, obj: T): void {
+    this.#changes++;
     this.#cache.delete(id);
     this.#unindex(id);
     this.#emit("delete", obj);

@@ -61,15 +61,19 @@ describe("Informer on the hub", () => {
       assert.equal(resyncs(), 1, "onResync runs after the first list");
       assert.deepEqual(events, ["add:before"], "the first list reports what exists");
       assert.equal(informer.get(namespace, "before")?.metadata?.name, "before");
+      const changes = informer.changes;
 
       await hub.core.createNamespacedConfigMap({ namespace, body: configMap("a", { v: "1" }) });
       await eventually("add:a", saw(events, "add:a"), Boolean, 15_000);
+      assert.equal(informer.changes, changes + 1, "an add is a change of the cache");
       await hub.core.replaceNamespacedConfigMap({ name: "a", namespace, body: configMap("a", { v: "2" }) });
       await eventually("update:a", saw(events, "update:a"), Boolean, 15_000);
       assert.equal(informer.get(namespace, "a")?.data?.v, "2", "the cache holds the newest version");
+      assert.equal(informer.changes, changes + 2, "so is an update");
       await hub.core.deleteNamespacedConfigMap({ name: "a", namespace });
       await eventually("delete:a", saw(events, "delete:a"), Boolean, 15_000);
       assert.equal(informer.get(namespace, "a"), undefined);
+      assert.equal(informer.changes, changes + 3, "and a delete");
       assert.deepEqual(
         informer.list(namespace).map((c) => c.metadata?.name),
         ["before"],

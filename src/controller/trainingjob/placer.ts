@@ -10,7 +10,7 @@
 import type { ComputeCluster, NodeGroupStatus } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { Catalog } from "../../catalog/index.ts";
-import type { ClusterRegistry } from "../../clusters/registry.ts";
+import type { ClusterRegistry, WorkerCluster } from "../../clusters/registry.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import { boundPodsByPlacement, nodeGroupsFrom } from "../computecluster/capacity.ts";
@@ -18,6 +18,12 @@ import { type AssumedNodes, decidePlacement, type LiveCapacity } from "./place.t
 
 /** An assumed placement is dropped after this long even if the informer never shows it. */
 export const ASSUME_TTL_MS = 60_000;
+
+/** What placement counts on one worker from its informers: free nodes by group, pods bound per placement. */
+interface WorkerCapacity {
+  readonly groups: NodeGroupStatus[];
+  readonly bound: Map<string, number>;
+}
 
 interface Assumed {
   readonly cluster: string;
@@ -41,6 +47,11 @@ export class Placer {
   readonly #o: PlacerOptions;
   /** By job uid. */
   readonly #assumed = new Map<string, Assumed>();
+  /** Each worker's capacity as last counted, with the informers' change counts it was counted at. */
+  readonly #liveCache = new Map<
+    string,
+    { worker: WorkerCluster; nodes: number; pods: number; value: WorkerCapacity }
+  >();
 
   constructor(options: PlacerOptions) {
     this.#o = options;
@@ -82,14 +93,23 @@ export class Placer {
 
   /** What the synced worker informers show now, by cluster: counted once, from the same pods. */
   #live(): LiveCapacity {
-    const live = new Map<string, { groups: NodeGroupStatus[]; bound: Map<string, number> }>();
+    const live = new Map<string, WorkerCapacity>();
     const { registry, catalog } = this.#o;
     if (!registry || !catalog) return live;
     for (const name of registry.names()) {
       const w = registry.get(name);
       if (!w?.nodes.synced || !w.pods.synced) continue;
+      // Counted again only when the worker's nodes or pods changed since the last decision.
+      const at = { worker: w, nodes: w.nodes.changes, pods: w.pods.changes };
+      const cached = this.#liveCache.get(name);
+      if (cached && cached.worker === at.worker && cached.nodes === at.nodes && cached.pods === at.pods) {
+        live.set(name, cached.value);
+        continue;
+      }
       const pods = w.pods.list();
-      live.set(name, { groups: nodeGroupsFrom(w.nodes.list(), pods, catalog), bound: boundPodsByPlacement(pods) });
+      const value = { groups: nodeGroupsFrom(w.nodes.list(), pods, catalog), bound: boundPodsByPlacement(pods) };
+      this.#liveCache.set(name, { ...at, value });
+      live.set(name, value);
     }
     return live;
   }
