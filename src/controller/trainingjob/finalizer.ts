@@ -12,6 +12,7 @@ import { cleanupWorker } from "./cleanup.ts";
 import { keyOf, type PassContext } from "./context.ts";
 import { clusterAnswers } from "./failover-trigger.ts";
 import { giveBackGroups } from "./give-back.ts";
+import { forgetResumeSteps } from "./launch.ts";
 import { StatusBuilder } from "./status.ts";
 
 export const FINALIZER = "training.crosscloud.dev/cleanup";
@@ -30,6 +31,7 @@ export function jobRef(job: TrainingJob) {
 export async function finalize(ctx: PassContext, job: TrainingJob): Promise<ReconcileResult> {
   ctx.o.checkpoints.forget(keyOf(job));
   ctx.placer.forget(job.metadata.uid ?? "");
+  forgetResumeSteps(ctx.resumeSteps, job.metadata.uid ?? "");
   if (!job.metadata.finalizers?.includes(FINALIZER)) return Result.done();
   const named = [
     job.status?.placement?.cluster,

@@ -21,7 +21,7 @@ import {
 } from "../../clusters/stores.ts";
 import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
-import { workloadName } from "../../workload/names.ts";
+import { LABEL_JOB_UID, workloadName } from "../../workload/names.ts";
 import {
   RESUME_STEP_ANNOTATION,
   RESUME_URI_ANNOTATION,
@@ -164,8 +164,15 @@ export async function launch(
   return { job: applied, created: !cached, ...opt(resume) };
 }
 
+/** The key of a placement's resume ConfigMap in ctx.resumeSteps: its TrainingJob's uid first, so forgetResumeSteps finds it. */
 function resumeKey(worker: WorkerCluster, w: Workload): string {
-  return `${worker.name}/${w.resume.metadata?.namespace}/${w.resume.metadata?.name}`;
+  const uid = w.resume.metadata?.labels?.[LABEL_JOB_UID] ?? "";
+  return `${uid}|${worker.name}/${w.resume.metadata?.namespace}/${w.resume.metadata?.name}`;
+}
+
+/** Forgets the resume steps (ctx.resumeSteps) remembered for the TrainingJob `uid`: it is being deleted. */
+export function forgetResumeSteps(steps: Map<string, string>, uid: string): void {
+  for (const key of steps.keys()) if (key.startsWith(`${uid}|`)) steps.delete(key);
 }
 
 /**
