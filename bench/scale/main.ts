@@ -61,6 +61,8 @@ const { trainStep } = await import("../../test/support/failover.ts");
 const { requestsBetween, scrapeRequests, total } = await import("../support/requests.ts");
 const { cpuByFunction, heapByType, shareTable } = await import("../support/profile.ts");
 const { IMAGE_ENV, IMAGE_NODE_FLAGS, buildImageScript } = await import("../support/image.ts");
+// MALLOC_* variables of the bench's environment reach the operator (startOperator passes the environment on).
+const MALLOC_ENV = Object.entries(process.env).filter(([k]) => k.startsWith("MALLOC_"));
 const { cpuSeconds, procStatusMiB } = await import("../support/proc.ts");
 type TrainingJob = import("../../src/api/trainingjob.ts").TrainingJob;
 
@@ -208,6 +210,8 @@ try {
   }
   await sleep(30_000); // a steady state: replication passes, heartbeats
   const settledRss = procStatusMiB(pid, "VmRSS");
+  // What the RSS is: anonymous memory (V8's heap, malloc) and mapped files (node's own code, libraries).
+  const rssParts = (["RssAnon", "RssFile"] as const).map((k) => [k, procStatusMiB(pid, k)] as const);
   const peakRss = procStatusMiB(pid, "VmHWM"); // before the snapshot, which takes memory of its own
   const cpu = cpuSeconds(pid) - cpu0;
   const memory = await processMemory(port);
@@ -221,13 +225,14 @@ try {
         : `, ${Object.entries(IMAGE_ENV)
             .map(([k, v]) => `${k}=${v}`)
             .join(" ")}`
-    }\n`,
+    }${MALLOC_ENV.map(([k, v]) => `, ${k}=${v}`).join("")}\n`,
   );
   console.log("| measure | value |\n| --- | ---: |");
   console.log(`| create to all Running (s) | ${toRunning.toFixed(1)} |`);
   console.log(`| operator CPU (s) | ${cpu.toFixed(1)} |`);
   console.log(`| operator peak RSS (MiB) | ${peakRss.toFixed(0)} |`);
   console.log(`| operator RSS 30 s after (MiB) | ${settledRss.toFixed(0)} |`);
+  for (const [k, mib] of rssParts) console.log(`| of which ${k} (MiB) | ${mib.toFixed(0)} |`);
   console.log(`| V8 heap in the snapshot (MiB) | ${(heap.total / MiB).toFixed(1)} |`);
   for (const [what, bytes] of memory) console.log(`| ${what} (MiB) | ${(bytes / MiB).toFixed(1)} |`);
   console.log(`| API requests per job | ${(total(requests) / N).toFixed(2)} |`);

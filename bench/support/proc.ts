@@ -10,8 +10,8 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** A memory figure of /proc/<pid>/status in MiB: VmHWM (peak RSS) or VmRSS (RSS now). */
-export function procStatusMiB(pid: number, field: "VmHWM" | "VmRSS"): number {
+/** A memory figure of /proc/<pid>/status in MiB: VmHWM (peak RSS), VmRSS (RSS now), RssAnon or RssFile (its parts). */
+export function procStatusMiB(pid: number, field: "VmHWM" | "VmRSS" | "RssAnon" | "RssFile"): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")
     .split("\n")
     .find((l) => l.startsWith(`${field}:`));
