@@ -137,13 +137,17 @@ async function floor(): Promise<Row> {
 
 async function operatorRun(): Promise<Row> {
   const port = 29081;
-  const image = values.bare
-    ? { env: {}, script: [] }
-    : { env: { ...IMAGE_ENV, NODE_OPTIONS: IMAGE_NODE_FLAGS.join(" ") }, script: [buildImageScript()] };
   const operator = startOperator(
     "bench",
-    { LEADER_ELECTION: "false", HEALTH_PORT: String(port), LOG_LEVEL: "error", WORKERS: "16", ...image.env },
-    ...image.script,
+    {
+      LEADER_ELECTION: "false",
+      HEALTH_PORT: String(port),
+      LOG_LEVEL: "error",
+      WORKERS: "16",
+      ...(values.bare ? {} : IMAGE_ENV),
+    },
+    values.bare ? undefined : buildImageScript(),
+    values.bare ? [] : IMAGE_NODE_FLAGS,
   );
   const pid = operator.child.pid ?? 0;
   await waitClustersReady();

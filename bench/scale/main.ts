@@ -16,7 +16,7 @@
 // 28000) and stops it at the end.
 //
 //   npm run bench:scale [-- --jobs 1000 --soak-minutes 0 --churn-per-minute 120
-//                           --cpu-profile --max-old-space-mib M --node-options=... --bare]
+//                           --cpu-profile --max-old-space-mib M --node-options=... --node-flags=... --bare]
 // The operator runs as the image runs it (bench/support/image.ts: compiled to dist/ by npm run build, with
 // the image's process settings) unless --bare (src/main.ts on Node's type stripping, no settings).
 
@@ -33,6 +33,9 @@ const { values } = parseArgs({
     "max-old-space-mib": { type: "string" },
     // More of the operator's NODE_OPTIONS (V8 and Node flags), for trying settings.
     "node-options": { type: "string", default: "" },
+    // More flags on the operator's node command line, as the image's ENTRYPOINT would carry them (any V8
+    // flag: NODE_OPTIONS refuses most), space-separated.
+    "node-flags": { type: "string", default: "" },
     // Runs the operator without the image's process settings (bench/support/image.ts).
     bare: { type: "boolean", default: false },
     // Runs the operator with --cpu-prof: where the time goes, at the cost of the profiler's own memory
@@ -170,8 +173,8 @@ console.error(`[bench] sandbox with ${N} kwok nodes up in ${((performance.now() 
 try {
   await prepareHub();
   const port = 28081;
+  const nodeFlags = [...(BARE ? [] : IMAGE_NODE_FLAGS), ...values["node-flags"].split(" ").filter(Boolean)];
   const operatorOptions = [
-    ...(BARE ? [] : IMAGE_NODE_FLAGS),
     `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${PROFILES}`,
     CPU_PROFILE ? "--cpu-prof" : "",
     HEAP_CAP ? `--max-old-space-size=${HEAP_CAP}` : "",
@@ -189,7 +192,8 @@ try {
       NODE_OPTIONS: operatorOptions,
       ...(BARE ? {} : IMAGE_ENV),
     },
-    ...(BARE ? [] : [buildImageScript()]),
+    BARE ? undefined : buildImageScript(),
+    nodeFlags,
   );
   const pid = operator.child.pid ?? 0;
   await waitClustersReady();
@@ -219,7 +223,7 @@ try {
   const heap = heapByType(await settledFile(PROFILES, /\.heapsnapshot$/, 300_000));
 
   console.log(
-    `\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])}); operator NODE_OPTIONS: ${operatorOptions}${
+    `\n${N} TrainingJobs of 1 replica on ${N} kwok nodes (${JSON.stringify([...byCluster])}); operator flags: ${nodeFlags.join(" ") || "none"}, NODE_OPTIONS: ${operatorOptions}${
       BARE
         ? ""
         : `, ${Object.entries(IMAGE_ENV)

@@ -8,7 +8,7 @@ import { join } from "node:path";
 const REPO_ROOT = join(import.meta.dirname, "../..");
 
 /** V8 flags on the image's ENTRYPOINT. */
-export const IMAGE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
+export const IMAGE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", "--optimize-for-size"];
 
 /** Environment the image sets for the process. */
 export const IMAGE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };

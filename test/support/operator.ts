@@ -50,17 +50,18 @@ export function sandboxCloudEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Starts `node src/main.ts` (or `script`: the compiled operator, as benches run it) as the operator's
- * ServiceAccount on the hub (prepareHub writes its kubeconfig first).
+ * Starts `node src/main.ts` (or `node <nodeFlags> <script>`: the compiled operator with the image's flags,
+ * as benches run it) as the operator's ServiceAccount on the hub (prepareHub writes its kubeconfig first).
  */
 export function startOperator(
   identity: string,
   env: NodeJS.ProcessEnv = {},
   script = join(REPO_ROOT, "src/main.ts"),
+  nodeFlags: readonly string[] = [],
 ): OperatorProcess {
   const kubeconfig = operatorHubKubeconfigPath();
   if (!existsSync(kubeconfig)) throw new Error(`${kubeconfig} is missing: call prepareHub() before startOperator()`);
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...nodeFlags, script], {
     env: {
       ...process.env,
       KUBECONFIG: kubeconfig,
