@@ -12,7 +12,9 @@
 import { isDeepStrictEqual } from "node:util";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { type KubeClient, WatchTimeoutError } from "../kube/client.ts";
+import { listPaged } from "../kube/list.ts";
 import { type Clock, realClock } from "./clock.ts";
+import { Indexes } from "./indexes.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 
 export interface InformerOptions<T extends KubernetesObject> {
@@ -55,34 +57,10 @@ export interface InformerOptions<T extends KubernetesObject> {
 export const DEFAULT_WATCH_CONNECT_MS = 10_000;
 export const DEFAULT_WATCH_IDLE_MS = 90_000;
 
-/** Objects per page of a list: each page is one request with its own deadline, as client-go's pager does. */
-export const LIST_PAGE_SIZE = 500;
-
 /** How long the server keeps one watch open before it ends it: 5 to 10 minutes, as client-go asks. */
 const WATCH_SECONDS = 300;
 
 type EventName = "add" | "update" | "delete";
-
-interface Page<T> {
-  readonly items: T[];
-  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
-}
-
-/** The whole collection, fetched in pages of LIST_PAGE_SIZE; its resourceVersion is the list's snapshot. */
-export async function listPaged<T>(
-  page: (params: { limit: number; continue?: string }) => Promise<Page<T>>,
-): Promise<{ items: T[]; resourceVersion: string | undefined }> {
-  const items: T[] = [];
-  let next: string | undefined;
-  let resourceVersion: string | undefined;
-  do {
-    const p = await page({ limit: LIST_PAGE_SIZE, ...(next ? { continue: next } : {}) });
-    for (const item of p.items) items.push(item);
-    resourceVersion = p.metadata?.resourceVersion;
-    next = p.metadata?.continue || undefined;
-  } while (next);
-  return { items, resourceVersion };
-}
 
 /** Status 410: the resourceVersion is too old (an ApiError, or the Status of a watch ERROR event). */
 function isGone(value: unknown): boolean {
@@ -119,8 +97,7 @@ export class Informer<T extends KubernetesObject> {
   #watchTimeouts = 0;
   #changes = 0;
   #backoffMs: number;
-  /** Per index: its key for each cached "namespace/name", and the objects under each key. */
-  readonly #indexes = new Map<string, { keyOf: Map<string, string>; objects: Map<string, Map<string, T>> }>();
+  readonly #indexes: Indexes<T>;
 
   constructor(o: InformerOptions<T>) {
     this.name = o.name;
@@ -128,8 +105,7 @@ export class Informer<T extends KubernetesObject> {
     this.#clock = o.clock ?? realClock;
     this.#log = (o.logger ?? silentLogger()).child({ informer: o.name });
     this.#backoffMs = this.#initialBackoff;
-    for (const index of Object.keys(o.indexes ?? {}))
-      this.#indexes.set(index, { keyOf: new Map(), objects: new Map() });
+    this.#indexes = new Indexes(o.indexes ?? {});
   }
 
   /** Calls `handler` for each object added, updated or deleted (deletes a relist discovers included). */
@@ -176,9 +152,9 @@ export class Informer<T extends KubernetesObject> {
 
   /** The cached objects whose key in index `index` (one of InformerOptions.indexes) is `key`. */
   byIndex(index: string, key: string): T[] {
-    const entry = this.#indexes.get(index);
-    if (!entry) throw new Error(`informer ${this.name} has no index "${index}"`);
-    return [...(entry.objects.get(key)?.values() ?? [])];
+    const found = this.#indexes.get(index, key);
+    if (!found) throw new Error(`informer ${this.name} has no index "${index}"`);
+    return found;
   }
 
   /**
@@ -352,7 +328,7 @@ export class Informer<T extends KubernetesObject> {
     const cached = this.#cache.get(id);
     if (cached !== obj) this.#changes++;
     this.#cache.set(id, obj);
-    this.#index(id, obj);
+    this.#indexes.put(id, obj);
     if (!cached) this.#emit("add", obj);
     else if (cached.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
       if (!(this.#o.transform && sameButVersion(cached, obj))) this.#emit("update", obj);
@@ -362,32 +338,8 @@ export class Informer<T extends KubernetesObject> {
   #remove(id: string, obj: T): void {
     this.#changes++;
     this.#cache.delete(id);
-    this.#unindex(id);
+    this.#indexes.remove(id);
     this.#emit("delete", obj);
-  }
-
-  #index(id: string, obj: T): void {
-    this.#unindex(id);
-    for (const [index, keyOf] of Object.entries(this.#o.indexes ?? {})) {
-      const entry = this.#indexes.get(index);
-      const key = keyOf(obj);
-      if (!entry || key === undefined) continue;
-      entry.keyOf.set(id, key);
-      const objects = entry.objects.get(key) ?? new Map<string, T>();
-      entry.objects.set(key, objects);
-      objects.set(id, obj);
-    }
-  }
-
-  #unindex(id: string): void {
-    for (const entry of this.#indexes.values()) {
-      const key = entry.keyOf.get(id);
-      if (key === undefined) continue;
-      entry.keyOf.delete(id);
-      const objects = entry.objects.get(key);
-      objects?.delete(id);
-      if (objects?.size === 0) entry.objects.delete(key);
-    }
   }
 
   #emit(event: EventName, obj: T): void {

@@ -16,6 +16,7 @@ import {
 } from "../../src/controller/computecluster/reconciler.ts";
 import { KubeClient } from "../../src/kube/client.ts";
 import type { KubeConfigView } from "../../src/kube/config.ts";
+import { LIST_PAGE_SIZE, listPaged } from "../../src/kube/list.ts";
 import {
   innermostMessage,
   NoAnswerError,
@@ -23,7 +24,6 @@ import {
   type RequestOutcome,
   seconds,
 } from "../../src/runtime/deadline.ts";
-import { LIST_PAGE_SIZE, listPaged } from "../../src/runtime/informer.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 
 describe("no-answer messages", () => {
