@@ -10,6 +10,11 @@ type Obj = { readonly owner?: string; readonly epoch: number };
 describe("Indexes", () => {
   const make = () =>
     new Indexes<Obj>({ owner: (o) => o.owner, placement: (o) => (o.owner ? `${o.owner}/${o.epoch}` : undefined) });
+  /** Object "a" indexed at epoch 1, then again at epoch 2. */
+  const rekeyed = (ix: Indexes<Obj>) => {
+    ix.put("a", { owner: "u1", epoch: 1 });
+    ix.put("a", { owner: "u1", epoch: 2 });
+  };
   const cases: {
     name: string;
     steps: (ix: Indexes<Obj>) => void;
@@ -39,20 +44,14 @@ describe("Indexes", () => {
     },
     {
       name: "a key that changed: not found under the old one",
-      steps: (ix) => {
-        ix.put("a", { owner: "u1", epoch: 1 });
-        ix.put("a", { owner: "u1", epoch: 2 });
-      },
+      steps: rekeyed,
       index: "placement",
       key: "u1/1",
       want: [],
     },
     {
       name: "a key that changed: found under the new one",
-      steps: (ix) => {
-        ix.put("a", { owner: "u1", epoch: 1 });
-        ix.put("a", { owner: "u1", epoch: 2 });
-      },
+      steps: rekeyed,
       index: "placement",
       key: "u1/2",
       want: [{ owner: "u1", epoch: 2 }],
