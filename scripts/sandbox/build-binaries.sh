@@ -130,6 +130,10 @@ build_go_command() { # name version-dir pkg@version ldflags
 components=("$@")
 [ ${#components[@]} -eq 0 ] && components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok versitygw)
 for c in "${components[@]}"; do
+  # One build of a component at a time (three sandboxes may start at once on a
+  # new machine); the second waits, then finds it cached.
+  exec 9>"$CACHE/bin/.build-$c.lock"
+  flock 9
   case "$c" in
     etcd) build_etcd ;;
     kwok) build_kwok ;;
@@ -137,4 +141,5 @@ for c in "${components[@]}"; do
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) build_k8s "$c" ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
+  exec 9>&-
 done

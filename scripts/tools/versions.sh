@@ -1,0 +1,22 @@
+# Sourced by the tool scripts: the versions of the tools the deploy tests
+# build from the Go module proxy, and where each is cached.
+HELM_VERSION="${HELM_VERSION:-v4.3.1}"
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"   # Prometheus 3.16's Go module
+UMOCI_VERSION="${UMOCI_VERSION:-v0.6.0}"
+TOOLS_CACHE="${CROSSCLOUD_CACHE:-$HOME/.cache/crosscloud-operator}/bin"
+
+# The harness is cached by the hash of its sources, so an edit rebuilds it.
+harness_hash() {
+  (cd test/harness && find . -name '*.go' -o -name 'go.*' | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-12
+}
+
+tool_path() { # name -> the path of its binary
+  case "$1" in
+    helm) echo "$TOOLS_CACHE/helm-$HELM_VERSION/helm" ;;
+    promtool) echo "$TOOLS_CACHE/prometheus-$PROMETHEUS_VERSION/promtool" ;;
+    umoci) echo "$TOOLS_CACHE/umoci-$UMOCI_VERSION/umoci" ;;
+    # test/harness/cmd/*: Argo CD's Lua VM over health checks, and kstatus.
+    lua-health|kstatus) echo "$TOOLS_CACHE/harness-$(harness_hash)/$1" ;;
+    *) echo "unknown tool: $1" >&2; return 2 ;;
+  esac
+}
