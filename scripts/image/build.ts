@@ -61,19 +61,20 @@ function buildApp(work: string): string {
   return app;
 }
 
-/** Whether node_modules/.package-lock.json lists the same package versions as package-lock.json. */
+/**
+ * Whether node_modules/.package-lock.json (what `npm ci` installed) holds exactly the packages of
+ * package-lock.json at the same versions, but the optional ones npm skipped (other platforms' builds).
+ */
 function sameLock(installed: string, lock: string): boolean {
-  type Lock = { packages: Record<string, { version?: string }> };
-  const read = (p: string) => (JSON.parse(readFileSync(p, "utf8")) as Lock).packages;
-  const a = read(installed);
-  const b = read(lock);
-  const versions = (pkgs: Lock["packages"]) =>
-    Object.entries(pkgs)
-      .filter(([path]) => path !== "")
-      .map(([path, p]) => `${path}@${p.version}`)
-      .sort()
-      .join("\n");
-  return versions(a) === versions(b);
+  type Packages = Record<string, { version?: string; optional?: boolean }>;
+  const read = (p: string) => (JSON.parse(readFileSync(p, "utf8")) as { packages: Packages }).packages;
+  const have = read(installed);
+  const want = read(lock);
+  const installedMatch = Object.entries(have).every(([path, p]) => want[path]?.version === p.version);
+  const requiredThere = Object.entries(want).every(
+    ([path, p]) => path === "" || p.optional === true || have[path]?.version === p.version,
+  );
+  return installedMatch && requiredThere;
 }
 
 /** The version apt would install of `pkg` (the machine's Debian release), refreshing apt's lists once if needed. */

@@ -78,6 +78,11 @@ export function startOperator(
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  return superviseOperator(identity, child);
+}
+
+/** An operator process started some other way (from its image, say): its logs, its exit, a stop. */
+export function superviseOperator(identity: string, child: ChildProcess): OperatorProcess {
   let output = "";
   child.stdout?.on("data", (d: Buffer) => {
     output += d.toString();
