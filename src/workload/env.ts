@@ -1,9 +1,10 @@
 // The environment the trainer container gets (API.md, "Env given to the
-// trainer container"): torchrun's PET_* and MASTER_* variables, the Neuron and
-// EFA variables on Trainium, and the CROSSCLOUD_* variables of the placement.
+// trainer container"): torchrun's PET_* and MASTER_* variables, the Neuron
+// variables on Trainium, the fabric's defaults (EFA for Neuron, NCCL over
+// InfiniBand on Azure ND sizes), and the CROSSCLOUD_* variables of the placement.
 
 import type { V1EnvVar } from "@kubernetes/client-node";
-import type { InstanceType } from "../catalog/instance-types.ts";
+import { INFINIBAND_RESOURCE, type InstanceType } from "../catalog/instance-types.ts";
 import { checkpointEnv } from "../checkpoint/placement.ts";
 import { COMPLETION_INDEX_ANNOTATION } from "./names.ts";
 
@@ -55,13 +56,7 @@ export function trainerEnv(e: EnvInput): V1EnvVar[] {
     value("PET_MASTER_PORT", MASTER_PORT),
   ];
   if (e.instanceType.neuronCores !== undefined) {
-    env.push(
-      value("NEURON_RT_ROOT_COMM_ID", `${e.masterAddr}:${NEURON_ROOT_COMM_PORT}`),
-      value("CCOM_SOCKET_IFNAME", "eth0"),
-    );
-    if (e.instanceType.fabric) {
-      env.push(value("FI_PROVIDER", "efa"), value("FI_EFA_USE_DEVICE_RDMA", "1"), value("FI_EFA_FORK_SAFE", "1"));
-    }
+    env.push(value("NEURON_RT_ROOT_COMM_ID", `${e.masterAddr}:${NEURON_ROOT_COMM_PORT}`));
   }
   const [uri, ...placement] = checkpointEnv({
     checkpointUri: e.checkpointUri,
@@ -81,6 +76,30 @@ export function trainerEnv(e: EnvInput): V1EnvVar[] {
     ...placement,
   );
   return env;
+}
+
+/** True for instance types whose fabric is InfiniBand (`rdma/ib`): the Azure ND sizes. */
+export function hasInfiniBand(type: InstanceType): boolean {
+  return type.fabric?.resource === INFINIBAND_RESOURCE;
+}
+
+/**
+ * Defaults for the node's fabric, which the template's or the option's env overrides by name:
+ * - Trainium: `CCOM_SOCKET_IFNAME=eth0`, and with EFA `FI_PROVIDER=efa`, `FI_EFA_USE_DEVICE_RDMA=1`,
+ *   `FI_EFA_FORK_SAFE=1` (CLOUD-FACTS.md, "Distributed-training environment").
+ * - InfiniBand (Azure ND sizes): `NCCL_IB_DISABLE=0` (NCCL uses InfiniBand) and
+ *   `NCCL_NET_GDR_LEVEL=SYS` (GPUDirect RDMA between every GPU and NIC), the values the NCCL tests of
+ *   Azure's AKS InfiniBand guide (github.com/Azure/aks-rdma-infiniband) run with.
+ */
+export function fabricEnv(type: InstanceType): V1EnvVar[] {
+  if (type.neuronCores !== undefined) {
+    const efa = type.fabric
+      ? [value("FI_PROVIDER", "efa"), value("FI_EFA_USE_DEVICE_RDMA", "1"), value("FI_EFA_FORK_SAFE", "1")]
+      : [];
+    return [value("CCOM_SOCKET_IFNAME", "eth0"), ...efa];
+  }
+  if (hasInfiniBand(type)) return [value("NCCL_IB_DISABLE", "0"), value("NCCL_NET_GDR_LEVEL", "SYS")];
+  return [];
 }
 
 /** Keys of the resume ConfigMap. */

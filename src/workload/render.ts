@@ -7,16 +7,18 @@ import type {
   V1Container,
   V1EnvVar,
   V1Job,
+  V1NodeAffinity,
   V1PodSpec,
+  V1SecurityContext,
   V1Service,
   V1Volume,
 } from "@kubernetes/client-node";
 import type { AcceleratorOption, TrainingJob } from "../api/trainingjob.ts";
 import type { InstanceType } from "../catalog/instance-types.ts";
 import { stepDir } from "../checkpoint/manifest.ts";
-import { MASTER_PORT, RESUME_STEP_KEY, RESUME_URI_KEY, trainerEnv } from "./env.ts";
+import { fabricEnv, hasInfiniBand, MASTER_PORT, RESUME_STEP_KEY, RESUME_URI_KEY, trainerEnv } from "./env.ts";
 import { type JobRef, LABEL_EPOCH, LABEL_JOB_UID, workloadLabels, workloadName } from "./names.ts";
-import { type NodeGroupTarget, nodeSelectorFor, tolerationsFor } from "./scheduling.ts";
+import { groupLabels, type NodeGroupTarget, nodeAffinityFor, nodeSelectorFor, tolerationsFor } from "./scheduling.ts";
 
 export const TRAINER_CONTAINER = "trainer";
 const SHM_VOLUME = "crosscloud-dshm";
@@ -109,14 +111,42 @@ function deviceResources(type: InstanceType, perReplica: number): Record<string,
   return resources;
 }
 
+/** The capability RDMA needs: without it the container's locked-memory limit (`ulimit -l`) stays at 64 KiB. */
+export const IPC_LOCK = "IPC_LOCK";
+
+/**
+ * The trainer's security context: the template's, plus the IPC_LOCK capability on InfiniBand
+ * nodes (Azure's AKS InfiniBand guide adds it to every RDMA pod). Nothing else is added: no
+ * privileged mode, no other capability, and a template's `drop: [ALL]` stays.
+ */
+function securityContextFor(c: V1Container, type: InstanceType): { securityContext?: V1SecurityContext } {
+  if (!hasInfiniBand(type)) return {};
+  const add = c.securityContext?.capabilities?.add ?? [];
+  return {
+    securityContext: {
+      ...c.securityContext,
+      capabilities: { ...c.securityContext?.capabilities, add: add.includes(IPC_LOCK) ? add : [...add, IPC_LOCK] },
+    },
+  };
+}
+
+/** The fabric's defaults first, less those the template or the option sets itself: theirs win. */
+function defaultsNotSet(type: InstanceType, own: readonly V1EnvVar[]): V1EnvVar[] {
+  const set = new Set(own.map((e) => e.name));
+  return fabricEnv(type).filter((e) => !set.has(e.name));
+}
+
 function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[]): V1Container {
-  const devices = deviceResources(input.target.instanceType, input.option.perReplica);
+  const type = input.target.instanceType;
+  const devices = deviceResources(type, input.option.perReplica);
   const secret = input.store?.secretName;
+  const own = [...(c.env ?? []), ...(input.option.env ?? [])];
   return {
     ...c,
     image: input.option.image ?? c.image,
-    env: [...(c.env ?? []), ...(input.option.env ?? []), ...(input.store?.env ?? []), ...env],
+    env: [...defaultsNotSet(type, own), ...own, ...(input.store?.env ?? []), ...env],
     ...(secret ? { envFrom: [...(c.envFrom ?? []), { secretRef: { name: secret } }] } : {}),
+    ...securityContextFor(c, type),
     resources: {
       ...c.resources,
       requests: { ...c.resources?.requests, ...devices },
@@ -124,6 +154,17 @@ function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[]): 
     },
     volumeMounts: [...(c.volumeMounts ?? []), { name: SHM_VOLUME, mountPath: "/dev/shm" }],
   };
+}
+
+/** The template's node selector without the group labels: the placement's group replaces them. */
+function withoutGroupLabels(selector: Record<string, string> | undefined, t: NodeGroupTarget): Record<string, string> {
+  const drop = new Set(groupLabels(t.cloud));
+  return Object.fromEntries(Object.entries(selector ?? {}).filter(([k]) => !drop.has(k)));
+}
+
+function nodeAffinityOf(t: NodeGroupTarget, spec: V1PodSpec): { nodeAffinity?: V1NodeAffinity } {
+  const nodeAffinity = nodeAffinityFor(t, spec.affinity?.nodeAffinity);
+  return nodeAffinity ? { nodeAffinity } : {};
 }
 
 function podSpec(input: RenderInput, name: string, labels: Record<string, string>): V1PodSpec {
@@ -150,10 +191,11 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     subdomain: name,
     containers: spec.containers.map((c, i) => (i === index ? trainerContainer(c, input, env) : c)),
     volumes: [...(spec.volumes ?? []), shm],
-    nodeSelector: { ...spec.nodeSelector, ...nodeSelectorFor(input.target) },
+    nodeSelector: { ...withoutGroupLabels(spec.nodeSelector, input.target), ...nodeSelectorFor(input.target) },
     tolerations: [...(spec.tolerations ?? []), ...tolerationsFor(input.target)],
     affinity: {
       ...spec.affinity,
+      ...nodeAffinityOf(input.target, spec),
       podAntiAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: [
           {

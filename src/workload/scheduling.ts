@@ -1,9 +1,11 @@
-// Where a replica may land on the worker: the node selector of the chosen node
-// group and the tolerations its nodes' taints need (CLOUD-FACTS.md, "Node
-// labels and taints"), for EKS managed node groups and AKS agent pools.
+// Where a replica may land on the worker: the node selector and node affinity
+// that pin it to the chosen node group, and the tolerations its nodes' taints
+// need (CLOUD-FACTS.md, "Node labels and taints"), for EKS managed node groups,
+// Karpenter NodePools and AKS agent pools.
 
-import type { V1Toleration } from "@kubernetes/client-node";
+import type { V1NodeAffinity, V1NodeSelectorTerm, V1Toleration } from "@kubernetes/client-node";
 import { type Cloud, GPU_RESOURCE, type InstanceType, NEURON_RESOURCE } from "../catalog/instance-types.ts";
+import { LABELS } from "../catalog/node-labels.ts";
 
 export interface NodeGroupTarget {
   readonly cloud: Cloud;
@@ -12,9 +14,53 @@ export interface NodeGroupTarget {
   readonly capacityType: "OnDemand" | "Spot";
 }
 
+/**
+ * The node labels whose value is a group's name, in the order they are tried. On AWS a group's
+ * nodes carry one of two: an EKS managed node group's nodes `eks.amazonaws.com/nodegroup`, a
+ * Karpenter NodePool's nodes `karpenter.sh/nodepool` (and not the other). These are the labels
+ * nodeFactsFromLabels reads the group from, so the pods are pinned to exactly the nodes the
+ * ComputeCluster's capacity counted as that group. On Azure, the agent pool's label.
+ */
+export function groupLabels(cloud: Cloud): readonly string[] {
+  return cloud === "aws" ? [LABELS.eksNodeGroup, LABELS.karpenterNodePool] : [LABELS.aksAgentPool];
+}
+
+/**
+ * The node selector: the instance type, and on Azure the agent pool. On AWS the group is pinned by
+ * nodeAffinityFor instead, since a node selector cannot say "this label or that one".
+ */
 export function nodeSelectorFor(t: NodeGroupTarget): Record<string, string> {
-  const groupLabel = t.cloud === "aws" ? "eks.amazonaws.com/nodegroup" : "kubernetes.azure.com/agentpool";
-  return { "node.kubernetes.io/instance-type": t.instanceType.name, [groupLabel]: t.nodeGroup };
+  const selector: Record<string, string> = { [LABELS.instanceType]: t.instanceType.name };
+  const labels = groupLabels(t.cloud);
+  if (labels.length === 1 && labels[0]) selector[labels[0]] = t.nodeGroup;
+  return selector;
+}
+
+/**
+ * The pod's node affinity: the template's own, with every required term ANDed with "the node's
+ * group label is the group" (on AWS one term per group label, since terms are ORed). Karpenter
+ * provisions for the first required term it can satisfy and drops the ones it cannot, so a pending
+ * pod of a NodePool still gets a node from it. Azure pins with the node selector: the template's
+ * affinity is returned unchanged.
+ */
+export function nodeAffinityFor(t: NodeGroupTarget, own?: V1NodeAffinity): V1NodeAffinity | undefined {
+  const labels = groupLabels(t.cloud);
+  if (labels.length < 2) return own;
+  const ours: V1NodeSelectorTerm[] = labels.map((key) => ({
+    matchExpressions: [{ key, operator: "In", values: [t.nodeGroup] }],
+  }));
+  const theirs = own?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const terms = theirs.length === 0 ? ours : theirs.flatMap((term) => ours.map((o) => andTerms(term, o)));
+  return { ...own, requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } };
+}
+
+/** A term that a node matches when it matches both `a` and `b`. */
+function andTerms(a: V1NodeSelectorTerm, b: V1NodeSelectorTerm): V1NodeSelectorTerm {
+  const term: V1NodeSelectorTerm = {
+    matchExpressions: [...(a.matchExpressions ?? []), ...(b.matchExpressions ?? [])],
+  };
+  const fields = [...(a.matchFields ?? []), ...(b.matchFields ?? [])];
+  return fields.length > 0 ? { ...term, matchFields: fields } : term;
 }
 
 export function tolerationsFor(t: NodeGroupTarget): V1Toleration[] {

@@ -57,7 +57,11 @@ describe("renderWorkload", () => {
       want: {
         image: "example.com/train:neuron",
         resources: { "aws.amazon.com/neuron": "16", "vpc.amazonaws.com/efa": "8" },
-        nodeSelector: { "node.kubernetes.io/instance-type": "trn1.32xlarge", "eks.amazonaws.com/nodegroup": "trn1" },
+        nodeSelector: { "node.kubernetes.io/instance-type": "trn1.32xlarge" },
+        groupTerms: [
+          [{ key: "eks.amazonaws.com/nodegroup", operator: "In", values: ["trn1"] }],
+          [{ key: "karpenter.sh/nodepool", operator: "In", values: ["trn1"] }],
+        ],
         tolerations: [{ key: "aws.amazon.com/neuron", operator: "Exists", effect: "NoSchedule" }],
         env: {
           MASTER_ADDR: "llama-e1-0.llama-e1",
@@ -82,7 +86,11 @@ describe("renderWorkload", () => {
       want: {
         image: "example.com/train:cuda",
         resources: { "nvidia.com/gpu": "8", "vpc.amazonaws.com/efa": "32" },
-        nodeSelector: { "node.kubernetes.io/instance-type": "p5.48xlarge", "eks.amazonaws.com/nodegroup": "p5" },
+        nodeSelector: { "node.kubernetes.io/instance-type": "p5.48xlarge" },
+        groupTerms: [
+          [{ key: "eks.amazonaws.com/nodegroup", operator: "In", values: ["p5"] }],
+          [{ key: "karpenter.sh/nodepool", operator: "In", values: ["p5"] }],
+        ],
         tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
         env: { WORLD_SIZE: "16", PET_NPROC_PER_NODE: "8", MASTER_PORT: "29500", CROSSCLOUD_EPOCH: "1" },
       },
@@ -98,6 +106,7 @@ describe("renderWorkload", () => {
           "node.kubernetes.io/instance-type": "Standard_ND96isr_H100_v5",
           "kubernetes.azure.com/agentpool": "ndh100spot",
         },
+        groupTerms: undefined,
         tolerations: [
           { key: "sku", operator: "Equal", value: "gpu", effect: "NoSchedule" },
           { key: "kubernetes.azure.com/scalesetpriority", operator: "Equal", value: "spot", effect: "NoSchedule" },
@@ -124,6 +133,12 @@ describe("renderWorkload", () => {
         assert.equal(trainer?.resources?.requests?.[k], v, `request ${k}`);
       }
       assert.deepEqual(pod?.nodeSelector, tc.want.nodeSelector);
+      const terms = pod?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+      assert.deepEqual(
+        terms?.map((t) => t.matchExpressions),
+        tc.want.groupTerms,
+        "on EKS the group is pinned by node affinity: a managed node group's label or a Karpenter NodePool's",
+      );
       assert.deepEqual(pod?.tolerations, tc.want.tolerations);
       const env = envOf(trainer?.env);
       for (const [k, v] of Object.entries(tc.want.env)) assert.equal(env[k], v, `env ${k}`);
