@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   });
   const lead = (signal: AbortSignal) => {
     leading = true;
+    metrics.leader.set(1);
     logger.info("leading");
     const run = operator.run(signal);
     running.push(run);
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     {
       onStartedLeading: lead,
       onStoppedLeading: () => {
+        metrics.leader.set(0);
         if (shutdown.signal.aborted) return;
         // Lost the Lease while running: exit so that a fresh start cannot act on stale state.
         logger.error("lost leadership; exiting");

@@ -18,10 +18,11 @@ import { CachedSecrets } from "./clusters/secrets.ts";
 import { ClusterChanges } from "./controller/cluster-changes.ts";
 import { CloudNodeGroups } from "./controller/computecluster/cloud.ts";
 import { ComputeClusterReconciler } from "./controller/computecluster/reconciler.ts";
+import { isTrue } from "./controller/conditions.ts";
 import { EventRecorder } from "./controller/events.ts";
 import { CheckpointSync } from "./controller/trainingjob/checkpoints.ts";
 import { keyOf } from "./controller/trainingjob/context.ts";
-import { failoverMetrics } from "./controller/trainingjob/failover-metrics.ts";
+import { failoverMetrics, jobMetrics } from "./controller/trainingjob/failover-metrics.ts";
 import { clusterAnswers } from "./controller/trainingjob/failover-trigger.ts";
 import { collectOrphans } from "./controller/trainingjob/fence.ts";
 import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
@@ -31,7 +32,7 @@ import type { KubeConfigView } from "./kube/config.ts";
 import { Controller } from "./runtime/controller.ts";
 import { Informer } from "./runtime/informer.ts";
 import type { Logger } from "./runtime/logger.ts";
-import type { RuntimeMetrics } from "./runtime/metrics.ts";
+import type { ClusterState, PhaseCount, RuntimeMetrics } from "./runtime/metrics.ts";
 import { Result } from "./runtime/result.ts";
 import { LABEL_JOB_UID, trainingJobKeyOf } from "./workload/names.ts";
 
@@ -186,6 +187,7 @@ export class Operator {
       ...(this.#o.providers ? { providers: this.#o.providers } : {}),
       ...(this.#o.scaleUpTimeoutMs !== undefined ? { scaleUpTimeoutMs: this.#o.scaleUpTimeoutMs } : {}),
       failoverMetrics: failoverMetrics(metrics.registry),
+      jobMetrics: jobMetrics(metrics.registry),
       ...(this.#o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: this.#o.checkpointIntervalMs } : {}),
       onScaleRequested: (cluster) => {
         // The cloud's desired size changed: list it again soon rather than at the next heartbeat.
@@ -263,11 +265,13 @@ export class Operator {
     await Promise.all([jobs.start(signal), clusters.start(signal), secrets.start(signal)]);
     this.#synced = true;
     const unobservePhases = metrics.observePhases(() => countPhases(jobs.list()));
+    const unobserveClusters = metrics.observeClusters(() => clusterStates(clusters.list()));
     logger.info("hub informers synced", { trainingJobs: jobs.list().length, computeClusters: clusters.list().length });
     try {
       await Promise.all([tj.run(signal), cc.run(signal), orphans.run(signal)]);
     } finally {
       unobservePhases();
+      unobserveClusters();
       jobs.stop();
       clusters.stop();
       secrets.stop();
@@ -277,11 +281,26 @@ export class Operator {
   }
 }
 
-function countPhases(jobs: readonly TrainingJob[]): Map<string, number> {
-  const counts = new Map<string, number>(TRAINING_JOB_PHASES.map((p) => [p, 0]));
+/** TrainingJobs by phase and the cloud of their placement ("none": not placed); every phase has a series. */
+export function countPhases(jobs: readonly TrainingJob[]): PhaseCount[] {
+  const counts = new Map<string, PhaseCount>(
+    TRAINING_JOB_PHASES.map((phase) => [`${phase}/none`, { phase, cloud: "none", count: 0 }]),
+  );
   for (const j of jobs) {
     const phase = j.status?.phase ?? "Pending";
-    counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    const cloud = j.status?.placement?.cloud ?? "none";
+    const count = (counts.get(`${phase}/${cloud}`)?.count ?? 0) + 1;
+    counts.set(`${phase}/${cloud}`, { phase, cloud, count });
   }
-  return counts;
+  return [...counts.values()];
+}
+
+/** The ComputeClusters' Reachable and Ready conditions, as the crosscloud_computecluster_* gauges show them. */
+export function clusterStates(clusters: readonly ComputeCluster[]): ClusterState[] {
+  return clusters.map((cc) => ({
+    cluster: cc.metadata.name ?? "",
+    cloud: cc.spec.cloud,
+    reachable: isTrue(cc.status?.conditions, "Reachable"),
+    ready: isTrue(cc.status?.conditions, "Ready"),
+  }));
 }

@@ -3,9 +3,10 @@
 // step took to replicate, and replication lag. Stores are labelled by their
 // root (the bucket, or the Blob account and container), never by the key
 // prefix, which holds the job's namespace and name: the number of series
-// grows with the stores, not with the jobs. The one per-job series (a job's
-// current lag per destination store) is removed by forgetJob. Requests sent to
-// each store are counted by operation (crosscloud_store_requests_total).
+// grows with the stores, not with the jobs. The per-job series (a job's
+// current lag per destination store, and the interval between its steps) are
+// removed by forgetJob. Requests sent to each store are counted by operation
+// (crosscloud_store_requests_total).
 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { formatStoreUri, parseStoreUri } from "./uri.ts";
@@ -31,14 +32,36 @@ export interface JobReplicationMetrics extends ReplicationMetrics {
    * part numbers dropped): crosscloud_store_requests_total{store, op}.
    */
   storeRequest(store: string, operation: string): void;
-  /** The hooks for one job's passes (`job` is "<namespace>/<name>"): the same, plus the job's own lag series. */
-  forJob(job: string): ReplicationMetrics;
+  /** The hooks for one job's passes (`job` is "<namespace>/<name>"): the same, plus the job's own series. */
+  forJob(job: string): JobHooks;
   /** Removes every series of the job; call it when the job is deleted. */
   forgetJob(job: string): void;
 }
 
+/** The hooks of one job: replication, with its lag series, and its checkpoint interval. */
+export interface JobHooks extends ReplicationMetrics {
+  /** Seconds between the job's two newest steps (checkpointIntervalSeconds); undefined leaves the last value. */
+  checkpointInterval(seconds: number | undefined): void;
+}
+
 const LABELS = ["source", "destination"] as const;
 const JOB_LAG = "crosscloud_checkpoint_job_replication_lag_seconds";
+const JOB_INTERVAL = "crosscloud_checkpoint_job_interval_seconds";
+
+/**
+ * How often the job commits a step: the seconds between the commit times (manifest createdAt) of the
+ * two newest steps of the newest epoch among `steps`; undefined with fewer than two such steps. Steps
+ * of one epoch only, so a move's downtime is never taken for an interval.
+ */
+export function checkpointIntervalSeconds(
+  steps: readonly { readonly step: number; readonly epoch: number; readonly createdAt: string }[],
+): number | undefined {
+  const epoch = Math.max(...steps.map((s) => s.epoch));
+  const [newest, previous] = steps.filter((s) => s.epoch === epoch).sort((a, b) => b.step - a.step);
+  if (!newest || !previous) return undefined;
+  const seconds = (Date.parse(newest.createdAt) - Date.parse(previous.createdAt)) / 1000;
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
 
 /** The label of a store: its URI without the key prefix (`s3://bucket`, `https://acct.blob.core.windows.net/container`). */
 export function storeLabel(uri: string): string {
@@ -84,11 +107,15 @@ export function replicationMetrics(registry: Registry): JobReplicationMetrics {
           mine.add(label);
           seriesOf.set(job, mine);
         },
+        checkpointInterval: (seconds) => {
+          if (seconds !== undefined) m.jobInterval.set({ namespace, name }, seconds);
+        },
       };
     },
     forgetJob: (job) => {
       const [namespace = "", name = ""] = job.split("/");
       for (const destination of seriesOf.get(job) ?? []) m.jobLag.remove({ namespace, name, destination });
+      m.jobInterval.remove({ namespace, name });
       seriesOf.delete(job);
     },
   };
@@ -136,6 +163,14 @@ function register(registry: Registry) {
         name: JOB_LAG,
         help: "A TrainingJob's replication lag to a destination store, for the last step replicated there; removed when the job is deleted.",
         labelNames: ["namespace", "name", "destination"],
+        registers: [registry],
+      }),
+    jobInterval:
+      existing<Gauge>(JOB_INTERVAL) ??
+      new Gauge({
+        name: JOB_INTERVAL,
+        help: "A TrainingJob's checkpoint interval: seconds between the commits of its two newest steps (of its newest epoch) at its source store; removed when the job is deleted.",
+        labelNames: ["namespace", "name"],
         registers: [registry],
       }),
   };

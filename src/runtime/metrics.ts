@@ -1,6 +1,7 @@
 // The operator's Prometheus metrics, registered on a Registry the caller passes
 // in (never prom-client's global one): reconcile duration and errors, work
-// queue depth, TrainingJobs by phase, API requests, and the process defaults.
+// queue depth, TrainingJobs by phase and cloud, ComputeClusters reachable and
+// ready, API requests, whether this replica leads, and the process defaults.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
@@ -12,14 +13,37 @@ export interface RuntimeMetrics {
   readonly reconcileErrors: Counter<"controller">;
   /** crosscloud_workqueue_depth{controller}: keys ready to be processed, read at scrape time. */
   readonly queueDepth: Gauge<"controller">;
-  /** crosscloud_trainingjobs{phase}: TrainingJobs in each phase, read at scrape time (observePhases). */
-  readonly jobsByPhase: Gauge<"phase">;
+  /** crosscloud_trainingjobs{phase,cloud}: TrainingJobs in each phase, read at scrape time (observePhases). */
+  readonly jobsByPhase: Gauge<"phase" | "cloud">;
   /** crosscloud_api_requests_total{cluster,verb}: Kubernetes API requests the operator made. */
   readonly apiRequests: Counter<"cluster" | "verb">;
+  /** crosscloud_leader: 1 while this replica leads (holds the Lease, or runs without election), else 0. */
+  readonly leader: Gauge;
+  /** crosscloud_computecluster_reachable{cluster,cloud}: 1 while its Reachable condition is True (observeClusters). */
+  readonly clusterReachable: Gauge<"cluster" | "cloud">;
+  /** crosscloud_computecluster_ready{cluster,cloud}: 1 while its Ready condition is True (observeClusters). */
+  readonly clusterReady: Gauge<"cluster" | "cloud">;
   /** Reports `depth()` as the controller's queue depth at every scrape; returns the undo. */
   observeQueue(controller: string, depth: () => number): () => void;
-  /** Reports `count()` as the TrainingJobs by phase at every scrape; returns the undo. */
-  observePhases(count: () => ReadonlyMap<string, number>): () => void;
+  /** Reports `count()` as the TrainingJobs by phase and cloud at every scrape (and only those); returns the undo. */
+  observePhases(count: () => Iterable<PhaseCount>): () => void;
+  /** Reports `read()` as the ComputeClusters' reachability and readiness at every scrape (and only those); returns the undo. */
+  observeClusters(read: () => Iterable<ClusterState>): () => void;
+}
+
+/** TrainingJobs in one phase on one cloud ("none": not placed). */
+export interface PhaseCount {
+  readonly phase: string;
+  readonly cloud: string;
+  readonly count: number;
+}
+
+/** A ComputeCluster's conditions as the gauges show them. */
+export interface ClusterState {
+  readonly cluster: string;
+  readonly cloud: string;
+  readonly reachable: boolean;
+  readonly ready: boolean;
 }
 
 type Named = { readonly name: string };
@@ -27,13 +51,15 @@ type Named = { readonly name: string };
 /** Queue depth readers per registry, so a second makeRuntimeMetrics on one registry shares them. */
 const queueReaders = new WeakMap<Registry, Map<string, () => number>>();
 /** The phase counter per registry (one: the operator's TrainingJob informer). */
-const phaseCounters = new WeakMap<Registry, Map<"reader", () => ReadonlyMap<string, number>>>();
+const phaseCounters = new WeakMap<Registry, Map<"reader", () => Iterable<PhaseCount>>>();
+/** The ComputeCluster reader per registry (one: the operator's ComputeCluster informer). */
+const clusterReaders = new WeakMap<Registry, Map<"reader", () => Iterable<ClusterState>>>();
 
 function readersFor(registry: Registry): Map<string, () => number> {
   return readersIn(queueReaders, registry);
 }
 
-function phaseReaders(registry: Registry): Map<"reader", () => ReadonlyMap<string, number>> {
+function phaseReaders(registry: Registry): Map<"reader", () => Iterable<PhaseCount>> {
   return readersIn(phaseCounters, registry);
 }
 
@@ -55,6 +81,7 @@ export function makeRuntimeMetrics(registry: Registry = new Registry()): Runtime
   const registers = [registry];
   const queues = readersFor(registry);
   const phases = phaseReaders(registry);
+  const clusters = readersIn(clusterReaders, registry);
   if (!registry.getSingleMetric("process_cpu_seconds_total")) collectDefaultMetrics({ register: registry });
   const depth = { name: "crosscloud_workqueue_depth" };
   const metrics: RuntimeMetrics = {
@@ -90,13 +117,15 @@ export function makeRuntimeMetrics(registry: Registry = new Registry()): Runtime
     jobsByPhase: reuse(registry, { name: "crosscloud_trainingjobs" }, () => {
       return new Gauge({
         name: "crosscloud_trainingjobs",
-        help: "TrainingJobs by phase.",
-        labelNames: ["phase"],
+        help: "TrainingJobs by phase and by the cloud of their placement (none: not placed).",
+        labelNames: ["phase", "cloud"],
         registers,
         collect() {
           // Counted when scraped, not after every reconcile: the count costs O(jobs).
           const read = phases.get("reader");
-          if (read) for (const [phase, n] of read()) this.set({ phase }, n);
+          if (!read) return;
+          this.reset(); // a phase and cloud no job is in any more has no series
+          for (const { phase, cloud, count } of read()) this.set({ phase, cloud }, count);
         },
       });
     }),
@@ -108,6 +137,23 @@ export function makeRuntimeMetrics(registry: Registry = new Registry()): Runtime
         registers,
       });
     }),
+    leader: reuse(registry, { name: "crosscloud_leader" }, () => {
+      return new Gauge({
+        name: "crosscloud_leader",
+        help: "1 while this replica leads (holds the leader Lease, or runs without leader election), else 0.",
+        registers,
+      });
+    }),
+    clusterReachable: clusterGauge(registry, "reachable", clusters, (s) => s.reachable),
+    clusterReady: clusterGauge(registry, "ready", clusters, (s) => s.ready),
+    observeClusters(read) {
+      clusters.set("reader", read);
+      return () => {
+        if (clusters.get("reader") === read) clusters.delete("reader");
+        metrics.clusterReachable.reset();
+        metrics.clusterReady.reset();
+      };
+    },
     observePhases(read) {
       phases.set("reader", read);
       return () => {
@@ -123,4 +169,30 @@ export function makeRuntimeMetrics(registry: Registry = new Registry()): Runtime
     },
   };
   return metrics;
+}
+
+/** crosscloud_computecluster_<condition>{cluster,cloud}: 1 or 0 per ComputeCluster, read at scrape time. */
+function clusterGauge(
+  registry: Registry,
+  condition: "reachable" | "ready",
+  readers: ReadonlyMap<"reader", () => Iterable<ClusterState>>,
+  value: (s: ClusterState) => boolean,
+): Gauge<"cluster" | "cloud"> {
+  const name = `crosscloud_computecluster_${condition}`;
+  const title = condition === "ready" ? "Ready" : "Reachable";
+  return reuse(registry, { name }, () => {
+    return new Gauge({
+      name,
+      help: `1 while the ComputeCluster's ${title} condition is True, else 0; by cluster and cloud.`,
+      labelNames: ["cluster", "cloud"],
+      registers: [registry],
+      collect() {
+        // Read when scraped (a list of the informer's ComputeClusters, a few per hub).
+        const read = readers.get("reader");
+        if (!read) return;
+        this.reset(); // a deleted ComputeCluster has no series
+        for (const s of read()) this.set({ cluster: s.cluster, cloud: s.cloud }, value(s) ? 1 : 0);
+      },
+    });
+  });
 }

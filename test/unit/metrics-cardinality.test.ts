@@ -1,28 +1,39 @@
 // Label cardinality of every metric the operator registers: no label whose
 // values grow with the number of jobs (store URIs carry <namespace>/<job>), and
-// the one per-job series removed when its job is forgotten. The registry is
-// built as the operator builds it (runtime, replication and failover metrics).
+// the per-job series (lag, checkpoint interval) removed when its job is
+// forgotten. The registry is built as the operator builds it (runtime,
+// replication, failover and job metrics).
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Registry } from "prom-client";
+import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { type JobReplicationMetrics, replicationMetrics, storeLabel } from "../../src/checkpoint/metrics.ts";
-import { failoverMetrics } from "../../src/controller/trainingjob/failover-metrics.ts";
+import { failoverMetrics, jobMetrics } from "../../src/controller/trainingjob/failover-metrics.ts";
 import { makeRuntimeMetrics } from "../../src/runtime/metrics.ts";
 
 /** Label names whose values are bounded by the configuration (clusters, stores), by the code (enums) or by Node.js (process metrics). */
 const BOUNDED = new Set([
   ...["controller", "result", "phase", "cluster", "verb", "reason", "from", "to", "source", "destination", "code"],
-  ...["store", "op"],
+  ...["store", "op", "cloud", "outcome"],
   ...["le", "type", "space", "kind", "version", "major", "minor", "patch"],
 ]);
 /** The metrics allowed a per-job series, each removed by forgetJob. */
-const PER_JOB = new Set(["crosscloud_checkpoint_job_replication_lag_seconds"]);
+const PER_JOB = new Set([
+  "crosscloud_checkpoint_job_replication_lag_seconds",
+  "crosscloud_checkpoint_job_interval_seconds",
+]);
 
 function operatorRegistry() {
   const registry = new Registry();
   const runtime = makeRuntimeMetrics(registry);
-  return { registry, runtime, replication: replicationMetrics(registry), failover: failoverMetrics(registry) };
+  return {
+    registry,
+    runtime,
+    replication: replicationMetrics(registry),
+    failover: failoverMetrics(registry),
+    jobs: jobMetrics(registry),
+  };
 }
 
 const S3 = "s3://ckpt-use1";
@@ -35,6 +46,7 @@ function drive(m: ReturnType<typeof operatorRegistry>, jobs: number) {
     const ns = `team${i % 3}`;
     const job = `job-${i}`;
     const hooks = i % 2 === 0 ? m.replication.forJob(`${ns}/${job}`) : m.replication;
+    if (i % 2 === 0) m.replication.forJob(`${ns}/${job}`).checkpointInterval(600);
     for (const [src, dst] of [
       [`${S3}/${ns}/${job}`, `${BLOB}/${ns}/${job}`],
       [`${S3}/${ns}/${job}`, `${AZURITE}/${ns}/${job}`],
@@ -53,8 +65,30 @@ function drive(m: ReturnType<typeof operatorRegistry>, jobs: number) {
     m.runtime.reconcileDuration.observe({ controller: "trainingjob", result: "done" }, 0.01);
     m.runtime.reconcileErrors.inc({ controller: "trainingjob" });
     m.runtime.apiRequests.inc({ cluster: i % 2 ? "hub" : "aws-east", verb: "patch" });
-    m.runtime.jobsByPhase.set({ phase: i % 2 ? "Running" : "Pending" }, i);
+    m.runtime.jobsByPhase.set({ phase: i % 2 ? "Running" : "Pending", cloud: i % 2 ? "aws" : "none" }, i);
+    m.runtime.observeClusters(() => [{ cluster: "aws-east", cloud: "aws", reachable: true, ready: i % 2 === 0 }]);
+    m.jobs.recorded(placedJob(ns, job, "aws-east"), placedJob(ns, job, "aws-east"), [
+      { type: "Normal", reason: "Placed", message: "" },
+      { type: "Normal", reason: "ScaledUp", message: "" },
+      { type: "Warning", reason: "Failed", message: "" },
+    ]);
   }
+}
+
+/** A job placed on `cluster` at epoch 1 a minute after its creation, having waited for a scale-up there. */
+function placedJob(namespace: string, name: string, cluster: string): TrainingJob {
+  return {
+    apiVersion: "training.crosscloud.dev/v1alpha1",
+    kind: "TrainingJob",
+    metadata: { namespace, name, creationTimestamp: new Date("2026-01-01T00:00:00Z") },
+    spec: {} as TrainingJob["spec"],
+    status: {
+      epoch: 1,
+      placement: { cluster, cloud: "aws", placedAt: "2026-01-01T00:01:00Z" },
+      scaleUp: { cluster, nodeGroup: "trn1" },
+      conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }],
+    } as TrainingJob["status"],
+  };
 }
 
 /** Series per crosscloud_ metric family: distinct label sets (a histogram's buckets, sum and count are one). */
@@ -97,7 +131,8 @@ describe("metric label cardinality", () => {
     }
     assert.equal(b.get("crosscloud_checkpoint_job_replication_lag_seconds"), 30 * 2, "one per bound job and store");
     const text = await many.registry.metrics();
-    const bounded = text.split("\n").filter((l) => l.startsWith("crosscloud_") && !l.includes("job_replication_lag"));
+    const perJob = (l: string) => [...PER_JOB].some((name) => l.startsWith(name));
+    const bounded = text.split("\n").filter((l) => l.startsWith("crosscloud_") && !perJob(l));
     assert.deepEqual(
       bounded.filter((l) => /team\d|job-\d/.test(l)),
       [],
@@ -122,11 +157,11 @@ describe("forgetJob", () => {
   it("removes the job's series from the exposition text, and only its", async () => {
     const m = operatorRegistry();
     drive(m, 6);
-    assert.equal(jobLines(await m.registry.metrics(), "job-2").length, 2, "a series per destination store");
+    assert.equal(jobLines(await m.registry.metrics(), "job-2").length, 3, "a lag per destination store, an interval");
     m.replication.forgetJob("team2/job-2");
     const text = await m.registry.metrics();
     assert.deepEqual(jobLines(text, "job-2"), []);
-    assert.equal(jobLines(text, "job-4").length, 2, "the other jobs keep theirs");
+    assert.equal(jobLines(text, "job-4").length, 3, "the other jobs keep theirs");
     assert.match(text, /crosscloud_checkpoint_replication_lag_seconds_count\{[^}]*\} 6/, "store-level series stay");
   });
 

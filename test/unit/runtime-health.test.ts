@@ -60,7 +60,7 @@ describe("health server", () => {
   it("/metrics serves Prometheus text with the runtime and default metrics", async () => {
     metrics.reconcileErrors.inc({ controller: "trainingjob" });
     let running = 2;
-    const unobserve = metrics.observePhases(() => new Map([["Running", running]]));
+    const unobserve = metrics.observePhases(() => [{ phase: "Running", cloud: "aws", count: running }]);
     running = 3; // read when scraped, not when registered
     metrics.apiRequests.inc({ cluster: "hub", verb: "list" });
     metrics.reconcileDuration.observe({ controller: "trainingjob", result: "done" }, 0.02);
@@ -69,7 +69,7 @@ describe("health server", () => {
     assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
     const text = await res.text();
     assert.match(text, /crosscloud_reconcile_errors_total\{controller="trainingjob"\} 1/);
-    assert.match(text, /crosscloud_trainingjobs\{phase="Running"\} 3/);
+    assert.match(text, /crosscloud_trainingjobs\{phase="Running",cloud="aws"\} 3/);
     unobserve();
     assert.match(text, /crosscloud_api_requests_total\{cluster="hub",verb="list"\} 1/);
     assert.match(

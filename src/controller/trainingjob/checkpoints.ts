@@ -6,7 +6,7 @@
 // runs when a scan found one of the job's lines changed.
 
 import type { EpochFence, EpochStart } from "../../checkpoint/fence.ts";
-import type { JobReplicationMetrics } from "../../checkpoint/metrics.ts";
+import { checkpointIntervalSeconds, type JobReplicationMetrics } from "../../checkpoint/metrics.ts";
 import { type OpenStoreOptions, openStore } from "../../checkpoint/open-store.ts";
 import { type CheckpointStatus, newestCommitted, summariseCheckpoints } from "../../checkpoint/placement.ts";
 import { replicateCheckpoints } from "../../checkpoint/replicate.ts";
@@ -252,6 +252,8 @@ export class CheckpointSync {
         committed: (await stepsOf(lines[i]?.store ?? source, signal)).committed,
       })),
     );
+    const interval = checkpointIntervalSeconds((stores[0]?.committed ?? []).map((c) => c.manifest));
+    this.#o.metrics?.forJob(key).checkpointInterval(interval);
     return { status: summariseCheckpoints(stores, fence), at: new Date(), failures };
   }
 }

@@ -14,7 +14,7 @@ import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { EventRecorder } from "../events.ts";
 import type { CheckpointSync } from "./checkpoints.ts";
-import type { FailoverMetrics } from "./failover-metrics.ts";
+import type { FailoverMetrics, JobMetrics } from "./failover-metrics.ts";
 import type { Placer } from "./placer.ts";
 import type { ScaleUps } from "./scale.ts";
 
@@ -46,6 +46,8 @@ export interface TrainingJobReconcilerOptions {
   readonly checkpointIntervalMs?: number;
   /** Moves by reason, their duration and the work they lost. */
   readonly failoverMetrics?: FailoverMetrics;
+  /** First placement latency, scale-ups by outcome and finished jobs, from each pass's events. */
+  readonly jobMetrics?: JobMetrics;
   readonly now?: () => Date;
 }
 
