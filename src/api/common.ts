@@ -30,11 +30,11 @@ export const conditionSchema = object(
   { required: ["type", "status", "lastTransitionTime", "reason", "message"] },
 );
 
-export const conditionsSchema = array("The object's current conditions; one per type.", conditionSchema, {
-  listType: "map",
-  listMapKeys: ["type"],
-  maxItems: 16,
-});
+/** status.conditions, described for its kind: which types it carries. */
+export const conditionsOf = (description: string) =>
+  array(description, conditionSchema, { listType: "map", listMapKeys: ["type"], maxItems: 16 });
+
+export const conditionsSchema = conditionsOf("The object's current conditions; one per type.");
 
 export const cloudSchema = (description: string) => enumOf(description, CLOUDS);
 export const acceleratorTypeSchema = (description: string) => enumOf(description, ACCELERATOR_TYPES);

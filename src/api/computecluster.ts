@@ -6,7 +6,7 @@ import type { V1ObjectMeta } from "@kubernetes/client-node";
 import {
   acceleratorTypeSchema,
   cloudSchema,
-  conditionsSchema,
+  conditionsOf,
   type GROUP,
   price,
   timestamp,
@@ -191,7 +191,9 @@ const nodeGroupStatus = object("One EKS node group or AKS agent pool and its cap
 
 export const computeClusterStatus = object("The cluster's observed state, written by the operator.", {
   observedGeneration: integer("The metadata.generation this status describes.", { minimum: 0, format: "int64" }),
-  conditions: conditionsSchema,
+  conditions: conditionsOf(
+    "Reachable, CloudAPIReachable, CheckpointStoreReady, Ready (True when jobs can be placed here: reachable, spec.prices valid, its store's Secret in the operator's namespace, at least one accelerator node group), and Stalled (True, with Ready's reason, only while spec.prices is invalid or the store's Secret is outside the operator's namespace; absent otherwise). kstatus (Flux, kpt): Failed when Stalled, else Current when Ready, else InProgress; InProgress too while observedGeneration is behind metadata.generation.",
+  ),
   lastHeartbeatTime: timestamp("When the operator last reached the cluster's API server."),
   kubernetesVersion: string("The worker's Kubernetes version."),
   nodeGroups: array("Capacity per node group.", nodeGroupStatus, { maxItems: 256 }),

@@ -1,7 +1,7 @@
 // The condition types of a TrainingJob and the reasons the operator gives for
 // them, kept beside the API types so status readers (kubectl, Argo CD health,
-// tests) and the controller use one vocabulary. Messages that are always the
-// same come with their reason as a pair.
+// kstatus, tests) and the controller use one vocabulary. Messages that are
+// always the same come with their reason as a pair.
 
 /** Condition types of a TrainingJob (API.md). */
 export const CONDITION = {
@@ -17,6 +17,15 @@ export const CONDITION = {
   Succeeded: "Succeeded",
   Failed: "Failed",
   Suspended: "Suspended",
+  /**
+   * True while the job is Running with every replica ready, and once it Succeeded; False otherwise,
+   * with the phase (or, for a Running job that is not ready, the Running condition's reason) as reason.
+   */
+  Ready: "Ready",
+  /** kstatus's abnormal-true condition: True while the operator is still bringing the job to run; absent otherwise. */
+  Reconciling: "Reconciling",
+  /** kstatus's abnormal-true condition: True while the job cannot go on without a change by someone; absent otherwise. */
+  Stalled: "Stalled",
 } as const;
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
@@ -81,6 +90,32 @@ export const FAILED_OVER = {
 export const FAILED = {
   DeadlineExceeded: "DeadlineExceeded",
   FailoverLimitReached: "FailoverLimitReached",
+} as const;
+
+/** Reasons of Ready=True; Ready=False's reason is the phase, or the Running condition's reason in phase Running. */
+export const READY = {
+  /** Phase Running with every replica ready; the message is the Running condition's. */
+  Running: "Running",
+  /** Phase Succeeded; the message is the Succeeded condition's. */
+  Succeeded: "Succeeded",
+} as const;
+
+/**
+ * Reasons of Stalled=True besides those it takes from another condition (the Failed condition's, the
+ * Placed condition's NoClusterAllowed, InvalidRequest and ClusterNotFound, WorkloadBlocked's but
+ * Unschedulable, FailedOver's FailoverDisabled).
+ */
+export const STALLED = {
+  /** ReconcileError has held for STALLED_AFTER_MS: retrying with backoff has not cleared it. */
+  ReconcileErrorPersists: "ReconcileErrorPersists",
+} as const;
+
+/** Reasons of a ComputeCluster's Ready condition (Ready=False also SecretOutsideOperatorNamespace, src/clusters/secret-refs.ts). */
+export const CLUSTER_READY = {
+  Ready: "Ready",
+  Unreachable: "Unreachable",
+  InvalidPrices: "InvalidPrices",
+  NoAcceleratorNodeGroups: "NoAcceleratorNodeGroups",
 } as const;
 
 /** Event reasons of a move. */

@@ -96,7 +96,9 @@ export function customResourceDefinition(def: KindDefinition): Record<string, un
       spec: def.spec,
       status: def.status,
     },
-    "x-kubernetes-validations": [...def.rules],
+    // Only with rules: the API server drops an empty list when it stores the CRD, so an empty one
+    // would be a field the next applier (Helm, Argo CD) conflicts on with the first.
+    ...(def.rules.length > 0 ? { "x-kubernetes-validations": [...def.rules] } : {}),
   };
   return {
     apiVersion: "apiextensions.k8s.io/v1",

@@ -2,7 +2,7 @@
 // conditions, placement, replicas, checkpoints, failovers, scale-ups), kept
 // apart from the spec the user writes (trainingjob.ts re-exports it).
 
-import { acceleratorTypeSchema, cloudSchema, conditionsSchema, price, timestamp } from "./common.ts";
+import { acceleratorTypeSchema, cloudSchema, conditionsOf, price, timestamp } from "./common.ts";
 import { array, enumOf, integer, object, string } from "./schema.ts";
 
 export const TRAINING_JOB_PHASES = [
@@ -109,7 +109,9 @@ export const trainingJobStatus = object("The job's observed state, written by th
     TRAINING_JOB_PHASES,
   ),
   observedGeneration: integer("The metadata.generation this status describes.", { minimum: 0, format: "int64" }),
-  conditions: conditionsSchema,
+  conditions: conditionsOf(
+    "Placed, Running, CheckpointReplicated, FailedOver, WorkloadBlocked, WorkloadUpToDate, Suspended, Succeeded, Failed, ReconcileError, and three that generic tools read. Ready: True while Running with every replica ready and once Succeeded, else False with the phase as reason (in phase Running, the Running condition's reason). Stalled: True while the job cannot go on without a change: Failed; not placed for NoClusterAllowed, InvalidRequest or ClusterNotFound; WorkloadBlocked for any reason but Unschedulable; its cluster or capacity lost with failover off; a ReconcileError held for 5 minutes. Reconciling: True while the operator brings the job to run (phases Pending, Placing, Scaling, Starting, FailingOver, and Running while not ready) and it is not Stalled. Reconciling and Stalled are absent when they do not hold. kstatus (Flux, kpt): Failed when Stalled, else Current when Ready, else InProgress; InProgress too while observedGeneration is behind metadata.generation.",
+  ),
   epoch: integer("The placement's epoch: 1 for the first placement, one more after each failover.", { minimum: 0 }),
   placement: placementStatus,
   scaleUp: scaleUpStatus,

@@ -1,13 +1,14 @@
 // Reconciles a ComputeCluster: connects to the worker with its kubeconfig,
 // heartbeats its API server, lists its node groups through the cloud's API,
-// and reports Reachable, CloudAPIReachable, Ready and capacity per node group
-// in status. Runs again every heartbeat interval. A worker that does not
+// and reports Reachable, CloudAPIReachable, Ready (with Stalled while only a
+// change of its spec can make it Ready) and capacity per node group in status. Runs again every heartbeat interval. A worker that does not
 // answer costs one request deadline (the registry's), then shows as
 // Reachable=False with the last time it was reached.
 
 import { isDeepStrictEqual } from "node:util";
 import { GROUP, VERSION } from "../../api/common.ts";
 import type { ComputeCluster, ComputeClusterStatus, NodeGroupStatus } from "../../api/computecluster.ts";
+import { CLUSTER_READY, CONDITION } from "../../api/conditions.ts";
 import { type Catalog, parsePriceOverrides } from "../../catalog/index.ts";
 import { kubeconfigFor } from "../../clusters/kubeconfig.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
@@ -208,6 +209,7 @@ export class ComputeClusterReconciler {
     conditions = setCondition(conditions, store, generation, now);
     const ready = readiness(cc, reachable, nodeGroups, hb.reachable.message, this.#o.secretNamespace);
     conditions = setCondition(conditions, ready, generation, now);
+    conditions = withStalled(conditions, ready, generation, now);
     return {
       ...old,
       observedGeneration: generation,
@@ -250,18 +252,19 @@ function readiness(
   why: string,
   secretNamespace: string | undefined,
 ): ConditionInput {
-  if (!reachable) return { type: "Ready", status: "False", reason: "Unreachable", message: why };
+  if (!reachable) return { type: "Ready", status: "False", reason: CLUSTER_READY.Unreachable, message: why };
   // Its jobs could not reach their store: the operator does not read that Secret.
   const store = cc.spec.checkpointStore.credentialsSecretRef;
   const refused = secretRefRefusal("spec.checkpointStore.credentialsSecretRef", store, secretNamespace);
   if (refused) return { type: "Ready", status: "False", reason: SECRET_OUTSIDE_NAMESPACE, message: refused };
   const prices = parsePriceOverrides(cc.spec.prices);
-  if (!prices.ok) return { type: "Ready", status: "False", reason: "InvalidPrices", message: prices.errors.join("; ") };
+  if (!prices.ok)
+    return { type: "Ready", status: "False", reason: CLUSTER_READY.InvalidPrices, message: prices.errors.join("; ") };
   if (groups.length === 0) {
     return {
       type: "Ready",
       status: "False",
-      reason: "NoAcceleratorNodeGroups",
+      reason: CLUSTER_READY.NoAcceleratorNodeGroups,
       message: "no node group with a known accelerator instance type (node.kubernetes.io/instance-type) was found",
     };
   }
@@ -269,9 +272,30 @@ function readiness(
   return {
     type: "Ready",
     status: "True",
-    reason: "Ready",
+    reason: CLUSTER_READY.Ready,
     message: `${groups.length} node groups, ${nodes} nodes ready`,
   };
+}
+
+/** Ready=False reasons that only a change of the ComputeCluster's spec clears. */
+const STALLED_READY: ReadonlySet<string> = new Set([SECRET_OUTSIDE_NAMESPACE, CLUSTER_READY.InvalidPrices]);
+
+/**
+ * Stalled=True (kstatus: Failed) with Ready's reason and message while Ready is False for one of
+ * STALLED_READY; absent otherwise, so an unreachable cluster or one without accelerator node groups
+ * stays InProgress for kstatus (Ready=False) and Current once Ready.
+ */
+export function withStalled(
+  conditions: Condition[],
+  ready: ConditionInput,
+  generation: number | undefined,
+  now: Date,
+): Condition[] {
+  if (ready.status === "False" && STALLED_READY.has(ready.reason))
+    return setCondition(conditions, { ...ready, type: CONDITION.Stalled, status: "True" }, generation, now);
+  return conditions.some((c) => c.type === CONDITION.Stalled)
+    ? conditions.filter((c) => c.type !== CONDITION.Stalled)
+    : conditions;
 }
 
 /** The error's message, cut short: an API error's message carries the whole response. */

@@ -27,6 +27,7 @@ import {
 import { fenceOldEpochs } from "./fence.ts";
 import { addFinalizer, FINALIZER, finalize, jobRef } from "./finalizer.ts";
 import { giveBackGroups } from "./give-back.ts";
+import { reportReadiness } from "./kstatus.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
 import { place, waitForOldEpoch } from "./placing.ts";
@@ -119,7 +120,9 @@ export class TrainingJobReconciler {
     const second = first.written && first.placed ? await this.#launchPlaced(first.written, now) : undefined;
     const last = second?.written ?? first.written ?? job;
     if (last !== ctx.o.jobs.get(namespace, name)) this.#wrote(key, last);
-    await this.#record(key, last, mergeLaunch([...first.events, ...(second?.events ?? [])]));
+    const events = mergeLaunch([...first.events, ...(second?.events ?? [])]);
+    await this.#record(key, last, events);
+    ctx.o.jobMetrics?.recorded(job, last, events);
     return (second ?? first).result;
   }
 
@@ -173,6 +176,8 @@ export class TrainingJobReconciler {
       this.#reportError(b, err);
       result = { kind: err instanceof TerminalError ? "terminal" : "retry", error: toError(err) };
     }
+    // Ready, Reconciling and Stalled sum up the rest of what this pass found (kstatus.ts).
+    reportReadiness(b);
     let written: TrainingJob | undefined;
     const uid = job.metadata.uid ?? "";
     if (b.changed()) {
