@@ -7,13 +7,7 @@
 
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import {
-  AuthorizationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  type V1ResourceAttributes,
-} from "@kubernetes/client-node";
+import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { S3_ACCESS_KEY, S3_SECRET_KEY } from "../../scripts/sandbox/sandbox.ts";
 import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { ComputeCluster } from "../../src/api/computecluster.ts";
@@ -21,18 +15,18 @@ import { LABEL_JOB_UID } from "../../src/workload/names.ts";
 import { getCluster } from "../support/failover.ts";
 import { withOperator } from "../support/operator.ts";
 import {
+  type Access,
   applyShippedRbac,
   OPERATOR_NAMESPACE,
   OPERATORS_GROUP,
   operatorHubKubeconfigPath,
   operatorToken,
+  subjectAllowed,
   tokenKubeconfig,
   WORKER_ROLE,
 } from "../support/rbac.ts";
 import { clients, eventually, type SandboxCluster } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
-
-type Access = Pick<V1ResourceAttributes, "verb" | "resource" | "namespace" | "group" | "subresource" | "name">;
 
 const show = (a: Access) =>
   `${a.verb} ${a.group ? `${a.group}/` : ""}${a.resource}${a.subresource ? `/${a.subresource}` : ""}${a.namespace ? ` in ${a.namespace}` : " (all namespaces)"}`;
@@ -46,21 +40,12 @@ async function allowedWith(kubeConfig: KubeConfig, a: Access): Promise<boolean> 
 }
 
 /** What a member of crosscloud:operators (an EKS access entry's or AKS Entra group's identity) may do on `cluster`. */
-async function groupAllowed(cluster: SandboxCluster, a: Access): Promise<boolean> {
-  const review = await clients(cluster)
-    .kubeConfig.makeApiClient(AuthorizationV1Api)
-    .createSubjectAccessReview({
-      body: {
-        apiVersion: "authorization.k8s.io/v1",
-        kind: "SubjectAccessReview",
-        spec: {
-          user: "arn:aws:iam::111122223333:role/crosscloud-operator",
-          groups: [OPERATORS_GROUP],
-          resourceAttributes: a,
-        },
-      },
-    });
-  return review.status?.allowed === true;
+function groupAllowed(cluster: SandboxCluster, a: Access): Promise<boolean> {
+  return subjectAllowed(
+    cluster,
+    { user: "arn:aws:iam::111122223333:role/crosscloud-operator", groups: [OPERATORS_GROUP] },
+    a,
+  );
 }
 
 async function expectAccess(ask: (a: Access) => Promise<boolean>, allowed: Access[], denied: Access[]) {

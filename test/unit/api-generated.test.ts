@@ -1,5 +1,7 @@
-// crds/ and docs/api.md are generated from src/api/: this fails when someone
-// changed the schema and forgot `npm run gen`, and checks the schema language.
+// crds/, docs/api.md and the hub chart's CRD templates
+// (deploy/helm/crosscloud-operator/templates/crds/, scripts/gen-chart.ts) are
+// generated from src/api/: this fails when someone changed the schema and
+// forgot `npm run gen`, and checks the schema language.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
