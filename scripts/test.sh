@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# npm test: lint and typecheck, unit tests, then the integration tests in
+# npm test: builds what is missing of the sandbox's control plane and the test
+# tools, lint and typecheck, unit tests, then the integration tests in
 # TEST_SHARDS (default 3) shards at once, each against a sandbox of its own
 # (the first is the default .sandbox on ports from 17000; shard i uses
 # .sandbox-i on ports from 17000 + 1000*i), the sandboxes brought down again
@@ -20,6 +21,12 @@ sandbox_env() {
     echo "SANDBOX_STATE_DIR=$PWD/.sandbox-$1 SANDBOX_PORT_BASE=$((17000 + 1000 * $1))"
   fi
 }
+
+# The sandbox's control plane and the tools the tests run (helm, promtool,
+# umoci, the Go test harness), built from the Go module proxy on a new machine
+# and cached by version: once here, before the unit tests and the shards need them.
+echo; echo "==> control plane and test tools (cached by version)"
+scripts/sandbox/build-binaries.sh && scripts/tools/build-tools.sh || status=1
 
 run npm run --silent lint
 run npm run --silent typecheck
