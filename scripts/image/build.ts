@@ -51,7 +51,10 @@ function buildApp(work: string): string {
   const installed = join(REPO_ROOT, "node_modules/.package-lock.json");
   if (existsSync(installed) && sameLock(installed, join(REPO_ROOT, "package-lock.json"))) {
     log("stage 1: the checkout's node_modules (npm ci of this lockfile), tsc, npm prune --omit=dev");
-    cpSync(join(REPO_ROOT, "node_modules"), join(app, "node_modules"), { recursive: true, verbatimSymlinks: true });
+    // Hard links: npm prune only removes from the copy; its lock file is rewritten, so it is copied.
+    run("cp", ["-al", join(REPO_ROOT, "node_modules"), join(app, "node_modules")]);
+    rmSync(join(app, "node_modules/.package-lock.json"));
+    cpSync(installed, join(app, "node_modules/.package-lock.json"));
   } else {
     log("stage 1: npm ci, tsc, npm prune --omit=dev");
     run(npm, ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], app);

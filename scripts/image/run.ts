@@ -29,16 +29,25 @@ export interface RunImageOptions {
 /** Quotes a word for sh. */
 const sh = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** Unpacks the image into `bundle` (emptied first) and returns its root filesystem's path. */
+/**
+ * Unpacks the image's layers into `bundle`/rootfs (emptied first) and returns that path. A raw
+ * unpack: the runtime settings are read from the image config (imageConfigOf), so umoci need not
+ * write a runtime bundle, nor hash every file into a manifest for a later repack.
+ */
 export function unpackImage(o: Pick<RunImageOptions, "layout" | "tag" | "bundle" | "umoci">): string {
   rmSync(o.bundle, { recursive: true, force: true });
-  execFileSync(o.umoci, ["unpack", "--image", `${o.layout}:${o.tag}`, o.bundle], { stdio: "inherit" });
-  return join(o.bundle, "rootfs");
+  const rootfs = join(o.bundle, "rootfs");
+  mkdirSync(o.bundle, { recursive: true });
+  execFileSync(o.umoci, ["raw", "unpack", "--image", `${o.layout}:${o.tag}`, rootfs], { stdio: "inherit" });
+  return rootfs;
 }
 
-/** Starts the image's entrypoint; the returned process is the entrypoint itself (sh execs into it). */
-export function runImage(o: RunImageOptions): ChildProcess {
-  const rootfs = unpackImage(o);
+/**
+ * Starts the image's entrypoint; the returned process is the entrypoint itself (sh execs into it).
+ * `unpacked`: the root filesystem unpackImage returned for this image, used as it is.
+ */
+export function runImage(o: RunImageOptions & { readonly unpacked?: string }): ChildProcess {
+  const rootfs = o.unpacked ?? unpackImage(o);
   const image = imageConfigOf(o.layout, o.tag).config;
   const [uid, gid = uid] = (image.User ?? "0").split(":");
   const entry = [...(image.Entrypoint ?? []), ...(image.Cmd ?? [])];

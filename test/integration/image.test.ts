@@ -49,6 +49,8 @@ describe("the operator image", { timeout: 1_200_000 }, () => {
   const layout = join(out, "oci");
   const bundle = join(out, "bundle");
   const umoci = () => toolPath("umoci");
+  /** The image's root filesystem, unpacked by the first test and run by the second. */
+  let rootfs = "";
 
   before(() => {
     report = buildImage(out);
@@ -65,7 +67,7 @@ describe("the operator image", { timeout: 1_200_000 }, () => {
     assert.equal(config.WorkingDir, "/app");
     assert.ok(config.Env?.includes("MALLOC_ARENA_MAX=2"), `env ${config.Env}`);
 
-    const rootfs = unpackImage({ layout, tag: pkg.version, bundle, umoci: umoci() });
+    rootfs = unpackImage({ layout, tag: pkg.version, bundle, umoci: umoci() });
     const paths = walk(rootfs);
     for (const banned of [/(^|\/)npm$/, /(^|\/)npx$/, /^bin\/(ba)?sh$/, /^usr\/bin\/(ba|da)?sh$/, /^usr\/bin\/apt/])
       assert.deepEqual(
@@ -97,6 +99,7 @@ describe("the operator image", { timeout: 1_200_000 }, () => {
         tag: pkg.version,
         bundle,
         umoci: umoci(),
+        ...(rootfs ? { unpacked: rootfs } : {}),
         files: {
           [`${SA_DIR}/token`]: await operatorToken("hub"),
           [`${SA_DIR}/ca.crt`]: ca,
