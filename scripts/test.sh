@@ -16,9 +16,11 @@ run() { echo; echo "==> $*"; "$@" || status=$?; }
 shards="${TEST_SHARDS:-3}"
 
 # The environment that points a command at shard $1's sandbox.
+# SANDBOX_PORT_BASE (default 17000) moves all of them, to run beside another sandbox.
+port_base="${SANDBOX_PORT_BASE:-17000}"
 sandbox_env() {
-  if [ "$1" -eq 0 ]; then echo "SANDBOX_PORT_BASE=17000"; else
-    echo "SANDBOX_STATE_DIR=$PWD/.sandbox-$1 SANDBOX_PORT_BASE=$((17000 + 1000 * $1))"
+  if [ "$1" -eq 0 ]; then echo "SANDBOX_PORT_BASE=$port_base"; else
+    echo "SANDBOX_STATE_DIR=$PWD/.sandbox-$1 SANDBOX_PORT_BASE=$((port_base + 1000 * $1))"
   fi
 }
 
