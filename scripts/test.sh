@@ -25,7 +25,7 @@ sandbox_env() {
 }
 
 # The sandbox's control plane and the tools the tests run (helm, promtool,
-# umoci, the Go test harness), built from the Go module proxy on a new machine
+# umoci, the Go test harness, a Python venv with boto3 and azure-storage-blob), built from the Go module proxy on a new machine
 # and cached by version: once here, before the unit tests and the shards need them.
 echo; echo "==> control plane and test tools (cached by version)"
 scripts/sandbox/build-binaries.sh && scripts/tools/build-tools.sh || status=1

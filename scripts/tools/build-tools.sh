@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the tools the deploy tests run, from the Go module proxy, and caches
-# them by version outside the repo (like scripts/sandbox/build-binaries.sh):
+# Builds the tools the tests run, from the Go module proxy (and one Python
+# venv from PyPI), and caches them by version outside the repo (like
+# scripts/sandbox/build-binaries.sh):
 #   helm      helm.sh/helm/v4/cmd/helm                   (chart lint, template, install, upgrade)
 #   promtool  github.com/prometheus/prometheus/cmd/promtool  (alert rule tests)
 #   umoci     github.com/opencontainers/umoci/cmd/umoci  (the OCI image, without a daemon)
@@ -8,10 +9,14 @@
 #             kstatus over objects) and `lua-health` (Argo CD health scripts
 #             in github.com/yuin/gopher-lua, the Lua VM Argo CD embeds);
 #             cached by the hash of their sources.
+#   python    a venv ($PYTHON_BASE -m venv) with test/python/requirements.txt
+#             installed from PyPI (boto3, azure-storage-blob, azure-identity:
+#             what docs/checkpoints.md's Python helper imports); cached by
+#             the hash of that file and of the interpreter.
 #
 # Usage: build-tools.sh [tool ...]   (default: all missing ones)
 # Prints nothing on stdout; `scripts/tools/tool-path.sh NAME` prints where a
-# tool is (helm, promtool, umoci, kstatus, lua-health).
+# tool is (helm, promtool, umoci, kstatus, lua-health, python).
 # Env:   CROSSCLOUD_CACHE (default ~/.cache/crosscloud-operator)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,8 +65,24 @@ build_harness() {
   log "built harness in $((SECONDS - start)) s"
 }
 
+# Made in a scratch directory and renamed when complete, so a venv in the cache
+# is never half installed. Only bin/python is used: the console scripts (pip,
+# ...) keep the scratch path in their #! line, so run `bin/python -m pip`.
+build_python_venv() {
+  local out; out="$(dirname "$(dirname "$(tool_path python)")")"
+  [ -x "$out/bin/python" ] && { log "python venv cached in $out"; return; }
+  log "making a python venv with test/python/requirements.txt (PyPI)"
+  local start=$SECONDS
+  rm -rf "$out.tmp"
+  "$PYTHON_BASE" -m venv "$out.tmp"
+  "$out.tmp/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    --requirement test/python/requirements.txt
+  mv "$out.tmp" "$out"
+  log "made the python venv in $((SECONDS - start)) s"
+}
+
 tools=("$@")
-[ ${#tools[@]} -eq 0 ] && tools=(helm promtool umoci harness)
+[ ${#tools[@]} -eq 0 ] && tools=(helm promtool umoci harness python)
 mkdir -p "$TOOLS_CACHE"
 for t in "${tools[@]}"; do
   # One build of a tool at a time (test shards may ask for it at once); the
@@ -74,6 +95,7 @@ for t in "${tools[@]}"; do
     promtool) install_go promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" "-s -w" ;;
     umoci) build_in_module umoci "github.com/opencontainers/umoci@$UMOCI_VERSION" ./cmd/umoci "-s -w" ;;
     harness) build_harness ;;
+    python) build_python_venv ;;
     *) echo "unknown tool: $t" >&2; exit 2 ;;
   esac
   exec 9>&-

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints the cached path of a tool built by build-tools.sh: helm, promtool,
-# umoci, kstatus or lua-health (whether or not it is built yet).
+# umoci, kstatus, lua-health or python (the tests' virtual environment),
+# whether or not it is built yet.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/tools/versions.sh

@@ -1,13 +1,22 @@
-# Sourced by the tool scripts: the versions of the tools the deploy tests
-# build from the Go module proxy, and where each is cached.
+# Sourced by the tool scripts: the versions of the tools the tests build
+# (from the Go module proxy, and a Python venv from PyPI), and where each is cached.
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"   # Prometheus 3.16's Go module
 UMOCI_VERSION="${UMOCI_VERSION:-v0.6.0}"
 TOOLS_CACHE="${CROSSCLOUD_CACHE:-$HOME/.cache/crosscloud-operator}/bin"
+# The interpreter the Python venv is made from (python3 on PATH unless set).
+PYTHON_BASE="${PYTHON_BASE:-python3}"
 
 # The harness is cached by the hash of its sources, so an edit rebuilds it.
 harness_hash() {
   (cd test/harness && find . -name '*.go' -o -name 'go.*' | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-12
+}
+
+# The Python venv is cached by the hash of test/python/requirements.txt and of
+# the interpreter it is made from (a venv runs only with its own).
+python_venv_hash() {
+  { cat test/python/requirements.txt; "$PYTHON_BASE" -c 'import sys; print(sys.version, sys.executable)'; } |
+    sha256sum | cut -c1-12
 }
 
 tool_path() { # name -> the path of its binary
@@ -17,6 +26,8 @@ tool_path() { # name -> the path of its binary
     umoci) echo "$TOOLS_CACHE/umoci-$UMOCI_VERSION/umoci" ;;
     # test/harness/cmd/*: Argo CD's Lua VM over health checks, and kstatus.
     lua-health|kstatus) echo "$TOOLS_CACHE/harness-$(harness_hash)/$1" ;;
+    # A venv with test/python/requirements.txt installed: its interpreter.
+    python) echo "$TOOLS_CACHE/python-venv-$(python_venv_hash)/bin/python" ;;
     *) echo "unknown tool: $1" >&2; return 2 ;;
   esac
 }

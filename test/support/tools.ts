@@ -1,14 +1,15 @@
-// The tools the deploy tests run (helm, promtool, umoci, and test/harness's
-// kstatus and lua-health), built from the Go module proxy and cached by
-// version by scripts/tools/build-tools.sh. A test asks for a tool by name; a
-// missing one is built then (npm test builds them all before the sandboxes).
+// The tools the tests run (helm, promtool, umoci, and test/harness's kstatus
+// and lua-health, built from the Go module proxy; python, a venv with
+// test/python/requirements.txt from PyPI), cached by version by
+// scripts/tools/build-tools.sh. A test asks for a tool by name; a missing one
+// is built then (npm test builds them all before the sandboxes).
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
 
-export type Tool = "helm" | "promtool" | "umoci" | "kstatus" | "lua-health";
+export type Tool = "helm" | "promtool" | "umoci" | "kstatus" | "lua-health" | "python";
 
 const scripts = join(REPO_ROOT, "scripts", "tools");
 
