@@ -10,6 +10,8 @@
 // RENEW_DEADLINE_MS (10000), RETRY_PERIOD_MS (2000) for the leader Lease;
 // SCALE_UP_TIMEOUT_MS (600000); CLOUD_API (true; false: no EKS/AKS calls);
 // CHECKPOINT_BUFFER_MIB (256), CHECKPOINT_PART_COPIES (16): the process-wide copy budget;
+// OPERATOR_IMAGE (the operator's own image, run by the checkpoint-agent sidecar of
+// jobs with spec.checkpoint.localDir; unset: those jobs are not launched);
 // STALL_TIMEOUT_MS (300000: /healthz fails when a controller has a reconcile
 // running and none finished for this long);
 // the clouds' own credential env (AWS_*, AZURE_*), and for the sandbox's
@@ -21,6 +23,7 @@ import { processCopyBudget } from "./checkpoint/copy-budget.ts";
 import { CloudTokens, defaultCloudTokenSources } from "./clusters/cloud-auth.ts";
 import { azureCredentialFromEnv, cloudProviderFactory, ProviderRegistry } from "./clusters/providers.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "./clusters/secret-refs.ts";
+import { processReplicationJobSettings } from "./controller/trainingjob/replication-jobs.ts";
 import { KubeConfig } from "./kube/config.ts";
 import { Operator } from "./operator.ts";
 import { startHealthServer } from "./runtime/health.ts";
@@ -39,6 +42,7 @@ async function main(): Promise<void> {
   const catalog = env.CATALOG_FILE ? await loadCatalogFile(env.CATALOG_FILE) : Catalog.builtIn();
   const metrics = makeRuntimeMetrics();
   processCopyBudget(); // sized from CHECKPOINT_BUFFER_MIB and CHECKPOINT_PART_COPIES: a bad value stops the start
+  processReplicationJobSettings(); // REPLICATION_JOB_THRESHOLD_BYTES, REPLICATION_JOBS_PER_CLUSTER: a bad value stops the start
   const operator = new Operator({
     hub,
     catalog,
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
     ...(env.CHECKPOINT_INTERVAL_MS ? { checkpointIntervalMs: Number(env.CHECKPOINT_INTERVAL_MS) } : {}),
     ...(env.WORKER_REQUEST_TIMEOUT_MS ? { workerRequestTimeoutMs: Number(env.WORKER_REQUEST_TIMEOUT_MS) } : {}),
     ...(env.HUB_REQUEST_TIMEOUT_MS ? { hubRequestTimeoutMs: Number(env.HUB_REQUEST_TIMEOUT_MS) } : {}),
+    ...(env.OPERATOR_IMAGE ? { operatorImage: env.OPERATOR_IMAGE } : {}),
     ...cloudWiring(),
   });
   let leading = false;

@@ -61,6 +61,8 @@ export interface OperatorOptions {
   readonly namespace?: string;
   /** The deadline of every request to the hub, watches aside (they have their own timeout). Default 30 s. */
   readonly hubRequestTimeoutMs?: number;
+  /** The operator's own image (env OPERATOR_IMAGE), run by the checkpoint-agent sidecar. Absent: jobs with spec.checkpoint.localDir are not launched. */
+  readonly operatorImage?: string;
 }
 
 /** The index of the hub's TrainingJobs by uid. */
@@ -184,6 +186,7 @@ export class Operator {
       catalog: this.#o.catalog,
       events,
       logger,
+      ...(this.#o.operatorImage ? { operatorImage: this.#o.operatorImage } : {}),
       ...(this.#o.providers ? { providers: this.#o.providers } : {}),
       ...(this.#o.scaleUpTimeoutMs !== undefined ? { scaleUpTimeoutMs: this.#o.scaleUpTimeoutMs } : {}),
       failoverMetrics: failoverMetrics(metrics.registry),

@@ -1,7 +1,7 @@
 // The TrainingJob kind (namespaced, short name tj): what a user applies to run
 // one distributed training job across clouds. Field names are fixed by API.md.
 
-import type { V1EnvVar, V1ObjectMeta, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { V1EnvVar, V1ObjectMeta, V1PodTemplateSpec, V1Volume } from "@kubernetes/client-node";
 import { acceleratorTypeSchema, cloudSchema, type GROUP, type VERSION } from "./common.ts";
 import { array, boolean, duration, enumOf, type Infer, integer, object, raw, string } from "./schema.ts";
 import type { trainingJobStatus } from "./trainingjob-status.ts";
@@ -143,8 +143,32 @@ const prefixRules = [
   },
 ];
 
+/** What the CRD refuses in spec.checkpoint.localDir, each with what to do instead. */
+const localDirRules = [
+  {
+    rule: "self.startsWith('/')",
+    message: "must be an absolute path, e.g. /checkpoints: it is where the trainer and the checkpoint-agent mount it",
+  },
+  {
+    rule: "!self.endsWith('/')",
+    message: "must not be '/' or end with '/': name a directory of its own, e.g. /checkpoints",
+  },
+  {
+    rule: "!self.contains('//') && !self.matches('(^|/)[.][.]?(/|$)')",
+    message: "must not have an empty, '.' or '..' segment: write the plain path, e.g. /checkpoints",
+  },
+];
+
+/** A volume source for spec.checkpoint.volume: any one of a pod volume's sources, without the name. */
+export type CheckpointVolumeSource = Omit<V1Volume, "name">;
+
+const checkpointVolume = raw<CheckpointVolumeSource>(
+  "The volume for localDir, as a pod volume without its name: one volume source such as {emptyDir: {}}, {emptyDir: {sizeLimit: 500Gi}}, {hostPath: {path: /mnt/nvme}} or {ephemeral: {volumeClaimTemplate: ...}}. The operator names it checkpoint-local and mounts it at localDir in the trainer and in the checkpoint-agent. Default: an emptyDir. The worker's API server checks it when the Job is created.",
+  { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+);
+
 const checkpointSpec = object(
-  "Where the job's checkpoints go in each cluster's store, and how many are kept.",
+  "Where the job's checkpoints go in each cluster's store, how many are kept, and optionally the local directory a checkpoint-agent sidecar uploads from.",
   {
     prefix: string(
       "The job's checkpoint line: the path under the job's namespace in each store where steps are written (<namespace>/<prefix>/step-<N>/), so a job never reaches another namespace's checkpoints. Default: the job's name. Segments of letters, digits, '.', '_' and '-' joined by single '/'; no '.' or '..' segment, no leading or trailing '/'. Two running jobs of a namespace never write one line: the newer one waits, with a ReconcileError condition naming the other (to continue from another job's steps, set from instead).",
@@ -163,8 +187,27 @@ const checkpointSpec = object(
       maximum: 1000,
       default: 3,
     }),
+    localDir: string(
+      "An absolute path where the trainer saves its checkpoints (step-<N>/ directories), given to it as CROSSCLOUD_CHECKPOINT_DIR. Set: every worker pod gets a native sidecar named checkpoint-agent (an init container with restartPolicy Always, from the operator's image) that shares this directory, restores the step to resume from into <localDir>/step-<N> before the trainer starts (CROSSCLOUD_RESUME_DIR), and uploads and commits the steps the trainer finishes; the store credentials then go to the checkpoint-agent only. Absent: the trainer writes to its store itself (CROSSCLOUD_CHECKPOINT_URI).",
+      { minLength: 2, maxLength: 256, rules: localDirRules },
+    ),
+    volume: checkpointVolume,
+    keepLocal: integer(
+      "With localDir: the newest steps kept on local disk; older ones are deleted once uploaded. A step still uploading is never deleted.",
+      { minimum: 1, maximum: 1000, default: 2 },
+    ),
   },
-  { default: {} },
+  {
+    default: {},
+    rules: [
+      {
+        rule: "!has(self.volume) || has(self.localDir)",
+        message:
+          "spec.checkpoint.volume is the volume of localDir: set spec.checkpoint.localDir too, or leave volume out",
+        fieldPath: ".volume",
+      },
+    ],
+  },
 );
 
 const failoverSpec = object(
@@ -240,6 +283,18 @@ export const trainingJobSpec = object(
     placement: placementSpec,
     checkpoint: checkpointSpec,
     failover: failoverSpec,
+    terminationGracePeriod: duration(
+      "How long the job's pods have to stop after SIGTERM (preemption, drain, suspend, a new placement) before they are killed, as a duration such as 300s or 10m; rendered as the pods' terminationGracePeriodSeconds (rounded up to whole seconds). A trainer that saves on SIGTERM, and the checkpoint-agent uploading that step, finish within it.",
+      {
+        default: "300s",
+        rules: [
+          {
+            rule: "!self.matches('^(0+(ms|s|m|h))+$')",
+            message: "must be longer than 0s: the pods need time to stop, e.g. 300s",
+          },
+        ],
+      },
+    ),
     runPolicy: runPolicySpec,
   },
   { required: ["replicas", "accelerators", "template"] },

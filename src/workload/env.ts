@@ -105,3 +105,5 @@ export function fabricEnv(type: InstanceType): V1EnvVar[] {
 /** Keys of the resume ConfigMap. */
 export const RESUME_STEP_KEY = "step";
 export const RESUME_URI_KEY = "uri";
+/** With spec.checkpoint.localDir: <localDir>/step-<N>, where the checkpoint-agent restores the step (CROSSCLOUD_RESUME_DIR). */
+export const RESUME_DIR_KEY = "dir";

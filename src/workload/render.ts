@@ -13,10 +13,27 @@ import type {
   V1Service,
   V1Volume,
 } from "@kubernetes/client-node";
+import { durationMs } from "../api/schema.ts";
 import type { AcceleratorOption, TrainingJob } from "../api/trainingjob.ts";
 import type { InstanceType } from "../catalog/instance-types.ts";
 import { stepDir } from "../checkpoint/manifest.ts";
-import { fabricEnv, hasInfiniBand, MASTER_PORT, RESUME_STEP_KEY, RESUME_URI_KEY, trainerEnv } from "./env.ts";
+import {
+  agentContainer,
+  checkpointMount,
+  checkpointVolume,
+  DEFAULT_KEEP_LOCAL,
+  missingImageMessage,
+  trainerLocalEnv,
+} from "./checkpoint-agent.ts";
+import {
+  fabricEnv,
+  hasInfiniBand,
+  MASTER_PORT,
+  RESUME_DIR_KEY,
+  RESUME_STEP_KEY,
+  RESUME_URI_KEY,
+  trainerEnv,
+} from "./env.ts";
 import { type JobRef, LABEL_EPOCH, LABEL_JOB_UID, workloadLabels, workloadName } from "./names.ts";
 import { groupLabels, type NodeGroupTarget, nodeAffinityFor, nodeSelectorFor, tolerationsFor } from "./scheduling.ts";
 
@@ -36,8 +53,13 @@ export interface RenderInput {
    * checkpointUri. The pods still write to checkpointUri.
    */
   readonly resumeUri?: string;
-  /** Env and a Secret (on the worker, for envFrom) that let the trainer reach its checkpoint store. */
+  /**
+   * Env and a Secret (on the worker, for envFrom) that let the pods reach their checkpoint store: the
+   * trainer's, or with spec.checkpoint.localDir the checkpoint-agent's only.
+   */
   readonly store?: { readonly env: readonly V1EnvVar[]; readonly secretName?: string };
+  /** The operator's own image (env OPERATOR_IMAGE): the checkpoint-agent's. Required with spec.checkpoint.localDir. */
+  readonly operatorImage?: string;
   /** The cloud identity the pods run as (the ComputeCluster's spec.workloadIdentity). */
   readonly identity?: PodIdentity;
 }
@@ -83,10 +105,23 @@ export function resumeConfigMapName(workload: string): string {
   return `${workload}-resume`;
 }
 
-/** The resume ConfigMap's data for `step` (empty: start from scratch). */
-export function resumeData(checkpointUri: string, step: number | undefined): Record<string, string> {
+/**
+ * The resume ConfigMap's data for `step` (empty: start from scratch); with `localDir`
+ * (spec.checkpoint.localDir) also the directory the checkpoint-agent restores it into.
+ */
+export function resumeData(checkpointUri: string, step: number | undefined, localDir?: string): Record<string, string> {
   if (step === undefined) return {};
-  return { [RESUME_STEP_KEY]: String(step), [RESUME_URI_KEY]: `${checkpointUri.replace(/\/+$/, "")}/${stepDir(step)}` };
+  return {
+    [RESUME_STEP_KEY]: String(step),
+    [RESUME_URI_KEY]: `${checkpointUri.replace(/\/+$/, "")}/${stepDir(step)}`,
+    ...(localDir ? { [RESUME_DIR_KEY]: `${localDir}/${stepDir(step)}` } : {}),
+  };
+}
+
+/** The pods' terminationGracePeriodSeconds: spec.terminationGracePeriod rounded up to whole seconds (default 300). */
+export function gracePeriodSeconds(job: TrainingJob): number {
+  const ms = durationMs(job.spec.terminationGracePeriod ?? "300s");
+  return ms === undefined ? 300 : Math.max(1, Math.ceil(ms / 1000));
 }
 
 function jobRef(job: TrainingJob): JobRef {
@@ -136,15 +171,20 @@ function defaultsNotSet(type: InstanceType, own: readonly V1EnvVar[]): V1EnvVar[
   return fabricEnv(type).filter((e) => !set.has(e.name));
 }
 
-function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[]): V1Container {
+function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[], resumeMap: string): V1Container {
   const type = input.target.instanceType;
   const devices = deviceResources(type, input.option.perReplica);
-  const secret = input.store?.secretName;
+  const localDir = input.job.spec.checkpoint.localDir;
+  // With localDir the store's env and credentials go to the checkpoint-agent only.
+  const store = localDir ? undefined : input.store;
+  const secret = store?.secretName;
+  const local = localDir ? trainerLocalEnv(localDir, resumeMap) : [];
   const own = [...(c.env ?? []), ...(input.option.env ?? [])];
+  const mounts = localDir ? [checkpointMount(localDir)] : [];
   return {
     ...c,
     image: input.option.image ?? c.image,
-    env: [...defaultsNotSet(type, own), ...own, ...(input.store?.env ?? []), ...env],
+    env: [...defaultsNotSet(type, own), ...own, ...(store?.env ?? []), ...env, ...local],
     ...(secret ? { envFrom: [...(c.envFrom ?? []), { secretRef: { name: secret } }] } : {}),
     ...securityContextFor(c, type),
     resources: {
@@ -152,8 +192,29 @@ function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[]): 
       requests: { ...c.resources?.requests, ...devices },
       limits: { ...c.resources?.limits, ...devices },
     },
-    volumeMounts: [...(c.volumeMounts ?? []), { name: SHM_VOLUME, mountPath: "/dev/shm" }],
+    volumeMounts: [...(c.volumeMounts ?? []), { name: SHM_VOLUME, mountPath: "/dev/shm" }, ...mounts],
   };
+}
+
+/**
+ * With spec.checkpoint.localDir: the checkpoint-agent sidecar, after the template's own init
+ * containers, and its volume; nothing otherwise.
+ */
+function checkpointAgent(input: RenderInput, resumeMap: string): { sidecars: V1Container[]; volumes: V1Volume[] } {
+  const { localDir, volume, keepLocal } = input.job.spec.checkpoint;
+  if (!localDir) return { sidecars: [], volumes: [] };
+  if (!input.operatorImage) throw new Error(missingImageMessage(localDir));
+  const agent = agentContainer({
+    image: input.operatorImage,
+    localDir,
+    keepLocal: keepLocal ?? DEFAULT_KEEP_LOCAL,
+    replicas: input.job.spec.replicas,
+    epoch: input.epoch,
+    checkpointUri: input.checkpointUri,
+    resumeConfigMap: resumeMap,
+    ...(input.store ? { store: input.store } : {}),
+  });
+  return { sidecars: [agent], volumes: [checkpointVolume(volume)] };
 }
 
 /** The template's node selector without the group labels: the placement's group replaces them. */
@@ -170,6 +231,7 @@ function nodeAffinityOf(t: NodeGroupTarget, spec: V1PodSpec): { nodeAffinity?: V
 function podSpec(input: RenderInput, name: string, labels: Record<string, string>): V1PodSpec {
   const spec = input.job.spec.template.spec ?? { containers: [] };
   const index = trainerIndex(spec.containers);
+  const resumeMap = resumeConfigMapName(name);
   const env = trainerEnv({
     replicas: input.job.spec.replicas,
     perReplica: input.option.perReplica,
@@ -180,17 +242,21 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     cluster: input.target.cluster,
     accelerator: input.option.type,
     checkpointUri: input.checkpointUri,
-    resumeConfigMap: resumeConfigMapName(name),
+    resumeConfigMap: resumeMap,
   });
   const shm: V1Volume = { name: SHM_VOLUME, emptyDir: { medium: "Memory" } };
+  const agent = checkpointAgent(input, resumeMap);
   const { serviceAccountName: _own, serviceAccount: _alias, ...rest } = spec;
+  const initContainers = [...(spec.initContainers ?? []), ...agent.sidecars];
   return {
     ...rest,
     ...podServiceAccount(spec, input.identity),
     restartPolicy: "Never",
     subdomain: name,
-    containers: spec.containers.map((c, i) => (i === index ? trainerContainer(c, input, env) : c)),
-    volumes: [...(spec.volumes ?? []), shm],
+    terminationGracePeriodSeconds: gracePeriodSeconds(input.job),
+    ...(initContainers.length > 0 ? { initContainers } : {}),
+    containers: spec.containers.map((c, i) => (i === index ? trainerContainer(c, input, env, resumeMap) : c)),
+    volumes: [...(spec.volumes ?? []), shm, ...agent.volumes],
     nodeSelector: { ...withoutGroupLabels(spec.nodeSelector, input.target), ...nodeSelectorFor(input.target) },
     tolerations: [...(spec.tolerations ?? []), ...tolerationsFor(input.target)],
     affinity: {
@@ -263,7 +329,7 @@ export function renderWorkload(input: RenderInput): Workload {
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { ...meta, name: resumeConfigMapName(name) },
-    data: resumeData(input.resumeUri ?? input.checkpointUri, input.resumeStep),
+    data: resumeData(input.resumeUri ?? input.checkpointUri, input.resumeStep, input.job.spec.checkpoint.localDir),
   };
   return { job, service, resume: resumeMap };
 }

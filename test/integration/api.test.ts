@@ -146,7 +146,8 @@ describe("the CRDs on the hub", () => {
       capacityType: "OnDemand",
       strategy: "LowestCost",
     });
-    assert.deepEqual(created.spec.checkpoint, { keep: 3 });
+    assert.deepEqual(created.spec.checkpoint, { keep: 3, keepLocal: 2 });
+    assert.equal(created.spec.terminationGracePeriod, "300s");
     assert.deepEqual(created.spec.failover, {
       enabled: true,
       maxFailovers: 3,

@@ -18,7 +18,7 @@ export class TrainingJobBuilder {
         accelerators: [],
         template: { spec: { containers: [{ name: "trainer", image: "example.com/train:cuda" }] } },
         placement: { clouds: ["aws", "azure"], capacityType: "OnDemand", strategy: "LowestCost" },
-        checkpoint: { keep: 3 },
+        checkpoint: { keep: 3, keepLocal: 2 },
         failover: {
           enabled: true,
           maxFailovers: 3,
@@ -26,6 +26,7 @@ export class TrainingJobBuilder {
           unschedulableTimeout: "5m",
           drainCheckpointTimeout: "10m",
         },
+        terminationGracePeriod: "300s",
         runPolicy: { backoffLimit: 3 },
       },
     };

@@ -38,6 +38,8 @@ export interface TrainingJobReconcilerOptions {
   readonly secretReader: SecretReader;
   /** The only namespace whose Secrets a ComputeCluster may name (the operator's). Absent: any. */
   readonly secretNamespace?: string;
+  /** The operator's own image (env OPERATOR_IMAGE): the checkpoint-agent sidecar's. Absent: jobs with spec.checkpoint.localDir are not launched. */
+  readonly operatorImage?: string;
   /** Background checkpoint replication. */
   readonly checkpoints: CheckpointSync;
   /** Called after a node group was asked to grow (e.g. to refresh that cluster's cloud listing). */

@@ -109,11 +109,11 @@ export async function launch(
     // release, the ComputeCluster's settings) leaves the running Job alone until the next epoch.
     const inputs = cached?.metadata?.annotations?.[INPUT_HASH];
     if (inputs !== undefined && inputs !== inputHash(job, b)) return { job: cached, created: false, replace: true };
-    await keepResumeCurrent(ctx, worker, b, workload, resume);
+    await keepResumeCurrent(ctx, worker, b, workload, resume, job.spec.checkpoint.localDir);
     return { job: cached, created: false, outdated: true, ...opt(resume) };
   }
   if (cached?.metadata?.annotations?.[SPEC_HASH] === hash) {
-    await keepResumeCurrent(ctx, worker, b, workload, resume);
+    await keepResumeCurrent(ctx, worker, b, workload, resume, job.spec.checkpoint.localDir);
     return { job: cached, created: false, ...opt(resume) };
   }
   // A first launch creates its objects, and one that exists already is taken only when it is this
@@ -186,6 +186,7 @@ async function keepResumeCurrent(
   b: StatusBuilder,
   w: Workload,
   launched: ResumePoint | undefined,
+  localDir: string | undefined,
 ): Promise<void> {
   const here = b.status.checkpoint?.stores?.find((s) => s.cluster === b.status.placement?.cluster);
   const newest = Math.max(launched?.step ?? -1, here?.latestStep ?? -1);
@@ -198,7 +199,7 @@ async function keepResumeCurrent(
   }
   if (ctx.resumeSteps.get(key) === String(newest)) return;
   const uri = here?.uri ?? "";
-  await apply(worker, { ...w.resume, data: resumeData(uri, newest) } as KubernetesObject);
+  await apply(worker, { ...w.resume, data: resumeData(uri, newest, localDir) } as KubernetesObject);
   ctx.resumeSteps.set(key, String(newest));
 }
 
@@ -235,6 +236,8 @@ function render(
     ...(store.resumeUri ? { resumeUri: store.resumeUri } : {}),
     store: storeEnv(cc, store.secretName),
     identity: podIdentity(cc),
+    // renderWorkload refuses a job with spec.checkpoint.localDir when this is unset, naming OPERATOR_IMAGE.
+    ...(ctx.o.operatorImage ? { operatorImage: ctx.o.operatorImage } : {}),
   });
 }
 
