@@ -2,13 +2,15 @@
 //   commit-step <uri> <step> --epoch E [--sha256] [--replace]   commit a written step (manifest last)
 //   commit-dcp <uri> --epoch E [--not-before T]                  commit PyTorch DCP steps (.metadata present)
 //   list <uri> [--epoch E] [--resumed-from-step N]               committed steps, as JSON
-//   replicate --from <uri> --to <uri> [--to <uri> ...] --epoch E [options]   (see docs/checkpoints.md)
+//   replicate --from <uri> --to <uri> [--to <uri> ...] --epoch E [--step N] [options]   (see docs/checkpoints.md)
+//   agent                                                        the checkpoint-agent sidecar (env: see agent/env.ts)
 // Stores are opened with openStore (credentials from the environment).
 // Exit codes: 0 done, 1 a step failed to replicate or commit, 2 bad usage.
 
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { Registry } from "prom-client";
+import { agentCommand } from "./agent/main.ts";
 import { isAbort, isCheckpointError } from "./errors.ts";
 import type { EpochFence } from "./fence.ts";
 import { replicationMetrics } from "./metrics.ts";
@@ -30,6 +32,7 @@ const OPTIONS = {
   from: { type: "string" },
   to: { type: "string", multiple: true },
   keep: { type: "string" },
+  step: { type: "string" },
   "commit-dcp": { type: "boolean" },
   "placed-at": { type: "string" },
   concurrency: { type: "string" },
@@ -117,11 +120,13 @@ function replicateOptions(values: Values, signal: AbortSignal, registry: Registr
   }
   const partMiB = int(values, "part-size-mib", 1);
   const to = required(values.to, "--to");
+  const step = int(values, "step", 0);
   return {
     source: openStore(required(values.from, "--from")),
     destinations: to.map((uri) => openStore(uri)),
     fence: fenceOf(values),
     keep: int(values, "keep", 1),
+    ...(step !== undefined ? { only: (m: { step: number }) => m.step === step } : {}),
     commitDcp: values["commit-dcp"] ? { notBefore: time(values, "placed-at") } : undefined,
     concurrency: int(values, "concurrency", 1),
     fileConcurrency: int(values, "file-concurrency", 1),
@@ -198,9 +203,11 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
         return await listCommand(values, args, signal);
       case "replicate":
         return await replicateCommand(values, signal);
+      case "agent":
+        return await agentCommand(signal);
       default:
         throw new UsageError(
-          `unknown command ${JSON.stringify(command)}: use commit-step, commit-dcp, list or replicate`,
+          `unknown command ${JSON.stringify(command)}: use commit-step, commit-dcp, list, replicate or agent`,
         );
     }
   } catch (err) {

@@ -67,7 +67,7 @@ export async function copyFile(ctx: CopyContext, file: FileToCopy): Promise<stri
 }
 
 /** A pass slot and a lease of `size` bytes from the process budget, released together; neither is kept on failure. */
-async function takeSlot(ctx: CopyContext, size: number, signal?: AbortSignal) {
+export async function takeSlot(ctx: Pick<CopyContext, "slots" | "budget">, size: number, signal?: AbortSignal) {
   const release = await ctx.slots.acquire(signal);
   try {
     const lease = await ctx.budget.take(size, signal);

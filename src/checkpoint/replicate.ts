@@ -30,6 +30,11 @@ export interface ReplicateOptions {
   /** Replicate only the newest `keep` steps, then prune every store to `keep`; default: every step, no pruning. */
   readonly keep?: number;
   /**
+   * Of those, replicate only the steps this accepts (the `--step` of a replicate Job; the operator's
+   * pass leaves out the steps its Jobs copy); default every one.
+   */
+  readonly only?: (manifest: Manifest) => boolean;
+  /**
    * Commit PyTorch DCP steps (`.metadata` written, no manifest) in the source
    * with the active epoch before replicating; `notBefore` is the placement's
    * start (older uncommitted steps are left alone). Default: not done.
@@ -134,7 +139,7 @@ async function chooseSteps(source: ObjectStore, options: ReplicateOptions, emit:
       emit({ type: "step-skipped", step: m.step, reason: "beyond-keep" });
     } else live.push(m);
   }
-  return live;
+  return options.only ? live.filter((m) => options.only?.(m)) : live;
 }
 
 interface Settings {

@@ -14,6 +14,7 @@ import { type CommittedStep, readSteps, type StepReader } from "../../checkpoint
 import { type LineRef, StoreListers } from "../../checkpoint/store-listers.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { ConditionInput } from "../conditions.ts";
+import { type LargeStep, largePending, stepBytes } from "./replication-jobs.ts";
 
 export interface StoreTarget {
   readonly cluster: string;
@@ -31,6 +32,8 @@ export interface SyncPlan {
   readonly keep: number;
   /** DCP steps newer than this (the placement's start) are committed by the operator. */
   readonly placedAt?: Date;
+  /** Steps larger than this many bytes are left to replicate Jobs (replication-jobs.ts); absent: none is. */
+  readonly jobAbove?: number;
 }
 
 export interface SyncResult {
@@ -41,6 +44,8 @@ export interface SyncResult {
   readonly failures: readonly string[];
   /** Why the last pass failed as a whole (a store that cannot be listed, say); `status` is then the pass before's. */
   readonly error?: string;
+  /** With plan.jobAbove: the steps above it that some destination lacks, for replicate Jobs. */
+  readonly large?: readonly LargeStep[];
 }
 
 export interface CheckpointSyncOptions {
@@ -233,6 +238,7 @@ export class CheckpointSync {
       fence,
       keep: plan.keep,
       commitDcp: { notBefore: plan.placedAt },
+      ...(plan.jobAbove !== undefined ? { only: (m) => stepBytes(m.files) <= (plan.jobAbove ?? 0) } : {}),
       metrics: this.#o.metrics?.forJob(key),
       stepsOf,
       signal,
@@ -254,7 +260,8 @@ export class CheckpointSync {
     );
     const interval = checkpointIntervalSeconds((stores[0]?.committed ?? []).map((c) => c.manifest));
     this.#o.metrics?.forJob(key).checkpointInterval(interval);
-    return { status: summariseCheckpoints(stores, fence), at: new Date(), failures };
+    const large = plan.jobAbove !== undefined ? { large: largePending(stores, fence, plan.jobAbove, plan.keep) } : {};
+    return { status: summariseCheckpoints(stores, fence), at: new Date(), failures, ...large };
   }
 }
 
@@ -267,7 +274,15 @@ function lineId(ref: Pick<LineRef, "handle" | "line">): string {
 function planDigest(plan: SyncPlan): string {
   const targets = [plan.source, ...plan.destinations].map((t) => `${t.cluster}=${t.uri}`);
   targets.push(...targets.splice(1).sort());
-  return JSON.stringify([plan.epoch, plan.resumedFromStep, plan.lineage, plan.keep, plan.placedAt, targets]);
+  return JSON.stringify([
+    plan.epoch,
+    plan.resumedFromStep,
+    plan.lineage,
+    plan.keep,
+    plan.placedAt,
+    plan.jobAbove,
+    targets,
+  ]);
 }
 
 /** An error's message, for a condition: one line, bounded. */

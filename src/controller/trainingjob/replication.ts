@@ -1,7 +1,8 @@
 // The replication phase: starts (in the background, checkpoints.ts) a pass
 // from the store of the cluster the job's steps are written in to the stores
-// of the other clusters it may move to, and reports the last finished pass in
-// status.checkpoint and the CheckpointReplicated condition.
+// of the other clusters it may move to, runs the replicate Jobs of the steps
+// too large for it (replicate-jobs-run.ts), and reports the last finished pass
+// in status.checkpoint and the CheckpointReplicated condition.
 
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
@@ -10,6 +11,8 @@ import { checkpointUri, storeOptions } from "../../clusters/stores.ts";
 import type { ConditionInput } from "../conditions.ts";
 import { errorMessage, REPLICATED, replicatedCondition, type StoreTarget } from "./checkpoints.ts";
 import { keyOf, type PassContext } from "./context.ts";
+import type { ReplicateStore } from "./replicate-job.ts";
+import { jobThreshold, replicateStore, runReplicateJobs } from "./replicate-jobs-run.ts";
 import type { StatusBuilder } from "./status.ts";
 
 export interface SyncSource {
@@ -35,13 +38,14 @@ export async function syncCheckpoints(
   // A store whose credentials cannot be read concerns its cluster only: it is left out of the pass
   // and named in the condition; the other stores go on replicating.
   const unavailable: string[] = [];
+  // What a replicate Job's pod would be given for each store (replicate-jobs-run.ts).
+  const forJobs = new Map<string, ReplicateStore>();
   const target = async (c: ComputeCluster): Promise<StoreTarget | undefined> => {
     try {
-      return {
-        cluster: c.metadata.name ?? "",
-        uri: checkpointUri(c, job),
-        options: storeOptions(c, await ctx.secrets.of(c, b.now)),
-      };
+      const credentials = await ctx.secrets.of(c, b.now);
+      const uri = checkpointUri(c, job);
+      forJobs.set(c.metadata.name ?? "", replicateStore(c, uri, credentials));
+      return { cluster: c.metadata.name ?? "", uri, options: storeOptions(c, credentials) };
     } catch (err) {
       unavailable.push(`${c.metadata.name}: ${errorMessage(err)}`);
       return undefined;
@@ -63,6 +67,8 @@ export async function syncCheckpoints(
     });
     return;
   }
+  const stores = [source, ...destinations].flatMap((t) => forJobs.get(t.cluster) ?? []);
+  const jobAbove = jobThreshold(ctx, stores);
   const result = ctx.o.checkpoints.poke(keyOf(job), {
     epoch: from.epoch,
     lineage: from.lineage,
@@ -70,6 +76,7 @@ export async function syncCheckpoints(
     destinations,
     keep: job.spec.checkpoint.keep,
     ...(from.placedAt ? { placedAt: new Date(from.placedAt) } : {}),
+    ...(jobAbove !== undefined ? { jobAbove } : {}),
   });
   if (!report) return;
   if (!result) {
@@ -84,7 +91,19 @@ export async function syncCheckpoints(
       stores: result.status.stores.map((s) => ({ ...s })),
     };
   }
-  reportReplication(b, replicatedCondition(result, cc.metadata.name ?? "", unavailable));
+  const [sourceStore, ...destinationStores] = stores;
+  const jobFailures =
+    result.large && sourceStore
+      ? await runReplicateJobs(ctx, job, b, {
+          cc,
+          epoch: from.epoch,
+          source: sourceStore,
+          destinations: destinationStores,
+          large: result.large,
+        }).catch((err: unknown) => [`replicate Jobs on ${cc.metadata.name}: ${errorMessage(err)}`])
+      : [];
+  const failures = [...result.failures, ...jobFailures];
+  reportReplication(b, replicatedCondition({ ...result, failures }, cc.metadata.name ?? "", unavailable));
 }
 
 /** The condition, and a Warning event when replication fails or leaves a store out for a new cause. */
