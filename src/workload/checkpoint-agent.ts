@@ -16,6 +16,8 @@ export const CHECKPOINT_VOLUME = "checkpoint-local";
 export const AGENT_PORT = 8089;
 export const AGENT_PORT_NAME = "agent";
 export const AGENT_STARTED_PATH = "/started";
+/** GET /healthz answers 200 while the agent's loop runs (after the startup probe passed). */
+export const AGENT_HEALTH_PATH = "/healthz";
 /** The agent runs the operator image's checkpoint CLI (Dockerfile: WORKDIR /app, node at /nodejs/bin/node). */
 export const AGENT_COMMAND = ["/nodejs/bin/node", "dist/checkpoint/cli.js", "agent"] as const;
 /** The distroless "nonroot" user the operator's image runs as. */
@@ -27,6 +29,9 @@ export const DEFAULT_KEEP_LOCAL = 2;
  */
 const STARTUP_PERIOD_SECONDS = 2;
 const STARTUP_FAILURES = 43_200;
+/** The liveness probe: an agent whose loop stopped for a minute is restarted by the kubelet. */
+const LIVENESS_PERIOD_SECONDS = 10;
+const LIVENESS_FAILURES = 6;
 
 export interface AgentInput {
   /** The operator's image (env OPERATOR_IMAGE). */
@@ -107,6 +112,11 @@ export function agentContainer(a: AgentInput): V1Container {
       httpGet: { path: AGENT_STARTED_PATH, port: AGENT_PORT_NAME },
       periodSeconds: STARTUP_PERIOD_SECONDS,
       failureThreshold: STARTUP_FAILURES,
+    },
+    livenessProbe: {
+      httpGet: { path: AGENT_HEALTH_PATH, port: AGENT_PORT_NAME },
+      periodSeconds: LIVENESS_PERIOD_SECONDS,
+      failureThreshold: LIVENESS_FAILURES,
     },
     resources: { requests: { cpu: "250m", memory: "512Mi" } },
     securityContext: {

@@ -262,6 +262,7 @@ describe("renderWorkload with spec.checkpoint.localDir", () => {
     assert.deepEqual(agent?.command, ["/nodejs/bin/node", "dist/checkpoint/cli.js", "agent"]);
     assert.deepEqual(agent?.ports, [{ name: "agent", containerPort: 8089, protocol: "TCP" }]);
     assert.deepEqual(agent?.startupProbe?.httpGet, { path: "/started", port: "agent" });
+    assert.deepEqual(agent?.livenessProbe?.httpGet, { path: "/healthz", port: "agent" });
     assert.ok(
       (agent?.startupProbe?.periodSeconds ?? 0) * (agent?.startupProbe?.failureThreshold ?? 0) >= 24 * 3600,
       "a restore may take up to a day before the kubelet gives up on it",
