@@ -179,11 +179,8 @@ async function transferPart(
 ): Promise<StagedPart> {
   ctx.count("read", body.byteLength);
   const sha256 = sha256Hex(body);
-  const earlier = upload.staged.get(part.index);
-  if (earlier && earlier.size === part.size && earlier.sha256 === sha256) {
-    ctx.onEvent({ type: "part-skipped", key: upload.key, index: part.index, bytes: part.size });
-    return earlier;
-  }
+  const earlier = stagedBefore(ctx.onEvent, upload, part, sha256);
+  if (earlier) return earlier;
   const staged =
     sourceUrl && upload.putPartFromUrl
       ? await upload.putPartFromUrl(part, sourceUrl, body, sha256, signal)
@@ -191,6 +188,22 @@ async function transferPart(
   ctx.count("written", part.size);
   ctx.onEvent({ type: "part-written", key: upload.key, index: part.index, bytes: part.size });
   return staged;
+}
+
+/**
+ * The part an interrupted run left staged with these very bytes (same size and SHA-256), reported
+ * as skipped; undefined when the part must be written.
+ */
+export function stagedBefore(
+  onEvent: EventSink,
+  upload: StagedUpload,
+  part: PartPlan,
+  sha256: string,
+): StagedPart | undefined {
+  const earlier = upload.staged.get(part.index);
+  if (!earlier || earlier.size !== part.size || earlier.sha256 !== sha256) return undefined;
+  onEvent({ type: "part-skipped", key: upload.key, index: part.index, bytes: part.size });
+  return earlier;
 }
 
 function checkSha256(file: FileToCopy, actual: string): void {

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, open } from "node:fs/promises";
 import type { BudgetHolder } from "./copy-budget.ts";
-import { takeSlot } from "./copy-file.ts";
+import { stagedBefore, takeSlot } from "./copy-file.ts";
 import { CheckpointError } from "./errors.ts";
 import type { EventSink } from "./events.ts";
 import { sha256Hex } from "./hash.ts";
@@ -144,11 +144,8 @@ async function stagePart(
   signal: AbortSignal,
 ): Promise<StagedPart> {
   const sha256 = sha256Hex(body);
-  const earlier = upload.staged.get(part.index);
-  if (earlier && earlier.size === part.size && earlier.sha256 === sha256) {
-    ctx.onEvent({ type: "part-skipped", key: upload.key, index: part.index, bytes: part.size });
-    return earlier;
-  }
+  const earlier = stagedBefore(ctx.onEvent, upload, part, sha256);
+  if (earlier) return earlier;
   const staged = await upload.putPart(part, body, sha256, signal);
   ctx.onEvent({ type: "part-written", key: upload.key, index: part.index, bytes: part.size });
   return staged;
