@@ -13,6 +13,8 @@ const DEFAULT_SECONDS = 40;
 const SECONDS: Readonly<Record<string, number>> = {
   "api.test.ts": 11,
   "bad-inputs.test.ts": 60,
+  "checkpoint-agent-docs.test.ts": 8,
+  "checkpoint-agent-pods.test.ts": 40,
   "checkpoint-agent-render.test.ts": 20,
   "checkpoint-agent-restore.test.ts": 12,
   "checkpoint-agent.test.ts": 16,

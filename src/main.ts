@@ -23,6 +23,7 @@ import { processCopyBudget } from "./checkpoint/copy-budget.ts";
 import { CloudTokens, defaultCloudTokenSources } from "./clusters/cloud-auth.ts";
 import { azureCredentialFromEnv, cloudProviderFactory, ProviderRegistry } from "./clusters/providers.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "./clusters/secret-refs.ts";
+import { processUploadStuckMs } from "./controller/trainingjob/checkpoint-conditions.ts";
 import { processReplicationJobSettings } from "./controller/trainingjob/replication-jobs.ts";
 import { KubeConfig } from "./kube/config.ts";
 import { Operator } from "./operator.ts";
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   const metrics = makeRuntimeMetrics();
   processCopyBudget(); // sized from CHECKPOINT_BUFFER_MIB and CHECKPOINT_PART_COPIES: a bad value stops the start
   processReplicationJobSettings(); // REPLICATION_JOB_THRESHOLD_BYTES, REPLICATION_JOBS_PER_CLUSTER: a bad value stops the start
+  processUploadStuckMs(); // CHECKPOINT_UPLOAD_STUCK_SECONDS
   const operator = new Operator({
     hub,
     catalog,

@@ -3,44 +3,45 @@
 // replicator, and the same data between the same stores by rclone (Debian's
 // package); then 10% of the files change and both re-sync. Prints a table;
 // results are recorded in docs/benchmarks.md ("Checkpoint replication").
+// With --agent, instead: the checkpoint agent's upload and restore of a
+// 4-rank step against rclone (agent.ts; "Agent upload and restore").
 //
 //   SANDBOX_STATE_DIR=... SANDBOX_PORT_BASE=... node bench/checkpoint/main.ts [--files 64 --file-mib 32]
+//   SANDBOX_STATE_DIR=... SANDBOX_PORT_BASE=... node bench/checkpoint/main.ts --agent [--stores s3,azure-blob --ranks 4 --rank-mib 512]
 // Needs the sandbox up (npm run sandbox:up) and rclone on PATH.
 
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import { ContainerSASPermissions } from "@azure/storage-blob";
-import {
-  blobServiceClient,
-  S3_ACCESS_KEY,
-  S3_SECRET_KEY,
-  SANDBOX_BUCKET,
-  SANDBOX_CONTAINER,
-  s3Client,
-} from "../../scripts/sandbox/sandbox.ts";
-import { defaultTopology } from "../../scripts/sandbox/topology.ts";
+import { blobServiceClient, SANDBOX_BUCKET, SANDBOX_CONTAINER, s3Client } from "../../scripts/sandbox/sandbox.ts";
 import { AzureBlobStore } from "../../src/checkpoint/azure-blob/blob-store.ts";
 import { replicateCheckpoints } from "../../src/checkpoint/replicate.ts";
 import { S3Store } from "../../src/checkpoint/s3/s3-store.ts";
 import { commitStep } from "../../src/checkpoint/steps.ts";
 import { listAll, type ObjectStore } from "../../src/checkpoint/store.ts";
+import { type AgentBenchRow, agentBench, agentRowCells, type StoreKind } from "./agent.ts";
+import { log, mbps, rcloneCopy, rcloneEnv, table, timed } from "./rclone.ts";
 
 const { values } = parseArgs({
-  options: { files: { type: "string", default: "64" }, "file-mib": { type: "string", default: "32" } },
+  options: {
+    files: { type: "string", default: "64" },
+    "file-mib": { type: "string", default: "32" },
+    agent: { type: "boolean", default: false },
+    stores: { type: "string", default: "s3,azure-blob" },
+    ranks: { type: "string", default: "4" },
+    "rank-mib": { type: "string", default: "512" },
+  },
 });
 const FILES = Number(values.files);
 const FILE_BYTES = Number(values["file-mib"]) * 2 ** 20;
 const TOTAL = FILES * FILE_BYTES;
 const STEP = 1;
 const root = `bench-ckpt-${Date.now().toString(36)}`;
-const topology = defaultTopology();
 const container = blobServiceClient().getContainerClient(SANDBOX_CONTAINER);
 const s3 = (name: string): ObjectStore =>
   new S3Store({ client: s3Client(), bucket: SANDBOX_BUCKET, prefix: `${root}/${name}` });
 const blob = (name: string): ObjectStore => new AzureBlobStore({ container, prefix: `${root}/${name}` });
-const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 /** Writes `paths` with fresh random bytes, a few at a time. */
 async function writeFiles(store: ObjectStore, paths: readonly string[]): Promise<void> {
@@ -49,55 +50,12 @@ async function writeFiles(store: ObjectStore, paths: readonly string[]): Promise
   }
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { seconds: (performance.now() - t0) / 1000, value };
-}
-
 async function ours(source: ObjectStore, destination: ObjectStore) {
   return timed(() => replicateCheckpoints({ source, destinations: [destination], fence: { activeEpoch: 1 } }));
 }
 
-/** rclone's environment: an S3 remote `s3:` and an Azure remote `az:` through a container SAS URL. */
-async function rcloneEnv(): Promise<NodeJS.ProcessEnv> {
-  const sas = await container.generateSasUrl({
-    permissions: ContainerSASPermissions.parse("racwdl"),
-    expiresOn: new Date(Date.now() + 6 * 3600_000),
-  });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    RCLONE_CONFIG_S3_TYPE: "s3",
-    RCLONE_CONFIG_S3_PROVIDER: "Other",
-    RCLONE_CONFIG_S3_ACCESS_KEY_ID: S3_ACCESS_KEY,
-    RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: S3_SECRET_KEY,
-    RCLONE_CONFIG_S3_ENDPOINT: `http://127.0.0.1:${topology.s3Port}`,
-    RCLONE_CONFIG_S3_REGION: "us-east-1",
-    RCLONE_CONFIG_AZ_TYPE: "azureblob",
-    RCLONE_CONFIG_AZ_SAS_URL: sas,
-  };
-  delete env.AWS_CA_BUNDLE; // rclone's S3 client refuses a custom bundle on its transport; the sandbox is plain HTTP
-  return env;
-}
-
-/** Runs `rclone copy from to`; resolves with the seconds it took and the bytes it transferred (its own stats). */
-function rclone(env: NodeJS.ProcessEnv, from: string, to: string): Promise<{ seconds: number; value: number }> {
-  return timed(
-    () =>
-      new Promise<number>((resolve, reject) => {
-        const args = ["copy", from, to, "--use-json-log", "--log-level", "INFO", "--stats", "1h"];
-        const child = spawn("rclone", args, { env, stdio: ["ignore", "ignore", "pipe"] });
-        let bytes = 0;
-        let tail = "";
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-          tail = (tail + chunk).slice(-20_000);
-          for (const m of chunk.matchAll(/"stats":\{"bytes":(\d+)/g)) bytes = Number(m[1]);
-        });
-        child.on("error", reject);
-        child.on("exit", (code) => (code === 0 ? resolve(bytes) : reject(new Error(`rclone exited ${code}: ${tail}`))));
-      }),
-  );
-}
+/** `rclone copy from to`, timed. */
+const rclone = (env: NodeJS.ProcessEnv, from: string, to: string) => timed(() => rcloneCopy(env, from, to));
 
 async function checkCopy(store: ObjectStore, what: string): Promise<void> {
   const files = (await listAll(store, `step-${STEP}/`)).filter((o) => /\.distcp$/.test(o.key));
@@ -113,17 +71,24 @@ async function removeAll(): Promise<void> {
   }
 }
 
-const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds;
 const paths = Array.from({ length: FILES }, (_, i) => `__${i}_0.distcp`);
-
-log(`writing a step of ${FILES} files of ${FILE_BYTES / 2 ** 20} MiB to S3 (${root})`);
-await writeFiles(s3("src"), paths);
-await commitStep(s3("src"), STEP, { epoch: 1 });
-const env = await rcloneEnv();
 const rs3 = (name: string) => `s3:${SANDBOX_BUCKET}/${root}/${name}/step-${STEP}`;
 const raz = (name: string) => `az:${SANDBOX_CONTAINER}/${root}/${name}/step-${STEP}`;
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
 
-try {
+function machine(env: NodeJS.ProcessEnv): string {
+  const rcloneVersion = execFileSync("rclone", ["version"], { env, encoding: "utf8" }).split("\n")[0];
+  return `machine: ${cpus().length} x ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, ${rcloneVersion}`;
+}
+
+async function replication(env: NodeJS.ProcessEnv): Promise<void> {
+  log(`writing a step of ${FILES} files of ${FILE_BYTES / 2 ** 20} MiB to S3 (${root})`);
+  await writeFiles(s3("src"), paths);
+  await commitStep(s3("src"), STEP, { epoch: 1 });
+  const loadBefore = load();
   log("replicator S3 -> Blob");
   const oursToBlob = await ours(s3("src"), blob("ours"));
   await checkCopy(blob("ours"), "replicator S3 -> Blob");
@@ -153,27 +118,50 @@ try {
   ];
   const rcloneBlobMbps = mbps(TOTAL, rcloneToBlob.seconds);
   const rcloneS3Mbps = mbps(TOTAL, rcloneToS3.seconds);
-  const rows = [
-    ["copy", "MiB", "seconds", "MB/s", "ratio to rclone"],
-    row("replicator S3 -> Blob", oursToBlob.value.bytesWritten, oursToBlob.seconds, rcloneBlobMbps),
-    row("rclone S3 -> Blob", rcloneToBlob.value, rcloneToBlob.seconds, 0),
-    row("replicator Blob -> S3", oursToS3.value.bytesWritten, oursToS3.seconds, rcloneS3Mbps),
-    row("rclone Blob -> S3", rcloneToS3.value, rcloneToS3.seconds, 0),
-  ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  const table = (rs: string[][]) =>
-    rs.map((r) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`).join("\n");
-  console.log(table(rows));
+  console.log(
+    table([
+      ["copy", "MiB", "seconds", "MB/s", "ratio to rclone"],
+      row("replicator S3 -> Blob", oursToBlob.value.bytesWritten, oursToBlob.seconds, rcloneBlobMbps),
+      row("rclone S3 -> Blob", rcloneToBlob.value, rcloneToBlob.seconds, 0),
+      row("replicator Blob -> S3", oursToS3.value.bytesWritten, oursToS3.seconds, rcloneS3Mbps),
+      row("rclone Blob -> S3", rcloneToS3.value, rcloneToS3.seconds, 0),
+    ]),
+  );
   console.log(
     `\nre-sync after ${changed.length}/${FILES} files changed (${((changed.length * FILE_BYTES) / 2 ** 20).toFixed(0)} MiB): ` +
       `replicator moved ${(oursResync.value.bytesWritten / 2 ** 20).toFixed(0)} MiB in ${oursResync.seconds.toFixed(1)} s, ` +
       `rclone moved ${(rcloneResync.value / 2 ** 20).toFixed(0)} MiB in ${rcloneResync.seconds.toFixed(1)} s`,
   );
-  const rcloneVersion = execFileSync("rclone", ["version"], { env, encoding: "utf8" }).split("\n")[0];
   console.log(
-    `\nmachine: ${cpus().length} x ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, ${rcloneVersion}; ` +
-      `replicator defaults (8 part buffers, 4 files at once, 16 MiB parts), rclone defaults (--transfers 4)`,
+    `\n${machine(env)}; replicator defaults (8 part buffers, 4 files at once, 16 MiB parts), rclone defaults (--transfers 4); ` +
+      `load average (1, 5, 15 min) ${loadBefore} before the copies, ${load()} after`,
   );
+}
+
+async function agents(env: NodeJS.ProcessEnv): Promise<void> {
+  const kinds = values.stores.split(",") as StoreKind[];
+  const ranks = Number(values.ranks);
+  const rankBytes = Number(values["rank-mib"]) * 2 ** 20;
+  const loadBefore = load();
+  const rows: [StoreKind, AgentBenchRow][] = [];
+  for (const kind of kinds) {
+    const store = (prefix: string) => (kind === "s3" ? s3(prefix) : blob(prefix));
+    for (const r of await agentBench({ kind, store, root, ranks, rankBytes, rcloneEnv: env })) rows.push([kind, r]);
+  }
+  console.log(
+    table([["copy", "MiB", "seconds", "MB/s", "ratio to rclone"], ...rows.map(([kind, r]) => agentRowCells(kind, r))]),
+  );
+  for (const [kind, r] of rows) if (r.note) console.log(`${kind}: ${r.what}: ${r.note}`);
+  console.log(
+    `\n${machine(env)}; agent defaults (16 MiB parts, 4 files at once, 256 MiB buffer budget, 16 part copies, ` +
+      `2 s poll); ${ranks} rclone processes at once with their defaults (--transfers 4); ` +
+      `load average (1, 5, 15 min) ${loadBefore} before, ${load()} after`,
+  );
+}
+
+const env = await rcloneEnv(container);
+try {
+  await (values.agent ? agents(env) : replication(env));
 } finally {
   log("removing the bench's objects");
   await removeAll();

@@ -8,6 +8,8 @@ export const CONDITION = {
   Placed: "Placed",
   Running: "Running",
   CheckpointReplicated: "CheckpointReplicated",
+  /** With spec.checkpoint.localDir: False (UploadStuck) when a step finished on a pod's disk stays uncommitted too long. */
+  CheckpointUploaded: "CheckpointUploaded",
   FailedOver: "FailedOver",
   ReconcileError: "ReconcileError",
   /** True while the worker refuses or cannot start the job's workload (reason: the cause); absent otherwise. */

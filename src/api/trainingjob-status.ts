@@ -44,6 +44,23 @@ const storeStatus = object("The newest committed step in one cluster's checkpoin
   committedAt: timestamp("When that step was committed in this store."),
 });
 
+const agentStatus = object("What one pod's checkpoint agent last reported (spec.checkpoint.localDir).", {
+  replica: integer("The pod's replica index.", { minimum: 0 }),
+  newestLocalStep: integer("The newest step finished on the pod's local disk.", { minimum: 0, format: "int64" }),
+  newestUploadedStep: integer("The newest step whose files this pod uploaded.", { minimum: 0, format: "int64" }),
+  lagSteps: integer("Upload lag: the newest local step minus the newest committed step (0: nothing to upload).", {
+    minimum: 0,
+    format: "int64",
+  }),
+  pendingStep: integer("The oldest step finished on local disk and not committed yet.", {
+    minimum: 0,
+    format: "int64",
+  }),
+  pendingSince: timestamp("When the agent found that step finished."),
+  lastError: string("The agent's last upload, commit or restore error, until that step moves on."),
+  reportedAt: timestamp("When the agent's report last changed."),
+});
+
 export const FAILOVER_REASONS = ["ClusterLost", "CapacityLost", "Drained"] as const;
 export type FailoverReason = (typeof FAILOVER_REASONS)[number];
 
@@ -110,7 +127,7 @@ export const trainingJobStatus = object("The job's observed state, written by th
   ),
   observedGeneration: integer("The metadata.generation this status describes.", { minimum: 0, format: "int64" }),
   conditions: conditionsOf(
-    "Placed, Running, CheckpointReplicated, FailedOver, WorkloadBlocked, WorkloadUpToDate, Suspended, Succeeded, Failed, ReconcileError, and three that generic tools read. Ready: True while Running with every replica ready and once Succeeded, else False with the phase as reason (in phase Running, the Running condition's reason). Stalled: True while the job cannot go on without a change: Failed; not placed for NoClusterAllowed, InvalidRequest or ClusterNotFound; WorkloadBlocked for any reason but Unschedulable; its cluster or capacity lost with failover off; a ReconcileError held for 5 minutes. Reconciling: True while the operator brings the job to run (phases Pending, Placing, Scaling, Starting, FailingOver, and Running while not ready) and it is not Stalled. Reconciling and Stalled are absent when they do not hold. kstatus (Flux, kpt): Failed when Stalled, else Current when Ready, else InProgress; InProgress too while observedGeneration is behind metadata.generation.",
+    "Placed, Running, CheckpointReplicated, CheckpointUploaded (with checkpoint.localDir: False with reason UploadStuck when a step finished on a pod's disk stays uncommitted longer than CHECKPOINT_UPLOAD_STUCK_SECONDS), FailedOver, WorkloadBlocked, WorkloadUpToDate, Suspended, Succeeded, Failed, ReconcileError, and three that generic tools read. Ready: True while Running with every replica ready and once Succeeded, else False with the phase as reason (in phase Running, the Running condition's reason). Stalled: True while the job cannot go on without a change: Failed; not placed for NoClusterAllowed, InvalidRequest or ClusterNotFound; WorkloadBlocked for any reason but Unschedulable; its cluster or capacity lost with failover off; a ReconcileError held for 5 minutes. Reconciling: True while the operator brings the job to run (phases Pending, Placing, Scaling, Starting, FailingOver, and Running while not ready) and it is not Stalled. Reconciling and Stalled are absent when they do not hold. kstatus (Flux, kpt): Failed when Stalled, else Current when Ready, else InProgress; InProgress too while observedGeneration is behind metadata.generation.",
   ),
   epoch: integer("The placement's epoch: 1 for the first placement, one more after each failover.", { minimum: 0 }),
   placement: placementStatus,
@@ -128,6 +145,9 @@ export const trainingJobStatus = object("The job's observed state, written by th
   checkpoint: object("The newest committed checkpoint, overall and per store.", {
     latestStep: integer("The newest step committed in any store.", { minimum: 0, format: "int64" }),
     stores: array("Per store, the newest committed step.", storeStatus, { maxItems: 64 }),
+    agents: array("Per pod, the checkpoint agent's upload lag (with spec.checkpoint.localDir).", agentStatus, {
+      maxItems: 1024,
+    }),
   }),
   failovers: array("Every failover of the job, oldest first.", failoverRecord, { maxItems: 128 }),
   startTime: timestamp("When the job's pods first started."),

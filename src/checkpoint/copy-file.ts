@@ -135,7 +135,7 @@ async function transferParts(
   const local = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, local.signal]) : local.signal;
   const hash = createHash("sha256");
-  let hashed: Promise<void> = Promise.resolve();
+  let hashed: Promise<unknown> = Promise.resolve();
   const staged: Promise<StagedPart>[] = [];
   /** One per part: settled once its buffer is given back, so the file settles only with every buffer back. */
   const released: Promise<void>[] = [];
@@ -150,9 +150,17 @@ async function transferParts(
     if (!slot) break;
     const range = { offset: part.offset, length: part.size };
     const body = readRange(ctx.source, file.sourceKey, range, signal, slot.bytes);
-    const partHashed = hashed.then(async () => void hash.update(await body));
+    // The file's hash right after the first part is that part's own SHA-256: one pass over it, not two.
+    // Every other part is hashed on its own as soon as it is read, not after the parts before it.
+    const partHashed = hashed.then(async () => {
+      hash.update(await body);
+      return part.index === 0 ? hash.copy().digest("hex") : "";
+    });
     hashed = partHashed;
-    const written = body.then((buf) => transferPart(ctx, upload, part, buf, sourceUrl, signal));
+    const partSha256 = part.index === 0 ? partHashed : body.then(sha256Hex);
+    const written = Promise.all([body, partSha256]).then(([buf, sha256]) =>
+      transferPart(ctx, upload, part, buf, sha256, sourceUrl, signal),
+    );
     // The buffer goes back only when nothing uses it any more: hashed, and written or failed.
     const back = Promise.allSettled([partHashed, written]).then((results) => {
       slot.release();
@@ -174,11 +182,11 @@ async function transferPart(
   upload: StagedUpload,
   part: PartPlan,
   body: Buffer,
+  sha256: string,
   sourceUrl: string | undefined,
   signal: AbortSignal,
 ): Promise<StagedPart> {
   ctx.count("read", body.byteLength);
-  const sha256 = sha256Hex(body);
   const earlier = stagedBefore(ctx.onEvent, upload, part, sha256);
   if (earlier) return earlier;
   const staged =

@@ -4,6 +4,7 @@
 // last-modified time is the same object), so only new or changed manifests
 // are read.
 
+import { AGENT_REPORTS_DIR } from "./agent/report.ts";
 import { parseStepDir } from "./manifest.ts";
 import type { StepObjects } from "./steps.ts";
 import type { ObjectInfo } from "./store.ts";
@@ -38,8 +39,9 @@ export function linesOf(key: string, lines: { has(line: string): boolean }): str
 }
 
 /**
- * The listed objects of each line that lie in a `step-N/` directory of it, keys relative to the line,
- * in listing order; every line gets an entry (empty when it holds nothing). Objects of no line are dropped.
+ * The listed objects of each line that lie in a `step-N/` directory of it or are a checkpoint agent's
+ * report (`.crosscloud/agents/`), keys relative to the line, in listing order; every line gets an entry
+ * (empty when it holds nothing). Objects of no line are dropped.
  */
 export function byLine(objects: Iterable<ObjectInfo>, lines: ReadonlySet<string>): Map<string, ObjectInfo[]> {
   const out = new Map<string, ObjectInfo[]>([...lines].map((l) => [l, []]));
@@ -47,7 +49,8 @@ export function byLine(objects: Iterable<ObjectInfo>, lines: ReadonlySet<string>
     for (const line of linesOf(o.key, lines)) {
       const key = o.key.slice(line.length + 1);
       const slash = key.indexOf("/");
-      if (slash <= 0 || parseStepDir(key.slice(0, slash)) === undefined) continue;
+      const kept = key.startsWith(AGENT_REPORTS_DIR) || (slash > 0 && parseStepDir(key.slice(0, slash)) !== undefined);
+      if (!kept) continue;
       out.get(line)?.push({ ...o, key });
     }
   }

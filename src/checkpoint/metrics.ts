@@ -42,11 +42,14 @@ export interface JobReplicationMetrics extends ReplicationMetrics {
 export interface JobHooks extends ReplicationMetrics {
   /** Seconds between the job's two newest steps (checkpointIntervalSeconds); undefined leaves the last value. */
   checkpointInterval(seconds: number | undefined): void;
+  /** The checkpoint agents' upload lag in steps, by replica index (those reporting); others' series are removed. */
+  uploadLag(byReplica: ReadonlyMap<number, number>): void;
 }
 
 const LABELS = ["source", "destination"] as const;
 const JOB_LAG = "crosscloud_checkpoint_job_replication_lag_seconds";
 const JOB_INTERVAL = "crosscloud_checkpoint_job_interval_seconds";
+const UPLOAD_LAG = "crosscloud_checkpoint_upload_lag_steps";
 
 /**
  * How often the job commits a step: the seconds between the commit times (manifest createdAt) of the
@@ -71,6 +74,8 @@ export function storeLabel(uri: string): string {
 
 /** Per registry: each job's lag series (their destination labels), so forgetJob finds them. */
 const jobSeries = new WeakMap<Registry, Map<string, Set<string>>>();
+/** Per registry: each job's upload-lag series (their replica labels). */
+const uploadSeries = new WeakMap<Registry, Map<string, Set<string>>>();
 
 /** Registers (or reuses, when already registered on `registry`) the replication metrics. */
 export function replicationMetrics(registry: Registry): JobReplicationMetrics {
@@ -81,6 +86,8 @@ export function replicationMetrics(registry: Registry): JobReplicationMetrics {
     jobSeries.set(registry, series);
   }
   const seriesOf = series;
+  const uploads = uploadSeries.get(registry) ?? new Map<string, Set<string>>();
+  uploadSeries.set(registry, uploads);
   const stores = (source: string, destination: string) => ({
     source: storeLabel(source),
     destination: storeLabel(destination),
@@ -110,6 +117,14 @@ export function replicationMetrics(registry: Registry): JobReplicationMetrics {
         checkpointInterval: (seconds) => {
           if (seconds !== undefined) m.jobInterval.set({ namespace, name }, seconds);
         },
+        uploadLag: (byReplica) => {
+          const now = new Set([...byReplica.keys()].map(String));
+          for (const replica of uploads.get(job) ?? [])
+            if (!now.has(replica)) m.uploadLag.remove({ namespace, name, replica });
+          for (const [replica, steps] of byReplica)
+            m.uploadLag.set({ namespace, name, replica: String(replica) }, steps);
+          uploads.set(job, now);
+        },
       };
     },
     forgetJob: (job) => {
@@ -117,6 +132,8 @@ export function replicationMetrics(registry: Registry): JobReplicationMetrics {
       for (const destination of seriesOf.get(job) ?? []) m.jobLag.remove({ namespace, name, destination });
       m.jobInterval.remove({ namespace, name });
       seriesOf.delete(job);
+      for (const replica of uploads.get(job) ?? []) m.uploadLag.remove({ namespace, name, replica });
+      uploads.delete(job);
     },
   };
 }
@@ -171,6 +188,14 @@ function register(registry: Registry) {
         name: JOB_INTERVAL,
         help: "A TrainingJob's checkpoint interval: seconds between the commits of its two newest steps (of its newest epoch) at its source store; removed when the job is deleted.",
         labelNames: ["namespace", "name"],
+        registers: [registry],
+      }),
+    uploadLag:
+      existing<Gauge>(UPLOAD_LAG) ??
+      new Gauge({
+        name: UPLOAD_LAG,
+        help: "A TrainingJob pod's checkpoint upload lag: its newest step on local disk minus the newest committed step, as its checkpoint agent reports; removed when the job is deleted.",
+        labelNames: ["namespace", "name", "replica"],
         registers: [registry],
       }),
   };

@@ -108,18 +108,36 @@ export function guardBody(
   return {
     async *[Symbol.asyncIterator]() {
       const it = body[Symbol.asyncIterator]();
+      // One timer and one "late" promise per body, not per chunk (a 16 MiB read is ~256 chunks):
+      // the timer is re-armed at each wait, and fires only while the reader waits for bytes.
+      let waiting = false;
+      let timedOut: Error | undefined;
+      let late: (err: Error) => void = () => {};
+      const lateness = new Promise<never>((_, reject) => {
+        late = reject;
+      });
+      lateness.catch(() => {}); // observed through the race below
+      const timer = setTimeout(() => {
+        if (!waiting) return; // the reader holds a chunk: the next wait re-arms the timer
+        timedOut = storeTimeout(d, `${operation} (waiting for the next bytes)`, key, d.timeoutMs);
+        late(timedOut);
+      }, d.timeoutMs);
       let finished = false;
       try {
         for (;;) {
-          let timer: NodeJS.Timeout | undefined;
-          const late = new Promise<"late">((resolve) => {
-            timer = setTimeout(() => resolve("late"), d.timeoutMs);
-          });
-          const next = await Promise.race([it.next(), late]).finally(() => clearTimeout(timer));
-          if (next === "late") {
-            (body as { destroy?: (e?: Error) => void }).destroy?.();
-            finished = true;
-            throw storeTimeout(d, `${operation} (waiting for the next bytes)`, key, d.timeoutMs);
+          waiting = true;
+          timer.refresh();
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await Promise.race([it.next(), lateness]);
+          } catch (err) {
+            if (err === timedOut) {
+              (body as { destroy?: (e?: Error) => void }).destroy?.();
+              finished = true;
+            }
+            throw err;
+          } finally {
+            waiting = false;
           }
           if (next.done) {
             finished = true;
@@ -128,6 +146,7 @@ export function guardBody(
           yield next.value;
         }
       } finally {
+        clearTimeout(timer);
         // A reader that stopped early releases the stream; a stream that ended or was destroyed needs nothing.
         if (!finished) await it.return?.();
       }

@@ -118,6 +118,11 @@ export class StoreLister {
     return state.steps;
   }
 
+  /** The objects under `prefix` (relative to the line) that the line's last listing found; [] before one. */
+  listed(line: string, prefix: string): ObjectInfo[] {
+    return (this.#lines.get(line)?.listing ?? []).filter((o) => o.key.startsWith(prefix));
+  }
+
   /** What the line holds now: a listing of the line (cached manifests kept when it is watched). */
   async read(line: string, signal?: AbortSignal): Promise<StoreSteps> {
     if (this.#lines.has(line)) {

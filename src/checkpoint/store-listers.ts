@@ -9,7 +9,7 @@
 import { sha256Hex } from "./hash.ts";
 import { type OpenStoreOptions, openStoreRoot, type StoreRoot } from "./open-store.ts";
 import { readSteps, type StoreSteps } from "./steps.ts";
-import type { ObjectStore } from "./store.ts";
+import type { ObjectInfo, ObjectStore } from "./store.ts";
 import { StoreLister } from "./store-lister.ts";
 import { formatStoreUri, storeUri } from "./uri.ts";
 
@@ -102,6 +102,11 @@ export class StoreListers {
   steps(ref: LineRef, signal?: AbortSignal): Promise<StoreSteps> {
     const h = this.#handles.get(ref.handle);
     return h ? h.lister.steps(ref.line, signal) : readSteps(ref.store, signal);
+  }
+
+  /** The objects under `prefix` (relative to the line) that its last listing found (agent reports). */
+  listed(ref: Pick<LineRef, "handle" | "line">, prefix: string): ObjectInfo[] {
+    return this.#handles.get(ref.handle)?.lister.listed(ref.line, prefix) ?? [];
   }
 
   /** What the line holds now, read from the store. */

@@ -24,7 +24,7 @@ const SECRET_TEXT = [
   { pattern: /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi, replace: `$1 ${REDACTED}` },
   {
     pattern:
-      /\b(token|password|secret|authorization|access[_-]?key|secret[_-]?key|api[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
+      /\b(token|password|secret|authorization|access[_-]?key|secret[_-]?key|api[_-]?key|account[_-]?key|sig|x-amz-signature|x-amz-credential|x-amz-security-token)(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
     replace: `$1$2${REDACTED}`,
   },
 ];

@@ -32,7 +32,7 @@ describe("the checkpoint agent, restoring and draining", () => {
     const sizes = [7 * MiB, 5 * MiB + 3, 1000, 0];
     const { manifest, contents } = await writeStep(from.store, 200, sizes, { commit: false });
     const dirs = podDirs(4);
-    const resume = { CROSSCLOUD_RESUME_STEP: "200", CROSSCLOUD_RESUME_URI: from.uri };
+    const resume = { CROSSCLOUD_RESUME_STEP: "200", CROSSCLOUD_RESUME_URI: `${from.uri}/step-200` };
     // Pod 0's agent is killed (SIGKILL, by a failpoint) once its first file is downloaded.
     const failAt = (i: number): Record<string, string> =>
       i === 0 ? { CROSSCLOUD_FAILPOINTS: "agent.restore.after-file" } : {};
@@ -72,6 +72,51 @@ describe("the checkpoint agent, restoring and draining", () => {
       (await Promise.all(agents.map((a) => a.exited))).map((e) => e.code),
       [0, 0, 0, 0],
     );
+  });
+
+  it("refuses a file whose bytes or size differ from the manifest: no step dir, /started 503, the cause logged", async () => {
+    const { uri } = jobLine("s3");
+    const from = jobLine("s3");
+    // Files of two 5 MiB parts and a tail: in step 210 one byte of the second part changed after the
+    // commit, in step 211 the object was cut short.
+    const changed = await writeStep(from.store, 210, [11 * MiB]);
+    const flipped = Buffer.from(changed.contents.get("__0_0.distcp") as Buffer);
+    flipped[6 * MiB] = (flipped[6 * MiB] ?? 0) ^ 0xff;
+    await from.store.put("step-210/__0_0.distcp", flipped);
+    const short = await writeStep(from.store, 211, [11 * MiB]);
+    await from.store.put("step-211/__0_0.distcp", (short.contents.get("__0_0.distcp") as Buffer).subarray(0, 7 * MiB));
+    const dirs = podDirs(2);
+    const agents = await Promise.all(
+      [210, 211].map((step, i) =>
+        agent({
+          uri,
+          dir: dirs[i] as string,
+          index: 0,
+          replicas: 1,
+          env: { CROSSCLOUD_RESUME_STEP: String(step), CROSSCLOUD_RESUME_URI: `${from.uri}/step-${step}` },
+        }),
+      ),
+    );
+    const failed = (a: AgentProcess | undefined) =>
+      eventually(
+        "a failed restore",
+        async () => a?.of("restore-failed").map((l) => String(l.error)) ?? [],
+        (e) => e.length > 0,
+        120_000,
+      );
+    assert.match(
+      (await failed(agents[0]))[0] ?? "",
+      /step-210\/__0_0\.distcp downloaded with SHA-256 [0-9a-f]{64}, its manifest says/,
+    );
+    assert.match((await failed(agents[1]))[0] ?? "", /step-211\/__0_0\.distcp/);
+    for (const [i, a] of agents.entries()) {
+      assert.equal(await a.probe("/started"), 503);
+      assert.deepEqual(
+        readdirSync(dirs[i] as string).filter((n) => n.startsWith("step-")),
+        [],
+        "no step that looks whole",
+      );
+    }
   });
 
   it("on SIGTERM with a step in flight, uploads it, commits it and exits 0", async () => {

@@ -3,26 +3,18 @@
 // sandbox's stores, their JSON log lines collected, and DCP-shaped steps
 // written by "ranks" into per-pod local dirs.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
-import {
-  AZURITE_ACCOUNT,
-  AZURITE_KEY,
-  S3_ACCESS_KEY,
-  S3_SECRET_KEY,
-  SANDBOX_BUCKET,
-  SANDBOX_CONTAINER,
-} from "../../scripts/sandbox/sandbox.ts";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { AZURITE_ACCOUNT, SANDBOX_BUCKET, SANDBOX_CONTAINER } from "../../scripts/sandbox/sandbox.ts";
 import { defaultTopology } from "../../scripts/sandbox/topology.ts";
-import { uniqueName } from "../support/sandbox.ts";
+import { type AgentProcess, freePort, sandboxStoreEnv, spawnAgent } from "../support/checkpoint-agents.ts";
+import { clients, type SandboxCluster, uniqueName } from "../support/sandbox.ts";
 import { type StoreKind, sandboxStore } from "./checkpoint-support.ts";
 
-const CLI = join(REPO_ROOT, "src/checkpoint/cli.ts");
+export { type AgentProcess, freePort, spawnAgent };
 
 /** A job's line in a sandbox store: its URI for the agents and a store for the test to look with. */
 export function jobLine(kind: StoreKind) {
@@ -48,26 +40,6 @@ export function podDirs(count: number): string[] {
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0);
-  await new Promise((resolve) => server.once("listening", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-export interface AgentProcess {
-  readonly child: ChildProcess;
-  readonly port: number;
-  /** Every JSON log line so far. */
-  readonly lines: Record<string, unknown>[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Log lines of `type`. */
-  of(type: string): Record<string, unknown>[];
-  /** GET `path` on the probe port: its status, or 0 when nothing answers. */
-  probe(path: string): Promise<number>;
-}
-
 export interface AgentSpec {
   readonly uri: string;
   readonly dir: string;
@@ -79,15 +51,9 @@ export interface AgentSpec {
 
 /** Starts `cli.ts agent` with the sidecar's env and the sandbox's store credentials. */
 export async function startAgent(spec: AgentSpec): Promise<AgentProcess> {
-  const t = defaultTopology();
   const port = await freePort();
   const env = {
-    PATH: process.env.PATH,
-    CROSSCLOUD_S3_ENDPOINT: `http://127.0.0.1:${t.s3Port}`,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: S3_ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY,
-    AZURE_STORAGE_ACCOUNT_KEY: AZURITE_KEY,
+    ...sandboxStoreEnv(),
     CROSSCLOUD_CHECKPOINT_DIR: spec.dir,
     CROSSCLOUD_CHECKPOINT_URI: spec.uri,
     CROSSCLOUD_EPOCH: String(spec.epoch ?? 1),
@@ -99,31 +65,7 @@ export async function startAgent(spec: AgentSpec): Promise<AgentProcess> {
     CHECKPOINT_BUFFER_MIB: "64",
     ...spec.env,
   };
-  const child = spawn(process.execPath, [CLI, "agent"], { env, stdio: ["ignore", "ignore", "pipe"] });
-  const lines: Record<string, unknown>[] = [];
-  let rest = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    rest += d.toString();
-    const parts = rest.split("\n");
-    rest = parts.pop() ?? "";
-    for (const line of parts) {
-      if (process.env.AGENT_TEST_LOG) process.stderr.write(`[agent ${spec.index}] ${line}\n`);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ type: "text", text: line });
-      }
-    }
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const probe = (path: string) =>
-    fetch(`http://127.0.0.1:${port}${path}`).then(
-      (r) => r.status,
-      () => 0,
-    );
-  return { child, port, lines, exited, of: (type) => lines.filter((l) => l.type === type), probe };
+  return spawnAgent(env, spec.index, port);
 }
 
 /** Stops agents still running (SIGKILL) and removes the pods' dirs, at the end of a test file. */
@@ -156,6 +98,54 @@ export function localHashes(stepDir: string): Map<string, { size: number; sha256
       size: body.length,
       sha256: createHash("sha256").update(body).digest("hex"),
     });
+  }
+  return out;
+}
+
+/**
+ * The env a kubelet gives `container` of `pod` on `cluster`: plain values, the pod's annotations and
+ * labels by fieldRef, Secret and ConfigMap keys (an optional one that is absent is left out), and
+ * envFrom Secrets, read from that cluster's API server.
+ */
+export async function kubeletEnv(
+  cluster: SandboxCluster,
+  pod: V1Pod,
+  container: V1Container,
+): Promise<Record<string, string>> {
+  const { core } = clients(cluster);
+  const namespace = pod.metadata?.namespace ?? "";
+  const out: Record<string, string> = {};
+  const dataOf = async (kind: "secret" | "configMap", name: string): Promise<Record<string, string> | undefined> => {
+    try {
+      if (kind === "configMap") return (await core.readNamespacedConfigMap({ name, namespace })).data ?? {};
+      const data = (await core.readNamespacedSecret({ name, namespace })).data ?? {};
+      return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  };
+  for (const from of container.envFrom ?? []) {
+    const name = from.secretRef?.name ?? from.configMapRef?.name ?? "";
+    const data = await dataOf(from.secretRef ? "secret" : "configMap", name);
+    if (!data) throw new Error(`${cluster}: envFrom ${name} of pod ${pod.metadata?.name} does not exist`);
+    Object.assign(out, data);
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) out[e.name] = e.value;
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (field) {
+      const m = /^metadata\.(annotations|labels)\['(.+)'\]$/.exec(field);
+      const value = m ? pod.metadata?.[m[1] as "annotations" | "labels"]?.[m[2] as string] : undefined;
+      if (value === undefined) throw new Error(`${cluster}: ${e.name}'s ${field} is not on pod ${pod.metadata?.name}`);
+      out[e.name] = value;
+    }
+    const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
+    if (ref) {
+      const value = (await dataOf(e.valueFrom?.secretKeyRef ? "secret" : "configMap", ref.name ?? ""))?.[ref.key];
+      if (value !== undefined) out[e.name] = value;
+      else if (!ref.optional) throw new Error(`${cluster}: ${e.name} names ${ref.name}/${ref.key}, which is absent`);
+    }
   }
   return out;
 }

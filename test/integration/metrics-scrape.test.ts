@@ -7,19 +7,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { trainStep } from "../support/failover.ts";
-import { type OperatorProcess, withOperator } from "../support/operator.ts";
+import { scrapeMetrics as scrape, withOperator } from "../support/operator.ts";
 import { eventually } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
-
-/** The operator's /metrics as "name{labels}" to value (labels as the exposition prints them). */
-async function scrape(operator: OperatorProcess): Promise<Map<string, number>> {
-  const port = /"healthPort":(\d+)/.exec(operator.logs())?.[1];
-  assert.ok(port, "the operator logged its health port");
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const series = new Map<string, number>();
-  for (const m of text.matchAll(/^(crosscloud_\w+(?:\{[^}]*\})?) (\S+)$/gm)) series.set(m[1] ?? "", Number(m[2]));
-  return series;
-}
 
 describe("the operator's metrics for alerts and the dashboard", { timeout: 300_000 }, () => {
   const suite = withOperator("metrics", { CHECKPOINT_INTERVAL_MS: "2000" }, async (jobs) => {

@@ -5,6 +5,7 @@
 // operator runs as its ServiceAccount with the shipped RBAC (test/support/rbac.ts):
 // its hub kubeconfig and the workers' kubeconfig Secrets carry its tokens.
 
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -241,4 +242,14 @@ async function reportFailure(test: string, tjs: TrainingJobs, operator: Operator
     .filter((l) => /"level":"(warn|error)"/.test(l));
   lines.push(`the operator's last ${Math.min(30, noisy.length)} warnings and errors:`, ...noisy.slice(-30));
   console.error(lines.join("\n"));
+}
+
+/** The operator's /metrics as "name{labels}" to value (labels as the exposition prints them). */
+export async function scrapeMetrics(operator: OperatorProcess): Promise<Map<string, number>> {
+  const port = /"healthPort":(\d+)/.exec(operator.logs())?.[1];
+  assert.ok(port, "the operator logged its health port");
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const series = new Map<string, number>();
+  for (const m of text.matchAll(/^(crosscloud_\w+(?:\{[^}]*\})?) (\S+)$/gm)) series.set(m[1] ?? "", Number(m[2]));
+  return series;
 }

@@ -32,8 +32,8 @@ describe("agentConfigFromEnv", () => {
       fileConcurrency: 4,
     });
   });
-  it("reads the resume step", () => {
-    const env = { ...base, CROSSCLOUD_RESUME_STEP: "120", CROSSCLOUD_RESUME_URI: "s3://bucket/ns/job" };
+  it("reads the resume step from the step's URI, as the trainer gets it, and opens its line", () => {
+    const env = { ...base, CROSSCLOUD_RESUME_STEP: "120", CROSSCLOUD_RESUME_URI: "s3://bucket/ns/job/step-120" };
     assert.deepEqual(agentConfigFromEnv(env).resume, { step: 120, uri: "s3://bucket/ns/job" });
   });
   const bad: { name: string; env: Record<string, string | undefined>; want: RegExp }[] = [
@@ -44,6 +44,16 @@ describe("agentConfigFromEnv", () => {
     { name: "no replicas", env: { CROSSCLOUD_REPLICAS: "" }, want: /CROSSCLOUD_REPLICAS is not set/ },
     { name: "index past replicas", env: { CROSSCLOUD_REPLICA_INDEX: "4" }, want: /must be below CROSSCLOUD_REPLICAS/ },
     { name: "resume step alone", env: { CROSSCLOUD_RESUME_STEP: "3" }, want: /go together/ },
+    {
+      name: "a resume URI of another step",
+      env: { CROSSCLOUD_RESUME_STEP: "3", CROSSCLOUD_RESUME_URI: "s3://bucket/ns/job/step-4" },
+      want: /CROSSCLOUD_RESUME_URI must be the URI of step 3 \(ending in \/step-3\), got s3:\/\/bucket\/ns\/job\/step-4/,
+    },
+    {
+      name: "a resume URI of the line",
+      env: { CROSSCLOUD_RESUME_STEP: "3", CROSSCLOUD_RESUME_URI: "s3://bucket/ns/job" },
+      want: /must be the URI of step 3/,
+    },
     { name: "keep 0", env: { CROSSCLOUD_KEEP_LOCAL: "0" }, want: /CROSSCLOUD_KEEP_LOCAL must be an integer >= 1/ },
     { name: "a port in words", env: { CROSSCLOUD_AGENT_PORT: "http" }, want: /CROSSCLOUD_AGENT_PORT must be/ },
   ];

@@ -41,19 +41,25 @@ describe("linesOf", () => {
 });
 
 describe("byLine", () => {
-  it("gives each line its step objects, keys relative to it, and drops the rest", () => {
+  it("gives each line its step objects and agent reports, keys relative to it, and drops the rest", () => {
     const listed = [
       obj("ml/a/notes.txt"),
       obj("ml/a/step-1/__0_0.distcp"),
       obj("ml/a/step-1/manifest.json"),
       obj("ml/a/b/step-2/x.bin"),
       obj("ml/a/step-x/y"),
+      obj("ml/a/.crosscloud/agents/0.json"),
+      obj("ml/a/.crosscloud/other.json"),
       obj("ml/b/step-3/manifest.json"),
       obj("ml/zz/step-1/manifest.json"),
     ];
     const got = byLine(listed, new Set(["ml/a", "ml/a/b", "ml/b", "ml/empty"]));
     const keys = (line: string) => got.get(line)?.map((o) => o.key);
-    assert.deepEqual(keys("ml/a"), ["step-1/__0_0.distcp", "step-1/manifest.json"]);
+    assert.deepEqual(
+      keys("ml/a"),
+      ["step-1/__0_0.distcp", "step-1/manifest.json", ".crosscloud/agents/0.json"],
+      "step objects and the checkpoint agents' reports",
+    );
     assert.deepEqual(keys("ml/a/b"), ["step-2/x.bin"]);
     assert.deepEqual(keys("ml/b"), ["step-3/manifest.json"]);
     assert.deepEqual(keys("ml/empty"), [], "a watched line that holds nothing has an empty listing");

@@ -18,11 +18,14 @@ const BOUNDED = new Set([
   ...["store", "op", "cloud", "outcome"],
   ...["le", "type", "space", "kind", "version", "major", "minor", "patch"],
 ]);
-/** The metrics allowed a per-job series, each removed by forgetJob. */
-const PER_JOB = new Set([
-  "crosscloud_checkpoint_job_replication_lag_seconds",
-  "crosscloud_checkpoint_job_interval_seconds",
+/** The metrics allowed a per-job series, each removed by forgetJob, with their labels that grow with jobs. */
+const PER_JOB_LABELS = new Map([
+  ["crosscloud_checkpoint_job_replication_lag_seconds", ["name", "namespace"]],
+  ["crosscloud_checkpoint_job_interval_seconds", ["name", "namespace"]],
+  // replica is bounded by the job's spec.replicas, not by the number of jobs
+  ["crosscloud_checkpoint_upload_lag_steps", ["name", "namespace", "replica"]],
 ]);
+const PER_JOB = new Set(PER_JOB_LABELS.keys());
 
 function operatorRegistry() {
   const registry = new Registry();
@@ -47,6 +50,7 @@ function drive(m: ReturnType<typeof operatorRegistry>, jobs: number) {
     const job = `job-${i}`;
     const hooks = i % 2 === 0 ? m.replication.forJob(`${ns}/${job}`) : m.replication;
     if (i % 2 === 0) m.replication.forJob(`${ns}/${job}`).checkpointInterval(600);
+    if (i % 2 === 0) m.replication.forJob(`${ns}/${job}`).uploadLag(new Map([[0, 1]]));
     for (const [src, dst] of [
       [`${S3}/${ns}/${job}`, `${BLOB}/${ns}/${job}`],
       [`${S3}/${ns}/${job}`, `${AZURITE}/${ns}/${job}`],
@@ -113,7 +117,8 @@ describe("metric label cardinality", () => {
     for (const metric of registry.getMetricsAsArray()) {
       const names = (metric as unknown as { labelNames: string[] }).labelNames;
       const unbounded = names.filter((l) => !BOUNDED.has(l));
-      if (PER_JOB.has(metric.name)) assert.deepEqual(unbounded.sort(), ["name", "namespace"], metric.name);
+      const perJob = PER_JOB_LABELS.get(metric.name);
+      if (perJob) assert.deepEqual(unbounded.sort(), perJob, metric.name);
       else assert.deepEqual(unbounded, [], `${metric.name} has labels that grow with jobs`);
     }
   });
@@ -157,11 +162,15 @@ describe("forgetJob", () => {
   it("removes the job's series from the exposition text, and only its", async () => {
     const m = operatorRegistry();
     drive(m, 6);
-    assert.equal(jobLines(await m.registry.metrics(), "job-2").length, 3, "a lag per destination store, an interval");
+    assert.equal(
+      jobLines(await m.registry.metrics(), "job-2").length,
+      4,
+      "a lag per destination store, an interval, an upload lag",
+    );
     m.replication.forgetJob("team2/job-2");
     const text = await m.registry.metrics();
     assert.deepEqual(jobLines(text, "job-2"), []);
-    assert.equal(jobLines(text, "job-4").length, 3, "the other jobs keep theirs");
+    assert.equal(jobLines(text, "job-4").length, 4, "the other jobs keep theirs");
     assert.match(text, /crosscloud_checkpoint_replication_lag_seconds_count\{[^}]*\} 6/, "store-level series stay");
   });
 
@@ -170,7 +179,10 @@ describe("forgetJob", () => {
     drive(m, 6);
     for (let i = 0; i < 6; i++) m.replication.forgetJob(`team${i % 3}/job-${i}`);
     m.replication.forgetJob("nowhere/never-ran");
-    assert.doesNotMatch(await m.registry.metrics(), /^crosscloud_checkpoint_job_replication_lag_seconds\{/m);
+    assert.doesNotMatch(
+      await m.registry.metrics(),
+      /^crosscloud_checkpoint_(job_replication_lag_seconds|upload_lag_steps)\{/m,
+    );
   });
 
   it("works through a second replicationMetrics() on the same registry", async () => {

@@ -17,6 +17,7 @@ import type { ObjectStore } from "../store.ts";
 import { commitFromParts, finishedByRank0, hasOwnPart, isCommitted } from "./commit.ts";
 import type { AgentConfig } from "./env.ts";
 import { type LocalStep, type LocalStepState, localStepState, localStepsToDelete } from "./plan.ts";
+import { type AgentReport, AgentReporter } from "./report.ts";
 import { restoreStep } from "./restore.ts";
 import { DONE_NAME, uploadStep } from "./upload-step.ts";
 
@@ -43,6 +44,13 @@ export class CheckpointAgent {
   readonly #waitingLogged = new Map<number, string>();
   /** Local steps the last scan found not finished for this replica. */
   #waiting = new Set<number>();
+  /** Finished local steps not committed yet, with when this agent first found each finished. */
+  readonly #finishedAt = new Map<number, Date>();
+  /** Replica 0: the replicas each uncommitted step still waits for. */
+  readonly #missing = new Map<number, readonly number[]>();
+  #newestLocal: number | undefined;
+  #lastError: AgentReport["lastError"];
+  readonly #reporter: AgentReporter;
   #started = false;
   #looping = false;
 
@@ -50,6 +58,7 @@ export class CheckpointAgent {
     this.#config = config;
     this.#deps = deps;
     this.#budget = new CopyBudget(budgetFromEnv());
+    this.#reporter = new AgentReporter(deps.store, config.index, deps.log);
   }
 
   /** True once any restore is complete: the sidecar's startup probe. */
@@ -88,16 +97,23 @@ export class CheckpointAgent {
     const { resume } = this.#config;
     const store = this.#deps.resumeStore;
     if (!resume || !store) return true;
-    const ctx = { store, dir: this.#config.dir, fileConcurrency: this.#config.fileConcurrency };
+    const { dir, fileConcurrency, partSize } = this.#config;
+    const slots = new Slots(partSlots(fileConcurrency));
+    const ctx = { store, dir, fileConcurrency, partSize, slots, budget: this.#budget.holder() };
     while (!stop.aborted) {
       try {
         const outcome = await restoreStep(ctx, resume.step);
         this.#uploaded.add(resume.step);
         this.#committed.add(resume.step);
+        this.#newestLocal = resume.step;
+        this.#lastError = undefined;
         this.#deps.log({ type: "restored", step: resume.step, outcome });
+        await this.#report();
         return true;
       } catch (err) {
         this.#deps.log({ type: "restore-failed", step: resume.step, error: (err as Error).message });
+        this.#failed(resume.step, `restore of step ${resume.step}: ${(err as Error).message}`);
+        await this.#report();
         await this.#deps.sleep(this.#config.pollMs, stop);
       }
     }
@@ -113,6 +129,7 @@ export class CheckpointAgent {
         if (stop?.aborted) break;
         const state = await this.#advance(s).catch((err) => {
           this.#deps.log({ type: "step-failed", step: s.step, error: (err as Error).message });
+          this.#failed(s.step, `upload of step ${s.step}: ${(err as Error).message}`);
           return "waiting" as const;
         });
         if (state === "waiting") waiting.add(s.step);
@@ -122,7 +139,40 @@ export class CheckpointAgent {
       await this.#applyRetention(local.map((s) => s.step));
     } catch (err) {
       this.#deps.log({ type: "pass-failed", error: (err as Error).message });
+      this.#failed(undefined, (err as Error).message);
     }
+    await this.#report();
+  }
+
+  #failed(step: number | undefined, message: string): void {
+    this.#lastError = { ...(step !== undefined ? { step } : {}), message, at: this.#deps.now().toISOString() };
+  }
+
+  /** Writes the report when what it says changed (report.ts). */
+  async #report(): Promise<void> {
+    const newest = (steps: Iterable<number>) => {
+      const all = [...steps];
+      return all.length > 0 ? Math.max(...all) : undefined;
+    };
+    const oldest = [...this.#finishedAt.entries()].sort(([a], [b]) => a - b)[0];
+    const missing = oldest ? this.#missing.get(oldest[0]) : undefined;
+    const facts = {
+      newestLocalStep: this.#newestLocal,
+      newestUploadedStep: newest(this.#uploaded),
+      newestCommittedStep: newest(this.#committed),
+      pending: oldest
+        ? { step: oldest[0], since: oldest[1].toISOString(), ...(missing ? { missingReplicas: missing } : {}) }
+        : undefined,
+      lastError: this.#lastError,
+    };
+    const defined = Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined));
+    await this.#reporter.update({ epoch: this.#config.epoch, index: this.#config.index, ...defined }, this.#deps.now());
+  }
+
+  /** A local step found finished (or already uploaded): it counts as this pod's newest until committed. */
+  #finished(step: number): void {
+    this.#newestLocal = Math.max(this.#newestLocal ?? step, step);
+    if (!this.#committed.has(step) && !this.#finishedAt.has(step)) this.#finishedAt.set(step, this.#deps.now());
   }
 
   /**
@@ -142,10 +192,12 @@ export class CheckpointAgent {
     const { index, epoch } = this.#config;
     if (this.#uploaded.has(local.step)) return "uploaded";
     if (await isCommitted(store, local.step)) {
+      this.#newestLocal = Math.max(this.#newestLocal ?? local.step, local.step);
       this.#markCommitted(local.step);
       return "uploaded";
     }
     if (await hasOwnPart(store, local.step, index, epoch)) {
+      this.#finished(local.step);
       this.#markUploaded(local.step);
       return "uploaded";
     }
@@ -153,6 +205,8 @@ export class CheckpointAgent {
     const finishedByRank0Steps = needsRank0 && (await finishedByRank0(store, local.step)) ? [local.step] : [];
     const facts = { index, uploaded: this.#uploaded, finishedByRank0: new Set(finishedByRank0Steps) };
     if (localStepState(local, facts) !== "ready") return "waiting";
+    this.#finished(local.step);
+    await this.#report();
     this.#deps.log({ type: "upload-started", step: local.step, index });
     const record = await uploadStep(this.#uploadContext(), local.step);
     const bytes = record.files.reduce((n, f) => n + f.size, 0);
@@ -165,7 +219,7 @@ export class CheckpointAgent {
     const { partSize, fileConcurrency } = this.#config;
     return {
       store: this.#deps.store,
-      slots: new Slots(Math.max(4, fileConcurrency * 2)),
+      slots: new Slots(partSlots(fileConcurrency)),
       budget: this.#budget.holder(),
       partSize,
       multipartThreshold: partSize,
@@ -184,6 +238,7 @@ export class CheckpointAgent {
 
   #markUploaded(step: number): void {
     this.#uploaded.add(step);
+    if (this.#lastError?.step === step) this.#lastError = undefined;
     if (this.#config.index === 0 && !this.#committed.has(step)) this.#pending.add(step);
   }
 
@@ -191,6 +246,9 @@ export class CheckpointAgent {
     this.#uploaded.add(step);
     this.#committed.add(step);
     this.#pending.delete(step);
+    this.#finishedAt.delete(step);
+    this.#missing.delete(step);
+    if (this.#lastError?.step === step) this.#lastError = undefined;
   }
 
   /** Replica 0 commits the steps whose parts are all there; the others learn which of their steps got committed. */
@@ -206,10 +264,13 @@ export class CheckpointAgent {
       }
       const outcome = await commitFromParts({ store, epoch, replicas, now }, step).catch((err) => {
         this.#deps.log({ type: "commit-failed", step, error: (err as Error).message });
+        this.#failed(step, `commit of step ${step}: ${(err as Error).message}`);
         return undefined;
       });
-      if (outcome?.state === "waiting") this.#logWaiting(step, outcome.missing);
-      else if (outcome) {
+      if (outcome?.state === "waiting") {
+        this.#missing.set(step, outcome.missing);
+        this.#logWaiting(step, outcome.missing);
+      } else if (outcome) {
         this.#markCommitted(step);
         if (outcome.state === "committed") this.#deps.log({ type: "step-committed", step, epoch, replicas });
       }
@@ -250,4 +311,9 @@ async function present(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Parts in memory at once for an upload or a restore: two per file in flight, at least 4. */
+function partSlots(fileConcurrency: number): number {
+  return Math.max(4, fileConcurrency * 2);
 }

@@ -3,6 +3,7 @@
 // naming it and saying what to set (the command exits 2 on it).
 
 import { isAbsolute } from "node:path";
+import { stepDir } from "../manifest.ts";
 import { parseStoreUri } from "../uri.ts";
 
 const MiB = 2 ** 20;
@@ -18,7 +19,10 @@ export interface AgentConfig {
   readonly replicas: number;
   /** CROSSCLOUD_REPLICA_INDEX: this pod's index, 0..replicas-1; index 0 commits. */
   readonly index: number;
-  /** CROSSCLOUD_RESUME_STEP and CROSSCLOUD_RESUME_URI: the step restored before the trainer starts. */
+  /**
+   * CROSSCLOUD_RESUME_STEP and CROSSCLOUD_RESUME_URI (the step's URI, `<line>/step-<N>`): the step
+   * restored before the trainer starts; `uri` here is the line it is in.
+   */
   readonly resume?: { readonly step: number; readonly uri: string };
   /** CROSSCLOUD_KEEP_LOCAL (default 2): committed steps kept on local disk. */
   readonly keepLocal: number;
@@ -63,7 +67,12 @@ function resumeOf(env: NodeJS.ProcessEnv): AgentConfig["resume"] {
   if (hasStep !== hasUri)
     throw new AgentEnvError("CROSSCLOUD_RESUME_STEP and CROSSCLOUD_RESUME_URI go together: set both, or neither");
   const step = int(env, "CROSSCLOUD_RESUME_STEP", 0, "the committed step to restore");
-  return { step, uri: storeUriText(env, "CROSSCLOUD_RESUME_URI") };
+  // The step's URI, as the trainer gets it (<line>/step-<N>); the agent opens the line it is in.
+  const uri = storeUriText(env, "CROSSCLOUD_RESUME_URI").replace(/\/+$/, "");
+  const suffix = `/${stepDir(step)}`;
+  if (!uri.endsWith(suffix))
+    throw new AgentEnvError(`CROSSCLOUD_RESUME_URI must be the URI of step ${step} (ending in ${suffix}), got ${uri}`);
+  return { step, uri: uri.slice(0, -suffix.length) };
 }
 
 /** The agent's settings from `env`; AgentEnvError names the first bad variable. */

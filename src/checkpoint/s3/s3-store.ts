@@ -1,6 +1,9 @@
 // The S3 implementation of ObjectStore: multipart uploads with a SHA-256 per
 // part (the server refuses a part whose bytes do not match), resumed through
-// ListMultipartUploads/ListParts; conditional PUT for manifests.
+// ListMultipartUploads/ListParts; conditional PUT for manifests. A body sent
+// with its SHA-256 goes with an unsigned payload: the signed checksum header
+// is what proves the bytes, so neither the SDK (to sign) nor the server (to
+// check the signature) hashes every byte once more.
 
 import { createHash } from "node:crypto";
 import {
@@ -18,6 +21,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { HttpRequest } from "@smithy/protocol-http";
 import { CheckpointError, storeFailed, throwIfAborted } from "../errors.ts";
 import { base64ToHex, hexToBase64 } from "../hash.ts";
 import type {
@@ -54,6 +58,26 @@ export interface S3StoreOptions {
 
 /** S3's documented multipart limits (CLOUD-FACTS.md, "Object storage"). */
 export const S3_LIMITS: PartLimits = { minPartSize: 5 * 2 ** 20, maxPartSize: 5 * 2 ** 30, maxParts: 10_000 };
+
+/**
+ * `command` with `x-amz-content-sha256: UNSIGNED-PAYLOAD`, for a request that carries
+ * x-amz-checksum-sha256: that header is signed and the server checks the bytes against it, so the
+ * payload need not be hashed into the signature too (a second SHA-256 pass over every byte on
+ * each side). Requests without a checksum keep the signed payload.
+ */
+export function withUnsignedPayload<C extends PutObjectCommand | UploadPartCommand>(command: C): C {
+  const options = { step: "build", name: "crosscloudUnsignedPayload" } as const;
+  if (command instanceof UploadPartCommand) command.middlewareStack.add(unsignedPayload, options);
+  else command.middlewareStack.add(unsignedPayload, options);
+  return command;
+}
+
+function unsignedPayload<A extends { request: unknown }, R>(next: (args: A) => R): (args: A) => R {
+  return (args) => {
+    if (HttpRequest.isInstance(args.request)) args.request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+    return next(args);
+  };
+}
 
 type SdkError = { name?: string; $metadata?: { httpStatusCode?: number } };
 
@@ -175,7 +199,8 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Uint8Array, options?: { sha256?: string; signal?: AbortSignal }): Promise<void> {
     const ChecksumSHA256 = options?.sha256 ? hexToBase64(options.sha256) : undefined;
-    const cmd = new PutObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), Body: body, ChecksumSHA256 });
+    const put = new PutObjectCommand({ Bucket: this.#bucket, Key: this.#full(key), Body: body, ChecksumSHA256 });
+    const cmd = ChecksumSHA256 ? withUnsignedPayload(put) : put;
     await this.#timed(
       "put",
       this.#full(key),
@@ -273,13 +298,15 @@ export class S3Store implements ObjectStore {
       key,
       staged,
       async putPart(part: PartPlan, body: Uint8Array, sha256: string, signal?: AbortSignal): Promise<StagedPart> {
-        const cmd = new UploadPartCommand({
-          ...ids,
-          PartNumber: part.index + 1,
-          Body: body,
-          ContentLength: body.byteLength,
-          ChecksumSHA256: hexToBase64(sha256),
-        });
+        const cmd = withUnsignedPayload(
+          new UploadPartCommand({
+            ...ids,
+            PartNumber: part.index + 1,
+            Body: body,
+            ContentLength: body.byteLength,
+            ChecksumSHA256: hexToBase64(sha256),
+          }),
+        );
         const what = `upload of part ${part.index + 1}`;
         const out = await timed(
           what,

@@ -5,6 +5,12 @@
 // are listed per store, not per job (src/checkpoint/store-listers.ts): a pass
 // runs when a scan found one of the job's lines changed.
 
+import {
+  AGENT_REPORTS_DIR,
+  type AgentReport,
+  type ReportCache,
+  readAgentReports,
+} from "../../checkpoint/agent/report.ts";
 import type { EpochFence, EpochStart } from "../../checkpoint/fence.ts";
 import { checkpointIntervalSeconds, type JobReplicationMetrics } from "../../checkpoint/metrics.ts";
 import { type OpenStoreOptions, openStore } from "../../checkpoint/open-store.ts";
@@ -13,7 +19,7 @@ import { replicateCheckpoints } from "../../checkpoint/replicate.ts";
 import { type CommittedStep, readSteps, type StepReader } from "../../checkpoint/steps.ts";
 import { type LineRef, StoreListers } from "../../checkpoint/store-listers.ts";
 import type { Logger } from "../../runtime/logger.ts";
-import type { ConditionInput } from "../conditions.ts";
+import { uploadLag } from "./checkpoint-conditions.ts";
 import { type LargeStep, largePending, stepBytes } from "./replication-jobs.ts";
 
 export interface StoreTarget {
@@ -32,6 +38,11 @@ export interface SyncPlan {
   readonly keep: number;
   /** DCP steps newer than this (the placement's start) are committed by the operator. */
   readonly placedAt?: Date;
+  /**
+   * The checkpoint agents commit the steps (spec.checkpoint.localDir), once every replica's part is in:
+   * the operator commits none, since a DCP step's `.metadata` (rank 0's) arrives before the other parts.
+   */
+  readonly agentsCommit?: boolean;
   /** Steps larger than this many bytes are left to replicate Jobs (replication-jobs.ts); absent: none is. */
   readonly jobAbove?: number;
 }
@@ -46,6 +57,8 @@ export interface SyncResult {
   readonly error?: string;
   /** With plan.jobAbove: the steps above it that some destination lacks, for replicate Jobs. */
   readonly large?: readonly LargeStep[];
+  /** The checkpoint agents' reports of the plan's epoch in the source line, by replica index. */
+  readonly agents?: readonly AgentReport[];
 }
 
 export interface CheckpointSyncOptions {
@@ -72,6 +85,8 @@ interface JobSync {
   /** The plan and its lines' versions when its last pass started: nothing new, no pass. */
   seen?: string;
   result?: SyncResult;
+  /** Agent reports read, by key, as listed when read: one is read again only when listed differently. */
+  reports: ReportCache;
 }
 
 /**
@@ -111,7 +126,7 @@ export class CheckpointSync {
     const identity = `${plan.epoch}|${plan.source.uri}`;
     const before = this.#jobs.get(key);
     if (before && before.identity !== identity) this.forget(key);
-    const job = this.#jobs.get(key) ?? { identity, plan, lines: [], lastStart: 0 };
+    const job: JobSync = this.#jobs.get(key) ?? { identity, plan, lines: [], lastStart: 0, reports: new Map() };
     this.#jobs.set(key, job);
     job.plan = plan;
     try {
@@ -193,8 +208,7 @@ export class CheckpointSync {
     const abort = new AbortController();
     job.running = abort;
     job.lastStart = Date.now();
-    const { plan, lines } = job;
-    void this.#pass(key, plan, lines, abort.signal)
+    void this.#pass(key, job, abort.signal)
       .then((result) => {
         if (abort.signal.aborted) return;
         this.#o.logger.debug("checkpoint pass", {
@@ -218,7 +232,8 @@ export class CheckpointSync {
       });
   }
 
-  async #pass(key: string, plan: SyncPlan, lines: readonly LineRef[], signal: AbortSignal): Promise<SyncResult> {
+  async #pass(key: string, job: JobSync, signal: AbortSignal): Promise<SyncResult> {
+    const { plan, lines } = job;
     const [source, ...destinations] = lines.map((ref) => ref.store);
     if (!source) throw new Error("no source store");
     const byStore = new Map(lines.map((ref) => [ref.store, ref]));
@@ -237,7 +252,7 @@ export class CheckpointSync {
       destinations,
       fence,
       keep: plan.keep,
-      commitDcp: { notBefore: plan.placedAt },
+      ...(plan.agentsCommit ? {} : { commitDcp: { notBefore: plan.placedAt } }),
       ...(plan.jobAbove !== undefined ? { only: (m) => stepBytes(m.files) <= (plan.jobAbove ?? 0) } : {}),
       metrics: this.#o.metrics?.forJob(key),
       stepsOf,
@@ -261,7 +276,18 @@ export class CheckpointSync {
     const interval = checkpointIntervalSeconds((stores[0]?.committed ?? []).map((c) => c.manifest));
     this.#o.metrics?.forJob(key).checkpointInterval(interval);
     const large = plan.jobAbove !== undefined ? { large: largePending(stores, fence, plan.jobAbove, plan.keep) } : {};
-    return { status: summariseCheckpoints(stores, fence), at: new Date(), failures, ...large };
+    // The agents' reports in the source line: only those listed anew are read.
+    const read = await readAgentReports(
+      source,
+      this.#stores.listed(lines[0] as LineRef, AGENT_REPORTS_DIR),
+      job.reports,
+    );
+    job.reports = read.cache;
+    const agents = read.reports.filter((r) => r.epoch === plan.epoch);
+    const committed = newestCommitted(stores[0]?.committed ?? [], fence)?.manifest.step;
+    this.#o.metrics?.forJob(key).uploadLag(new Map(agents.map((r) => [r.index, uploadLag(r, committed)])));
+    const reports = agents.length > 0 ? { agents } : {};
+    return { status: summariseCheckpoints(stores, fence), at: new Date(), failures, ...large, ...reports };
   }
 }
 
@@ -280,6 +306,7 @@ function planDigest(plan: SyncPlan): string {
     plan.lineage,
     plan.keep,
     plan.placedAt,
+    plan.agentsCommit,
     plan.jobAbove,
     targets,
   ]);
@@ -289,78 +316,6 @@ function planDigest(plan: SyncPlan): string {
 export function errorMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.replace(/\s+/g, " ").slice(0, 500);
-}
-
-/** Reasons of the CheckpointReplicated condition. */
-export const REPLICATED = {
-  Replicated: "Replicated",
-  Replicating: "Replicating",
-  NoCheckpoint: "NoCheckpoint",
-  /** Steps failed to copy, or the whole pass failed. */
-  ReplicationFailed: "ReplicationFailed",
-  /** A store's credentials cannot be had: that store is left out (or, for the job's own, no pass runs). */
-  StoreUnavailable: "StoreUnavailable",
-} as const;
-
-/**
- * CheckpointReplicated: whether every other store holds the newest step of the placement's store.
- * `unavailable` names the stores left out of the pass ("<cluster>: why").
- */
-export function replicatedCondition(
-  result: SyncResult,
-  sourceCluster: string,
-  unavailable: readonly string[] = [],
-): ConditionInput {
-  if (result.error !== undefined) {
-    return {
-      type: "CheckpointReplicated",
-      status: "False",
-      reason: REPLICATED.ReplicationFailed,
-      message: `the last replication pass failed: ${result.error}`,
-    };
-  }
-  if (unavailable.length > 0) {
-    return {
-      type: "CheckpointReplicated",
-      status: "False",
-      reason: REPLICATED.StoreUnavailable,
-      message: `left out of replication until its store can be reached: ${unavailable.join("; ")}`,
-    };
-  }
-  const stores = result.status.stores;
-  const source = stores.find((s) => s.cluster === sourceCluster)?.latestStep;
-  if (source === undefined) {
-    return {
-      type: "CheckpointReplicated",
-      status: "Unknown",
-      reason: "NoCheckpoint",
-      message: `no committed step in ${sourceCluster}'s store yet`,
-    };
-  }
-  const behind = stores.filter((s) => s.cluster !== sourceCluster && (s.latestStep ?? -1) < source);
-  if (result.failures.length > 0) {
-    return {
-      type: "CheckpointReplicated",
-      status: "False",
-      reason: "ReplicationFailed",
-      message: result.failures.slice(0, 3).join("; "),
-    };
-  }
-  if (behind.length > 0) {
-    const where = behind.map((s) => `${s.cluster} has ${s.latestStep ?? "none"}`).join(", ");
-    return {
-      type: "CheckpointReplicated",
-      status: "False",
-      reason: "Replicating",
-      message: `step ${source} is being replicated: ${where}`,
-    };
-  }
-  return {
-    type: "CheckpointReplicated",
-    status: "True",
-    reason: "Replicated",
-    message: `step ${source} is in every store`,
-  };
 }
 
 /** A step to resume from, with when the training code committed it (its manifest's createdAt). */

@@ -22,8 +22,9 @@ export const DEFAULT_REPLICATION_JOB_SETTINGS: ReplicationJobSettings = { thresh
 /** Reads REPLICATION_JOB_THRESHOLD_BYTES (default 1 GiB) and REPLICATION_JOBS_PER_CLUSTER (default 2). */
 export function replicationJobSettings(env: Readonly<Record<string, string | undefined>>): ReplicationJobSettings {
   return {
-    thresholdBytes: count(env, "REPLICATION_JOB_THRESHOLD_BYTES", 0) ?? DEFAULT_REPLICATION_JOB_SETTINGS.thresholdBytes,
-    perCluster: count(env, "REPLICATION_JOBS_PER_CLUSTER", 1) ?? DEFAULT_REPLICATION_JOB_SETTINGS.perCluster,
+    thresholdBytes:
+      wholeNumber(env, "REPLICATION_JOB_THRESHOLD_BYTES", 0) ?? DEFAULT_REPLICATION_JOB_SETTINGS.thresholdBytes,
+    perCluster: wholeNumber(env, "REPLICATION_JOBS_PER_CLUSTER", 1) ?? DEFAULT_REPLICATION_JOB_SETTINGS.perCluster,
   };
 }
 
@@ -34,7 +35,12 @@ export function processReplicationJobSettings(): ReplicationJobSettings {
   return fromProcess;
 }
 
-function count(env: Readonly<Record<string, string | undefined>>, name: string, min: number): number | undefined {
+/** A whole-number setting of the environment: undefined when unset or blank; an error naming it when bad. */
+export function wholeNumber(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  min: number,
+): number | undefined {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === "") return undefined;
   const n = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;

@@ -9,7 +9,14 @@ import type { TrainingJob } from "../../api/trainingjob.ts";
 import type { EpochStart } from "../../checkpoint/fence.ts";
 import { checkpointUri, storeOptions } from "../../clusters/stores.ts";
 import type { ConditionInput } from "../conditions.ts";
-import { errorMessage, REPLICATED, replicatedCondition, type StoreTarget } from "./checkpoints.ts";
+import {
+  processUploadStuckMs,
+  REPLICATED,
+  replicatedCondition,
+  UPLOADED,
+  uploadStatus,
+} from "./checkpoint-conditions.ts";
+import { errorMessage, type StoreTarget, type SyncResult } from "./checkpoints.ts";
 import { keyOf, type PassContext } from "./context.ts";
 import type { ReplicateStore } from "./replicate-job.ts";
 import { jobThreshold, replicateStore, runReplicateJobs } from "./replicate-jobs-run.ts";
@@ -76,6 +83,7 @@ export async function syncCheckpoints(
     destinations,
     keep: job.spec.checkpoint.keep,
     ...(from.placedAt ? { placedAt: new Date(from.placedAt) } : {}),
+    ...(job.spec.checkpoint.localDir ? { agentsCommit: true } : {}),
     ...(jobAbove !== undefined ? { jobAbove } : {}),
   });
   if (!report) return;
@@ -91,6 +99,7 @@ export async function syncCheckpoints(
       stores: result.status.stores.map((s) => ({ ...s })),
     };
   }
+  if (job.spec.checkpoint.localDir) reportUploads(b, result, cc.metadata.name ?? "", job.spec.replicas);
   const [sourceStore, ...destinationStores] = stores;
   const jobFailures =
     result.large && sourceStore
@@ -113,4 +122,25 @@ function reportReplication(b: StatusBuilder, c: ConditionInput): void {
   if (trouble.includes(c.reason) && (before?.reason !== c.reason || before.message !== c.message))
     b.event({ type: "Warning", reason: c.reason, message: c.message });
   b.condition(c);
+}
+
+/** With the checkpoint agent: status.checkpoint.agents and CheckpointUploaded, and a Warning event when an upload is stuck. */
+function reportUploads(b: StatusBuilder, result: SyncResult, sourceCluster: string, replicas: number): void {
+  const committedStep = result.status.stores.find((s) => s.cluster === sourceCluster)?.latestStep;
+  const { agents, condition } = uploadStatus({
+    reports: result.agents ?? [],
+    replicas,
+    ...(committedStep !== undefined ? { committedStep } : {}),
+    now: b.now,
+    stuckAfterMs: processUploadStuckMs(),
+  });
+  const { agents: _before, ...rest } = b.status.checkpoint ?? {};
+  b.status.checkpoint = { ...rest, ...(agents.length > 0 ? { agents } : {}) };
+  const before = b.status.conditions?.find((x) => x.type === condition.type);
+  if (
+    condition.reason === UPLOADED.UploadStuck &&
+    (before?.reason !== condition.reason || before.message !== condition.message)
+  )
+    b.event({ type: "Warning", reason: "CheckpointUploadStuck", message: condition.message });
+  b.condition(condition);
 }
