@@ -25,6 +25,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   "checkpoint-replication.test.ts": 11,
   "checkpoint-scan.test.ts": 24,
   "checkpoint-store-contract.test.ts": 3,
+  "cloud-hang-scale.test.ts": 35,
   "cloud-timeouts.test.ts": 20,
   "deploy.test.ts": 3,
   "failover-crash.test.ts": 85,

@@ -58,6 +58,8 @@ export const PLACED = {
   ClusterNotFound: "ClusterNotFound",
   /** The last placement's workload (replaced for an edit) is being removed; the next epoch is placed once it is gone. */
   PreviousEpochStopping: "PreviousEpochStopping",
+  /** A scale-up waits: the cluster's cloud API is slow to answer, or busy with other jobs' calls (scale.ts). */
+  CloudAPIBusy: "CloudAPIBusy",
 } as const;
 
 /** Reasons of the WorkloadBlocked condition (also Running=False's while the job is Starting) and of its events. */

@@ -14,9 +14,13 @@ import {
   nodesInFlight,
 } from "../../src/controller/trainingjob/place.ts";
 import {
+  CLOUD_BUSY,
+  CLOUD_CALLS_PER_CLUSTER,
+  cloudBusy,
   excludedGroups,
   nextScaleStep,
   ScaleUps,
+  SLOW_CLOUD_CALL_MS,
   scaleClientToken,
   scaleUpExpired,
 } from "../../src/controller/trainingjob/scale.ts";
@@ -346,5 +350,69 @@ describe("ScaleUps.exclusive", () => {
     const next = scale.exclusive("aws-sim", "trn1", async () => "ran");
     await assert.rejects(failed, /cloud said no/);
     assert.equal(await next, "ran");
+  });
+});
+
+describe("cloudBusy", () => {
+  const rows: [string, number[], number, string | undefined][] = [
+    ["no call in flight", [], 10_000, undefined],
+    ["one fresh call", [9_500], 10_000, undefined],
+    [
+      "as many fresh calls as allowed",
+      Array.from({ length: CLOUD_CALLS_PER_CLUSTER }, () => 9_900),
+      10_000,
+      `${CLOUD_CALLS_PER_CLUSTER} calls to its cloud API are under way`,
+    ],
+    [
+      "one call unanswered for the limit",
+      [10_000 - SLOW_CLOUD_CALL_MS],
+      10_000,
+      "a call to its cloud API has not been answered for 2s or more",
+    ],
+    ["one call just under the limit", [10_001 - SLOW_CLOUD_CALL_MS], 10_000, undefined],
+  ];
+  for (const [name, started, now, want] of rows) it(name, () => assert.equal(cloudBusy(started, now), want));
+});
+
+describe("ScaleUps.gated", () => {
+  const clusters = { get: () => undefined } as unknown as Informer<ComputeCluster>;
+
+  it("runs calls until the cloud is busy, answers the rest at once, and other clusters are not held", async () => {
+    const scale = new ScaleUps({ clusters });
+    let now = 0;
+    const clock = () => now;
+    const hung: (() => void)[] = [];
+    const hang = () => new Promise<string>((resolve) => hung.push(() => resolve("answered")));
+    const first = scale.gated("aws-sim", hang, clock);
+    const second = scale.gated("aws-sim", hang, clock);
+    const third = await scale.gated("aws-sim", hang, clock);
+    assert.equal(hung.length, CLOUD_CALLS_PER_CLUSTER, "the cloud got as many calls as allowed");
+    assert.deepEqual(third, { busy: CLOUD_BUSY, reason: "2 calls to its cloud API are under way" });
+    assert.equal(await scale.gated("azure-sim", async () => "azure answered", clock), "azure answered");
+    for (const answer of hung.splice(0)) answer();
+    assert.deepEqual(await Promise.all([first, second]), ["answered", "answered"]);
+    // One slow call alone makes the cloud busy; once it ends, calls go again.
+    const slow = scale.gated("aws-sim", hang, clock);
+    now += SLOW_CLOUD_CALL_MS;
+    assert.equal(
+      ((await scale.gated("aws-sim", async () => "x", clock)) as { reason: string }).reason,
+      "a call to its cloud API has not been answered for 2s or more",
+    );
+    hung.splice(0)[0]?.();
+    assert.equal(await slow, "answered");
+    assert.equal(await scale.gated("aws-sim", async () => "again", clock), "again");
+  });
+
+  it("frees its place when the call fails", async () => {
+    const scale = new ScaleUps({ clusters });
+    for (let i = 0; i < CLOUD_CALLS_PER_CLUSTER + 1; i++) {
+      await assert.rejects(
+        scale.gated("aws-sim", async () => {
+          throw new Error("cloud said no");
+        }),
+        /cloud said no/,
+      );
+    }
+    assert.equal(await scale.gated("aws-sim", async () => "ran"), "ran");
   });
 });

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import type { TrainingJob, TrainingJobStatus } from "../../api/trainingjob.ts";
 import { nodeFactsFromLabels } from "../../catalog/index.ts";
+import type { NodeGroupProvider } from "../../providers/types.ts";
 import { LABEL_JOB_UID } from "../../workload/names.ts";
 import type { PassContext } from "./context.ts";
 import type { StatusBuilder } from "./status.ts";
@@ -62,10 +63,23 @@ export async function giveBackGroups(ctx: PassContext, job: TrainingJob, b: Stat
 /** True when the group needs nothing more from this job (given back, or nothing to give back). */
 async function giveBack(ctx: PassContext, job: TrainingJob, b: StatusBuilder, g: GrownNodeGroup): Promise<boolean> {
   const cluster = g.cluster ?? "";
-  const nodeGroup = g.nodeGroup ?? "";
   const cc = ctx.o.clusters.get(undefined, cluster);
   const provider = cc ? ctx.o.providers?.for(cc) : undefined;
   if (!provider) return true; // the cluster or its cloud API is gone: nothing the operator can give back
+  // A cloud that is slow or busy is not waited on: the group is kept and given back at a later pass.
+  const done = await ctx.scale.gated(cluster, () => giveBackExclusive(ctx, job, b, g, provider));
+  return done === true;
+}
+
+async function giveBackExclusive(
+  ctx: PassContext,
+  job: TrainingJob,
+  b: StatusBuilder,
+  g: GrownNodeGroup,
+  provider: NodeGroupProvider,
+): Promise<boolean> {
+  const cluster = g.cluster ?? "";
+  const nodeGroup = g.nodeGroup ?? "";
   const here = (p: { cluster?: string; nodeGroup?: string } | undefined) =>
     p?.cluster === cluster && p?.nodeGroup === nodeGroup;
   return ctx.scale.exclusive(cluster, nodeGroup, async () => {

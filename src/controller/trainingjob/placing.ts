@@ -40,7 +40,7 @@ export async function place(
   }
   if (step.kind === "Request") {
     const outcome = await ctx.scale.request(job, b, step, decision);
-    if (outcome === "Requested") return Result.requeueAfter(SCALING_POLL_MS);
+    if (outcome === "Requested" || outcome === "Busy") return Result.requeueAfter(SCALING_POLL_MS);
     return Result.requeueAfter(outcome === "Refused" ? 1_000 : retryMs);
   }
   const winner = decision.winner;

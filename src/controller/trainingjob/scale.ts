@@ -8,6 +8,7 @@
 
 import { createHash } from "node:crypto";
 import type { ComputeCluster } from "../../api/computecluster.ts";
+import { PLACED } from "../../api/conditions.ts";
 import type { TrainingJob, TrainingJobStatus } from "../../api/trainingjob.ts";
 import type { ProviderRegistry } from "../../clusters/providers.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
@@ -23,6 +24,25 @@ export type ExcludedStatus = NonNullable<TrainingJobStatus["excludedNodeGroups"]
 export const DEFAULT_SCALE_UP_TIMEOUT_MS = 10 * 60_000;
 /** How often a Scaling job looks again (besides the ComputeCluster updates that wake it). */
 export const SCALING_POLL_MS = 2_000;
+/** Reconcile passes inside one ComputeCluster's cloud calls at once (scale-ups and give-backs). */
+export const CLOUD_CALLS_PER_CLUSTER = 2;
+/** A cloud call of a cluster unanswered this long makes the next passes not wait on that cloud. */
+export const SLOW_CLOUD_CALL_MS = 2_000;
+
+/** What `ScaleUps.gated` resolves with when it did not run the call. */
+export const CLOUD_BUSY = Symbol("cloud busy");
+
+/**
+ * Why a cluster's cloud is not called now, or undefined when it may be: `started` are the start times
+ * (ms) of the calls in flight to it (pure).
+ */
+export function cloudBusy(started: readonly number[], now: number): string | undefined {
+  const oldest = Math.min(...started);
+  if (started.length > 0 && now - oldest >= SLOW_CLOUD_CALL_MS)
+    return `a call to its cloud API has not been answered for ${SLOW_CLOUD_CALL_MS / 1000}s or more`;
+  if (started.length >= CLOUD_CALLS_PER_CLUSTER) return `${started.length} calls to its cloud API are under way`;
+  return undefined;
+}
 
 /** The idempotency token of one scale-up: the same job, epoch and group always give the same token. */
 export function scaleClientToken(uid: string, epoch: number, cluster: string, nodeGroup: string): string {
@@ -80,6 +100,8 @@ export class ScaleUps {
   readonly #o: ScaleUpsOptions;
   /** The tail of each group's chain of cloud changes (see exclusive). */
   readonly #chains = new Map<string, Promise<unknown>>();
+  /** Per cluster, the start times of the gated cloud calls in flight. */
+  readonly #inCloud = new Map<string, number[]>();
 
   constructor(options: ScaleUpsOptions) {
     this.#o = options;
@@ -99,6 +121,30 @@ export class ScaleUps {
       return await run;
     } finally {
       if (this.#chains.get(key) === tail) this.#chains.delete(key);
+    }
+  }
+
+  /**
+   * Runs `fn` (cloud calls of `cluster`) unless that cloud is slow or busy (cloudBusy): then resolves
+   * CLOUD_BUSY at once with the reason, so a cloud API that hangs holds at most CLOUD_CALLS_PER_CLUSTER
+   * reconcile workers and never delays jobs on other clusters.
+   */
+  async gated<T>(
+    cluster: string,
+    fn: () => Promise<T>,
+    now: () => number = Date.now,
+  ): Promise<T | { readonly busy: typeof CLOUD_BUSY; readonly reason: string }> {
+    const started = this.#inCloud.get(cluster) ?? [];
+    const reason = cloudBusy(started, now());
+    if (reason) return { busy: CLOUD_BUSY, reason };
+    const at = now();
+    this.#inCloud.set(cluster, [...started, at]);
+    try {
+      return await fn();
+    } finally {
+      const left = (this.#inCloud.get(cluster) ?? []).filter((t, i, all) => t !== at || all.indexOf(at) !== i);
+      if (left.length > 0) this.#inCloud.set(cluster, left);
+      else this.#inCloud.delete(cluster);
     }
   }
 
@@ -152,7 +198,7 @@ export class ScaleUps {
     b: StatusBuilder,
     step: Extract<ScaleStep, { kind: "Request" }>,
     decision: PlacementDecision,
-  ): Promise<"Requested" | "Refused" | "Failed"> {
+  ): Promise<"Requested" | "Refused" | "Failed" | "Busy"> {
     const where = `${step.cluster}/${step.nodeGroup}`;
     if (!this.#o.providers) {
       const message = `${decision.reason} (scaling up node groups is not enabled)`;
@@ -173,11 +219,20 @@ export class ScaleUps {
       // Grow only: another job may have asked the same group for more since this decision's snapshot,
       // and asking for less would shrink it under that job.
       const call = this.#o.signal ? { signal: this.#o.signal } : {};
-      const { current, targetSize, op } = await this.exclusive(step.cluster, step.nodeGroup, async () => {
-        const current = await provider.getNodeGroup(step.nodeGroup, call);
-        const targetSize = Math.max(step.targetSize, current.desiredSize);
-        return { current, targetSize, op: await provider.scaleNodeGroup(step.nodeGroup, targetSize, token, call) };
-      });
+      const called = await this.gated(step.cluster, () =>
+        this.exclusive(step.cluster, step.nodeGroup, async () => {
+          const current = await provider.getNodeGroup(step.nodeGroup, call);
+          const targetSize = Math.max(step.targetSize, current.desiredSize);
+          return { current, targetSize, op: await provider.scaleNodeGroup(step.nodeGroup, targetSize, token, call) };
+        }),
+      );
+      if ("busy" in called) {
+        const message = `${where}: not asking to grow it to ${step.targetSize} nodes yet: ${called.reason} (will ask again)`;
+        b.condition({ type: CONDITION.Placed, status: "False", reason: PLACED.CloudAPIBusy, message });
+        b.setPhase("Pending");
+        return "Busy";
+      }
+      const { current, targetSize, op } = called;
       const s: ScaleUpStatus = {
         cluster: step.cluster,
         nodeGroup: step.nodeGroup,
