@@ -118,7 +118,7 @@ export function jobMetrics(registry: Registry): JobMetrics {
     existing<Histogram<"cloud">>("crosscloud_placement_duration_seconds") ??
     new Histogram({
       name: "crosscloud_placement_duration_seconds",
-      help: "Seconds from a TrainingJob's creation to its first placement (waiting for Kueue admission, capacity and scale-ups included), by the cloud placed on.",
+      help: "Seconds from a TrainingJob's creation to its first placement (waiting for capacity and scale-ups included), by the cloud placed on.",
       labelNames: ["cloud"],
       buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400],
       registers: [registry],
