@@ -30,6 +30,8 @@ const SECONDS: Readonly<Record<string, number>> = {
   "deploy.test.ts": 3,
   "failover-crash.test.ts": 85,
   "failover.test.ts": 167,
+  "hardening-deletion.test.ts": 30,
+  "hardening-job-update.test.ts": 60,
   "helm.test.ts": 38,
   "hub-timeouts.test.ts": 15,
   "image.test.ts": 71,

@@ -377,7 +377,26 @@ describe("placement across clouds", { timeout: 900_000 }, () => {
         (events) => events.some((e) => e.reason === "ScaleUpTimedOut" && /aws-sim\/trn1/.test(e.message)),
         10_000,
       );
+      // The job gave up on trn1 and moved on: the operator gives trn1 back itself, to the 4 nodes it
+      // found (half2's 2 busy nodes are within them), and forgets the growth.
+      const gaveUp = await eventually(
+        "patient to give trn1 back",
+        () => tjs.get("patient"),
+        (j) => j.status?.grownNodeGroups === undefined,
+        60_000,
+      );
+      assert.equal(placedOn(gaveUp), "azure-sim/ndh100", "it stays where it moved");
+      assert.equal((await simGroup("aws-sim", "trn1")).desiredSize, 4, "trn1 is back at the size the operator found");
+      await eventually(
+        "the event ScaledDown saying what was given back",
+        () => tjs.events("patient"),
+        (events) =>
+          events.some((e) => e.reason === "ScaledDown" && /aws-sim\/trn1: asked for 4 nodes \(was 6/.test(e.message)),
+        10_000,
+      );
+      assert.equal((await tjs.get("half2")).status?.phase, "Running", "the job on trn1 runs on");
     } finally {
+      // Only if the test failed before the give-back does this change anything.
       await admin("PUT", "/_admin/config", { scaleDelayMs: 2000 });
       await deleteJobs();
       await restoreAwsGroup("trn1", 4, 16);

@@ -3,22 +3,36 @@
 // missing gets the condition ReconcileError naming the Secret and the field,
 // and a Warning event, and the ComputeCluster shows CheckpointStoreReady=False;
 // once the Secret reference is fixed the job runs and both conditions clear.
+// A store Secret whose AZURE_STORAGE_CONNECTION_STRING is for another Blob
+// endpoint than the ComputeCluster's accountURL is a ReconcileError and an
+// event naming that field and the variable (never the key), until fixed.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { AZURITE_ACCOUNT, AZURITE_KEY } from "../../scripts/sandbox/sandbox.ts";
 import { getCluster, patchCluster } from "../support/failover.ts";
 import { withOperator } from "../support/operator.ts";
-import { eventually } from "../support/sandbox.ts";
+import { clients, eventually, uniqueName } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
+import { workloadOf } from "../support/trainingjobs.ts";
 
 const STORE = { s3: { bucket: "ckpt-aws-sim" } };
+/** A store Secret whose connection string names another Blob endpoint than azure-sim's accountURL. */
+const MISMATCHED = uniqueName("mismatched-store");
+const hub = clients("hub");
+
+function azureRef(name: string) {
+  return { checkpointStore: { credentialsSecretRef: { namespace: "crosscloud-system", name } } } as never;
+}
 
 describe("a reconcile error", { timeout: 240_000 }, () => {
   const { tjs } = withOperator("errors", {}, async (jobs) => {
     await patchCluster("aws-sim", {
       checkpointStore: { ...STORE, credentialsSecretRef: { namespace: "crosscloud-system", name: "aws-sim-store" } },
     } as never);
-    await jobs.deleteAndWait("broken").catch(() => {});
+    await patchCluster("azure-sim", azureRef("azure-sim-store"));
+    for (const name of ["broken", "mismatched"]) await jobs.deleteAndWait(name).catch(() => {});
+    await hub.core.deleteNamespacedSecret({ namespace: "crosscloud-system", name: MISMATCHED }).catch(() => {});
   });
 
   it("becomes a condition and an event naming the cause, and goes when it is fixed", async () => {
@@ -80,6 +94,63 @@ describe("a reconcile error", { timeout: 240_000 }, () => {
       running.status?.conditions?.some((c) => c.type === "ReconcileError"),
       false,
       "the condition is gone once the pass succeeds",
+    );
+  });
+
+  it("names AZURE_STORAGE_CONNECTION_STRING and the accountURL it does not match, never the key", async () => {
+    const elsewhere = `http://127.0.0.1:1/${AZURITE_ACCOUNT}`;
+    await hub.core.createNamespacedSecret({
+      namespace: "crosscloud-system",
+      body: {
+        metadata: { name: MISMATCHED, namespace: "crosscloud-system" },
+        stringData: {
+          AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${elsewhere};`,
+        },
+      },
+    });
+    await patchCluster("azure-sim", azureRef(MISMATCHED));
+    await tjs.create(
+      aTrainingJob("mismatched")
+        .replicas(1)
+        .accelerator("nvidia-h100", 8)
+        .with((j) => {
+          j.spec.placement.clouds = ["azure"];
+          j.spec.template.metadata = { annotations: { "sandbox.crosscloud.dev/run-for": "900s" } };
+        })
+        .obj(),
+    );
+    const failing = await eventually(
+      "the ReconcileError condition",
+      () => tjs.get("mismatched"),
+      (j) => j.status?.conditions?.some((c) => c.type === "ReconcileError" && c.status === "True") === true,
+      60_000,
+    );
+    assert.equal(failing.status?.placement?.cluster, "azure-sim");
+    const message = failing.status?.conditions?.find((c) => c.type === "ReconcileError")?.message ?? "";
+    assert.match(message, /^not launched on azure-sim: /);
+    assert.match(
+      message,
+      new RegExp(
+        `Secret crosscloud-system/${MISMATCHED}: AZURE_STORAGE_CONNECTION_STRING is for the blob endpoint http://127\\.0\\.0\\.1:1/`,
+      ),
+    );
+    assert.match(message, /spec\.checkpointStore\.azureBlob\.accountURL/);
+    assert.ok(!message.includes(AZURITE_KEY), "the key is never shown");
+    const events = await eventually(
+      "a ReconcileFailed event naming the field",
+      () => tjs.events("mismatched"),
+      (es) => es.some((e) => e.reason === "ReconcileFailed" && /azureBlob\.accountURL/.test(e.message)),
+      30_000,
+    );
+    assert.ok(events.every((e) => !e.message.includes(AZURITE_KEY)));
+    const w = await workloadOf("azure-sim", failing.metadata.uid ?? "");
+    assert.equal(w.jobs.length, 0, "nothing was launched");
+
+    await patchCluster("azure-sim", azureRef("azure-sim-store"));
+    const running = await tjs.waitForPhase("mismatched", "Running", [], 120_000);
+    assert.equal(
+      running.status?.conditions?.some((c) => c.type === "ReconcileError"),
+      false,
     );
   });
 });

@@ -5,7 +5,10 @@
 //   it, with a Warning event) while a job on aws-sim replicates nowhere else,
 //   runs and finishes;
 // - a replication pass that fails outright (the job's own store is gone)
-//   becomes CheckpointReplicated=False, ReplicationFailed, with the cause.
+//   becomes CheckpointReplicated=False, ReplicationFailed, with the cause;
+// - the store Secret of a running job's own cluster deleted mid-run: the job
+//   is still observed to Succeeded, with CheckpointReplicated=False naming the
+//   Secret while it is missing, and no ReconcileError.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -13,10 +16,13 @@ import { defaultTopology } from "../../scripts/sandbox/topology.ts";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { patchCluster, trainStep } from "../support/failover.ts";
 import { withOperator } from "../support/operator.ts";
-import { eventually } from "../support/sandbox.ts";
+import { clients, eventually, uniqueName } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
 const AZURE_STORE = "azure-sim-store";
+const AWS_STORE = "aws-sim-store";
+/** A copy of aws-sim's store Secret that a test deletes. */
+const DOOMED_STORE = uniqueName("doomed-store");
 const S3 = () => `http://127.0.0.1:${defaultTopology().s3Port}`;
 
 function replicated(job: TrainingJob) {
@@ -41,9 +47,16 @@ describe("checkpoint store trouble", { timeout: 300_000 }, () => {
     await patchCluster("azure-sim", {
       checkpointStore: { credentialsSecretRef: { namespace: "crosscloud-system", name: AZURE_STORE } },
     } as never);
-    await patchCluster("aws-sim", { checkpointStore: { s3: { bucket: "ckpt-aws-sim", endpoint: S3() } } } as never);
-    for (const name of ["contained", "storeless"]) await jobs.deleteAndWait(name).catch(() => {});
+    await patchCluster("aws-sim", {
+      checkpointStore: {
+        s3: { bucket: "ckpt-aws-sim", endpoint: S3() },
+        credentialsSecretRef: { namespace: "crosscloud-system", name: AWS_STORE },
+      },
+    } as never);
+    for (const name of ["contained", "storeless", "orphaned"]) await jobs.deleteAndWait(name).catch(() => {});
+    await hub.core.deleteNamespacedSecret({ namespace: "crosscloud-system", name: DOOMED_STORE }).catch(() => {});
   });
+  const hub = clients("hub");
 
   it("leaves out the store of a cluster whose Secret is missing, and the job on the other cluster finishes", async () => {
     await patchCluster("azure-sim", {
@@ -102,5 +115,54 @@ describe("checkpoint store trouble", { timeout: 300_000 }, () => {
       "a ReplicationFailed Warning",
       (e) => e.type === "Warning" && e.reason === "ReplicationFailed",
     );
+  });
+
+  it("observes a running job to Succeeded when its own cluster's store Secret goes missing, naming it", async () => {
+    await patchCluster("azure-sim", {
+      checkpointStore: { credentialsSecretRef: { namespace: "crosscloud-system", name: AZURE_STORE } },
+    } as never);
+    await patchCluster("aws-sim", { checkpointStore: { s3: { bucket: "ckpt-aws-sim", endpoint: S3() } } } as never);
+    const original = await hub.core.readNamespacedSecret({ namespace: "crosscloud-system", name: AWS_STORE });
+    await hub.core.createNamespacedSecret({
+      namespace: "crosscloud-system",
+      body: { metadata: { name: DOOMED_STORE, namespace: "crosscloud-system" }, data: original.data ?? {} },
+    });
+    await patchCluster("aws-sim", {
+      checkpointStore: { credentialsSecretRef: { namespace: "crosscloud-system", name: DOOMED_STORE } },
+    } as never);
+    const created = await tjs.create(onAws("orphaned", "45s"));
+    await tjs.waitForPhase("orphaned", "Running", [], 120_000);
+    assert.equal((await tjs.get("orphaned")).status?.placement?.cluster, "aws-sim");
+
+    await hub.core.deleteNamespacedSecret({ namespace: "crosscloud-system", name: DOOMED_STORE });
+    const missing = await eventually(
+      "CheckpointReplicated=False naming the missing Secret",
+      () => tjs.get("orphaned"),
+      (j) => replicated(j)?.reason === "StoreUnavailable" && /aws-sim: /.test(replicated(j)?.message ?? ""),
+      60_000,
+    );
+    assert.equal(replicated(missing)?.status, "False");
+    assert.match(
+      replicated(missing)?.message ?? "",
+      new RegExp(
+        `Secret crosscloud-system/${DOOMED_STORE} \\(spec\\.checkpointStore\\.credentialsSecretRef of ComputeCluster aws-sim\\) does not exist`,
+      ),
+    );
+    assert.equal(missing.status?.phase, "Running", "the job runs on");
+    assert.equal(
+      missing.status?.conditions?.find((c) => c.type === "ReconcileError"),
+      undefined,
+      "its passes go on",
+    );
+
+    // The pod ends while the Secret is still missing: its end is recorded all the same.
+    const done = await tjs.waitForPhase("orphaned", "Succeeded", [], 120_000);
+    assert.ok(done.status?.completionTime, "the completion time is recorded");
+    assert.equal(done.status?.epoch, created.status?.epoch ?? 1, "no new epoch");
+    assert.equal(
+      done.status?.conditions?.find((c) => c.type === "ReconcileError"),
+      undefined,
+    );
+    assert.equal(replicated(done)?.reason, "StoreUnavailable", "the Secret was missing to the end");
   });
 });

@@ -13,7 +13,7 @@ import type { EpochFence } from "../../checkpoint/fence.ts";
 import type { WorkerCluster } from "../../clusters/registry.ts";
 import { TRAINER_CONTAINER } from "../../workload/render.ts";
 import type { PassContext } from "./context.ts";
-import { type Launched, launch, workerNamespace } from "./launch.ts";
+import { existingJob, type Launched, launch, workerNamespace } from "./launch.ts";
 import type { StatusBuilder } from "./status.ts";
 import {
   podsMissing,
@@ -27,6 +27,9 @@ import {
 /**
  * Launches the placement's workload; when the worker refuses it (admission, quota, invalid), sets
  * WorkloadBlocked/JobRefused and returns undefined: the caller looks again at its normal interval.
+ * When the refused write was an update of a Job that runs already (a webhook or policy added since
+ * its launch), that Job is returned with `refused`: it is still observed (its end, deadline and TTL
+ * recorded) and the refusal reported as WorkloadUpToDate=False (reportOutdated in reconciler.ts).
  * Any other error is thrown as before.
  */
 export async function launchUnlessRefused(
@@ -42,6 +45,8 @@ export async function launchUnlessRefused(
   } catch (err) {
     const refused = refusalOf(err, placeOf(job, b, cc));
     if (!refused) throw err;
+    const running = await existingJob(ctx, job, b, worker, cc);
+    if (running) return { job: running, created: false, refused };
     setBlocked(b, refused);
     return undefined;
   }

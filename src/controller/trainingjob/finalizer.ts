@@ -1,7 +1,11 @@
 // The finalizer: added before anything is created on a worker, dropped on
-// deletion once every reachable worker confirms the job's workloads are gone.
-// A worker that does not answer is not waited for: what the job left there is
-// an orphan, removed by the orphan collector (orphans.ts) when it answers.
+// deletion once every reachable worker the job used confirms its workloads are
+// gone. The clusters it used are those its status names (its placement, the
+// moves it made) and those whose informer holds a Job of it (a replicate Job,
+// an epoch replaced for an edit); no other cluster is called, so one that hangs
+// does not delay the deletion. A worker that does not answer is not waited
+// for: what the job left there is an orphan, removed by the orphan collector
+// (collectOrphans in fence.ts) when it answers.
 
 import { GROUP, VERSION } from "../../api/common.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
@@ -27,18 +31,27 @@ export function jobRef(job: TrainingJob) {
   };
 }
 
-/** Deletion: every reachable worker confirms nothing is left before the finalizer goes. */
+/**
+ * The clusters `job` used: its placement's, those its moves name, and those whose informer (no
+ * request) shows a Job with its uid. In the order its status names them, then the registry's.
+ */
+export function clustersUsed(ctx: PassContext, job: TrainingJob): string[] {
+  const named = [
+    job.status?.placement?.cluster,
+    ...(job.status?.failovers ?? []).flatMap((f) => [f.from, f.to].map((w) => w?.split("/")[0])),
+  ].filter((c): c is string => Boolean(c));
+  const uid = job.metadata.uid ?? "";
+  const holding = ctx.o.registry.names().filter((c) => (ctx.o.registry.get(c)?.jobsOf(uid).length ?? 0) > 0);
+  return [...new Set([...named, ...holding])];
+}
+
+/** Deletion: every reachable worker the job used confirms nothing is left before the finalizer goes. */
 export async function finalize(ctx: PassContext, job: TrainingJob): Promise<ReconcileResult> {
   ctx.o.checkpoints.forget(keyOf(job));
   ctx.placer.forget(job.metadata.uid ?? "");
   forgetResumeSteps(ctx.resumeSteps, job.metadata.uid ?? "");
   if (!job.metadata.finalizers?.includes(FINALIZER)) return Result.done();
-  const named = [
-    job.status?.placement?.cluster,
-    ...(job.status?.failovers ?? []).flatMap((f) => [f.from, f.to].map((w) => w?.split("/")[0])),
-  ];
-  const clusters = new Set([...named.filter((c): c is string => Boolean(c)), ...ctx.o.registry.names()]);
-  for (const cluster of clusters) {
+  for (const cluster of clustersUsed(ctx, job)) {
     const cc = ctx.o.clusters.get(undefined, cluster);
     const worker = ctx.o.registry.get(cluster);
     // A ComputeCluster that was deleted can never answer; one that does not answer now is left to the

@@ -3,7 +3,6 @@
 // of what it was rendered from), unless the worker already holds exactly that.
 // The step to resume from is decided here, when the Job is created.
 
-import { createHash } from "node:crypto";
 import type { KubernetesObject, V1Job } from "@kubernetes/client-node";
 import type { ComputeCluster } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
@@ -21,6 +20,7 @@ import {
 } from "../../clusters/stores.ts";
 import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
+import { fixedHash, inputHash, legacyTemplateHash, specHash } from "../../workload/job-hashes.ts";
 import { LABEL_JOB_UID, workloadName } from "../../workload/names.ts";
 import {
   RESUME_STEP_ANNOTATION,
@@ -36,11 +36,16 @@ import type { StatusBuilder } from "./status.ts";
 import { apply, createOrClaim, ensureNamespace, knownJob, refuseOthers } from "./worker-writes.ts";
 
 const SPEC_HASH = "training.crosscloud.dev/spec-hash";
-/** The hash of what a Job cannot change once created: its pod template, completions and parallelism. */
-const TEMPLATE_HASH = "training.crosscloud.dev/template-hash";
+/**
+ * The hash of what a Job (and its Service) cannot change once created (fixedHash: every Job spec
+ * field but suspend, parallelism, backoffLimit, activeDeadlineSeconds and ttlSecondsAfterFinished).
+ */
+const FIXED_HASH = "training.crosscloud.dev/fixed-hash";
+/** What an earlier release wrote instead of FIXED_HASH: the hash of the pod template, completions and parallelism. */
+const LEGACY_TEMPLATE_HASH = "training.crosscloud.dev/template-hash";
 /**
  * The hash of what the user asked the pods to run: the TrainingJob's pod template, replicas and the
- * chosen accelerator option. A Job whose template hash differs but whose input hash is the same was
+ * chosen accelerator option. A Job whose fixed hash differs but whose input hash is the same was
  * rendered differently from the same request (see `Launched.outdated`).
  */
 const INPUT_HASH = "training.crosscloud.dev/input-hash";
@@ -61,6 +66,11 @@ export interface Launched {
    * rendering applies at the next epoch.
    */
   readonly outdated?: boolean;
+  /**
+   * The worker refused to update the objects of a Job that runs already (an admission webhook or
+   * policy added since, 422): the Job is left as it is and still observed (blocked.ts).
+   */
+  readonly refused?: { readonly reason: string; readonly message: string };
   /** True when this pass created it. */
   readonly created: boolean;
   /** The step its pods resume from (decided when the Job was created). */
@@ -92,23 +102,19 @@ export async function launch(
   fence: EpochFence,
 ): Promise<Launched> {
   const namespace = workerNamespace(job, cc);
-  const name = workloadName(hubRef(job), b.status.epoch ?? 1, namespace);
-  // A placement this pass made has no Job yet: only one the informer shows (another job's) is looked at.
-  const fresh = ctx.placedThisPass.has(placementKeyOf(job, b.status.epoch ?? 1));
-  const cached = fresh ? worker.jobs.get(namespace, name) : await knownJob(worker, namespace, name);
-  if (cached) refuseOthers(job, worker, cached);
+  const cached = await existingJob(ctx, job, b, worker, cc);
   const store = await storeAccess(ctx, job, b, cc, cached, fence).catch((err: unknown) => {
     throw new StoreUnavailableError(cc, checkpointUri(cc, job), err);
   });
   const workload = render(ctx, job, b, cc, store);
   const hash = specHash(workload);
   const resume = store.resume;
-  const held = cached?.metadata?.annotations?.[TEMPLATE_HASH];
-  if (held !== undefined && held !== templateHash(workload)) {
-    // The user changed what the pods run: roll to a new epoch. Anything else (another operator
-    // release, the ComputeCluster's settings) leaves the running Job alone until the next epoch.
-    const inputs = cached?.metadata?.annotations?.[INPUT_HASH];
-    if (inputs !== undefined && inputs !== inputHash(job, b)) return { job: cached, created: false, replace: true };
+  if (cached && fixedChanged(cached, workload)) {
+    // Applying would be refused (422): the Job is never re-applied. The user changed what the pods
+    // run: roll to a new epoch. Anything else (another operator release, the ComputeCluster's
+    // settings) leaves the running Job alone until the next epoch.
+    const inputs = cached.metadata?.annotations?.[INPUT_HASH];
+    if (inputs !== undefined && inputs !== inputOf(job, b)) return { job: cached, created: false, replace: true };
     await keepResumeCurrent(ctx, worker, b, workload, resume, job.spec.checkpoint.localDir);
     return { job: cached, created: false, outdated: true, ...opt(resume) };
   }
@@ -137,8 +143,8 @@ export async function launch(
       annotations: {
         ...o.metadata?.annotations,
         [SPEC_HASH]: hash,
-        [TEMPLATE_HASH]: templateHash(workload),
-        [INPUT_HASH]: inputHash(job, b),
+        [FIXED_HASH]: fixedHash(workload),
+        [INPUT_HASH]: inputOf(job, b),
         ...extra,
       },
     },
@@ -162,6 +168,36 @@ export async function launch(
       message: `created Job and Service ${namespace}/${workload.job.metadata?.name} on ${worker.name}${resume ? `, resuming from step ${resume.step}` : ", starting from scratch (no committed step in its store)"}`,
     });
   return { job: applied, created: !cached, ...opt(resume) };
+}
+
+/**
+ * The worker's Job of the placement's epoch, checked to be this job's (NameConflictError otherwise). A
+ * placement this pass made has no Job yet: only one the informer shows (another job's) is looked at.
+ */
+export async function existingJob(
+  ctx: PassContext,
+  job: TrainingJob,
+  b: StatusBuilder,
+  worker: WorkerCluster,
+  cc: ComputeCluster,
+): Promise<V1Job | undefined> {
+  const namespace = workerNamespace(job, cc);
+  const name = workloadName(hubRef(job), b.status.epoch ?? 1, namespace);
+  const fresh = ctx.placedThisPass.has(placementKeyOf(job, b.status.epoch ?? 1));
+  const cached = fresh ? worker.jobs.get(namespace, name) : await knownJob(worker, namespace, name);
+  if (cached) refuseOthers(job, worker, cached);
+  return cached;
+}
+
+/**
+ * True when the worker's Job was rendered with other fixed fields than `w` (FIXED_HASH): an update
+ * would be refused. A Job an earlier release launched carries LEGACY_TEMPLATE_HASH instead, which
+ * is compared the way that release did; one with neither is compared by its spec hash alone.
+ */
+function fixedChanged(cached: V1Job, w: Workload): boolean {
+  const a = cached.metadata?.annotations ?? {};
+  if (a[FIXED_HASH] !== undefined) return a[FIXED_HASH] !== fixedHash(w);
+  return a[LEGACY_TEMPLATE_HASH] !== undefined && a[LEGACY_TEMPLATE_HASH] !== legacyTemplateHash(w);
 }
 
 /** The key of a placement's resume ConfigMap in ctx.resumeSteps: its TrainingJob's uid first, so forgetResumeSteps finds it. */
@@ -254,16 +290,22 @@ async function storeAccess(
   cached: V1Job | undefined,
   fence: EpochFence,
 ): Promise<StoreAccess> {
-  const credentials = await ctx.secrets.of(cc, b.now);
-  const first = cached
-    ? { ...opt(launchedResume(cached)), ...resumeUriOf(cached) }
-    : await firstResume(ctx, job, cc, storeOptions(cc, credentials), fence);
   // The store-wide keys reach the pods only when the ComputeCluster opts in (podCredentials: Secret).
-  const secretName =
-    credentials && podsGetStoreSecret(cc)
-      ? `${workloadName(hubRef(job), b.status.epoch ?? 1, workerNamespace(job, cc))}-store`
-      : undefined;
-  return { ...first, ...(secretName ? { secretName, credentials } : {}) };
+  const secretName = podsGetStoreSecret(cc)
+    ? `${workloadName(hubRef(job), b.status.epoch ?? 1, workerNamespace(job, cc))}-store`
+    : undefined;
+  if (cached) {
+    // The Job runs already: its resume step is on it, and its pods' copy of the Secret is on the
+    // worker. The credentials are read only to keep that copy current; a Secret that cannot be read
+    // (missing, wrong keys) leaves the copy as it is, and the job is still observed. Replication
+    // says what is wrong with the store (CheckpointReplicated=False, StoreUnavailable).
+    const first = { ...opt(launchedResume(cached)), ...resumeUriOf(cached) };
+    const credentials = secretName ? await ctx.secrets.of(cc, b.now).catch(() => undefined) : undefined;
+    return { ...first, ...(secretName ? { secretName } : {}), ...(credentials ? { credentials } : {}) };
+  }
+  const credentials = await ctx.secrets.of(cc, b.now);
+  const first = await firstResume(ctx, job, cc, storeOptions(cc, credentials), fence);
+  return { ...first, ...(secretName && credentials ? { secretName, credentials } : {}) };
 }
 
 /**
@@ -337,21 +379,10 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-function inputHash(job: TrainingJob, b: StatusBuilder): string {
-  const option = job.spec.accelerators.find((a) => a.type === b.status.placement?.accelerator);
-  return digest([job.spec.template, job.spec.replicas, option]);
-}
-
-function templateHash(w: Workload): string {
-  const spec = w.job.spec;
-  return digest([spec?.template, spec?.completions, spec?.parallelism]);
-}
-
-function specHash(w: Workload): string {
-  return digest([w.job.spec, w.service.spec, w.job.metadata?.labels]);
-}
-
-/** 16 hex characters of the SHA-256 of a value's JSON. */
-function digest(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+/** The input hash of the job's request for its placement's accelerator option. */
+function inputOf(job: TrainingJob, b: StatusBuilder): string {
+  return inputHash(
+    job,
+    job.spec.accelerators.find((a) => a.type === b.status.placement?.accelerator),
+  );
 }

@@ -28,6 +28,7 @@ import { fenceOldEpochs } from "./fence.ts";
 import { addFinalizer, FINALIZER, finalize, jobRef } from "./finalizer.ts";
 import { giveBackGroups } from "./give-back.ts";
 import { reportReadiness } from "./kstatus.ts";
+import type { Launched } from "./launch.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
 import { place, waitForOldEpoch } from "./placing.ts";
@@ -245,10 +246,11 @@ export class TrainingJobReconciler {
     const epoch = b.status.epoch ?? 1;
     const lineage = lineageOf(b.status);
     const launched = await launchUnlessRefused(ctx, job, b, worker, cc, { activeEpoch: epoch, lineage });
-    // Refused by the worker (WorkloadBlocked says why): tried again at the normal interval, not in a loop.
+    // A first launch refused by the worker (WorkloadBlocked says why): tried again at the normal
+    // interval, not in a loop. A refused update of a running Job is observed below all the same.
     if (!launched) return Result.requeueAfter(ctx.o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS);
     if (launched.replace) return this.#newEpoch(b, worker, epoch);
-    reportOutdated(b, launched.outdated === true, worker.name);
+    reportOutdated(b, launched, worker.name);
     b.status.startTime ??= b.now.toISOString();
     const pods = worker.podsOf(job.metadata.uid ?? "", epoch);
     reportWorkload(job, b, observeWorkload(launched.job, pods, job.spec.replicas), pods);
@@ -334,19 +336,27 @@ export class TrainingJobReconciler {
 }
 
 /**
- * WorkloadUpToDate=False while the running Job was rendered differently from the same request (an
- * operator release, the ComputeCluster's settings): it keeps running and the change applies at the
- * next epoch. Absent otherwise.
+ * WorkloadUpToDate=False while the running Job differs from what the operator renders and is left
+ * running as it is: rendered differently from the same request (an operator release, the
+ * ComputeCluster's settings; reason AppliesAtNextEpoch, a Normal event), or its update refused by
+ * the worker (reason UpdateRefused, a Warning event when the refusal is new). Absent otherwise.
  */
-function reportOutdated(b: StatusBuilder, outdated: boolean, worker: string): void {
-  const had = b.status.conditions?.some((c) => c.type === CONDITION.WorkloadUpToDate);
-  if (!outdated) {
-    if (had) b.status.conditions = b.status.conditions?.filter((c) => c.type !== CONDITION.WorkloadUpToDate);
+function reportOutdated(b: StatusBuilder, launched: Launched, worker: string): void {
+  const before = b.status.conditions?.find((c) => c.type === CONDITION.WorkloadUpToDate);
+  if (launched.refused) {
+    const message = `${launched.refused.message}; the Job already running on ${worker} is left as it is and still observed, and the update is tried again at the next passes`;
+    b.condition({ type: CONDITION.WorkloadUpToDate, status: "False", reason: "UpdateRefused", message });
+    if (before?.reason !== "UpdateRefused" || before.message !== message)
+      b.event({ type: "Warning", reason: "UpdateRefused", message });
+    return;
+  }
+  if (!launched.outdated) {
+    if (before) b.status.conditions = b.status.conditions?.filter((c) => c.type !== CONDITION.WorkloadUpToDate);
     return;
   }
   const message = `the Job running on ${worker} was rendered differently (another operator release or changed ComputeCluster settings) from the same pod template, replicas and accelerator option: it is left running as it is, and the new rendering applies at the next epoch`;
   b.condition({ type: CONDITION.WorkloadUpToDate, status: "False", reason: "AppliesAtNextEpoch", message });
-  if (!had) b.event({ type: "Normal", reason: "AppliesAtNextEpoch", message });
+  if (before?.reason !== "AppliesAtNextEpoch") b.event({ type: "Normal", reason: "AppliesAtNextEpoch", message });
 }
 
 /**
