@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # npm test: builds what is missing of the sandbox's control plane and the test
-# tools, lint and typecheck, unit tests, then the integration tests in
-# TEST_SHARDS (default 3) shards at once, each against a sandbox of its own
-# (the first is the default .sandbox on ports from 17000; shard i uses
-# .sandbox-i on ports from 17000 + 1000*i), the sandboxes brought down again
-# also when a test fails; last, the sandbox's own lifecycle (crash recovery,
-# clean shutdown). Shards are balanced by scripts/test-shards.ts.
+# tools; starts the shards' sandboxes in the background; lint and typecheck,
+# unit tests; then the integration tests in TEST_SHARDS (default 4) shards at
+# once, each against a sandbox of its own (the first is the default .sandbox
+# on ports from 17000; shard i uses .sandbox-i on ports from 17000 + 1000*i),
+# and beside them the sandbox's own lifecycle tests (crash recovery, clean
+# shutdown) on a sandbox after the shards'; the sandboxes brought down again
+# also when a test fails. Shards are balanced by scripts/test-shards.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 status=0
 run() { echo; echo "==> $*"; "$@" || status=$?; }
-shards="${TEST_SHARDS:-3}"
+shards="${TEST_SHARDS:-4}"
 
 # The environment that points a command at shard $1's sandbox.
 # SANDBOX_PORT_BASE (default 17000) moves all of them, to run beside another sandbox.
@@ -30,22 +31,26 @@ sandbox_env() {
 echo; echo "==> control plane and test tools (cached by version)"
 scripts/sandbox/build-binaries.sh && scripts/tools/build-tools.sh || status=1
 
-run npm run --silent lint
-run npm run --silent typecheck
-run npm run --silent test:unit
-
-echo; echo "==> sandbox up (x$shards)"
+# The shards' sandboxes start in the background while lint, typecheck and unit tests run.
+echo; echo "==> sandbox up (x$shards, in the background)"
 pids=()
 for ((i = 0; i < shards; i++)); do
   env $(sandbox_env "$i") npm run --silent sandbox:up > "sandbox-up-$i.log" 2>&1 & pids+=($!)
 done
+
+run npm run --silent lint
+run npm run --silent typecheck
+run npm run --silent test:unit
+
 up=0
 for ((i = 0; i < shards; i++)); do
   if ! wait "${pids[$i]}"; then up=1; echo "sandbox $i did not start:"; cat "sandbox-up-$i.log"; fi
 done
 
 if [ "$up" -eq 0 ]; then
-  echo; echo "==> integration tests in $shards shards"
+  echo; echo "==> integration tests in $shards shards, and the sandbox's lifecycle beside them"
+  # The lifecycle tests bring up and down a sandbox of their own, on the ports after the shards'.
+  env $(sandbox_env "$shards") npm run --silent test:sandbox-lifecycle > "test-lifecycle.log" 2>&1 & lifecycle=$!
   pids=()
   for ((i = 0; i < shards; i++)); do
     mapfile -t files < <(scripts/node24.sh node scripts/test-shards.ts "$i" "$shards")
@@ -57,6 +62,9 @@ if [ "$up" -eq 0 ]; then
     echo; echo "==> shard $i of $shards (exit $shard)"; cat "test-shard-$i.log"
     [ "$shard" -eq 0 ] || status=1
   done
+  code=0; wait "$lifecycle" || code=$?
+  echo; echo "==> npm run --silent test:sandbox-lifecycle (exit $code)"; cat "test-lifecycle.log"
+  [ "$code" -eq 0 ] || status=1
 else
   status=1
 fi
@@ -65,6 +73,4 @@ echo; echo "==> sandbox down (x$shards)"
 for ((i = 0; i < shards; i++)); do
   env $(sandbox_env "$i") npm run --silent sandbox:down || status=1
 done
-
-run npm run --silent test:sandbox-lifecycle
 exit "$status"
