@@ -15,6 +15,10 @@ cd "$(dirname "$0")/.."
 status=0
 run() { echo; echo "==> $*"; "$@" || status=$?; }
 shards="${TEST_SHARDS:-4}"
+# Node's compile cache (V8 code, and TypeScript with its types stripped) for every node process of
+# the run, kept with the project's cache: a test file, an operator or an agent starts with about
+# half the CPU once the cache holds its modules (Node checks each entry against the source).
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-${CROSSCLOUD_CACHE:-$HOME/.cache/crosscloud-operator}/node-compile-cache}"
 
 # The environment that points a command at shard $1's sandbox.
 # SANDBOX_PORT_BASE (default 17000) moves all of them, to run beside another sandbox.
