@@ -37,7 +37,8 @@ import {
 import { MiB } from "./checkpoint-support.ts";
 
 const NAME = "pods";
-const STUCK_SECONDS = 8;
+// Long enough for a loaded operator to report Uploading first (its scans run every 2 s here).
+const STUCK_SECONDS = 20;
 const running: AgentProcess[] = [];
 after(() => killAll(running));
 
@@ -137,6 +138,7 @@ describe("checkpoint agents with the env the operator rendered", { timeout: 900_
     `crosscloud_checkpoint_upload_lag_steps{namespace="${tjs.namespace}",name="${NAME}",replica="${replica}"}`;
   const agents = new Map<number, AgentProcess>();
   const condition = (j: TrainingJob) => j.status?.conditions?.find((c) => c.type === "CheckpointUploaded");
+  let firstDone = false;
 
   it("commits a 4-rank DCP step once, after rank 3; status shows each pod's lag, then UploadStuck, then UpToDate", async () => {
     created = await tjs.create(job);
@@ -233,9 +235,12 @@ describe("checkpoint agents with the env the operator rendered", { timeout: 900_
       (m) => [0, 1, 2, 3].every((i) => m.get(lagSeries(i)) === 0),
       30_000,
     );
+    firstDone = true;
   });
 
   it("drains: SIGTERM commits the step in flight, the job moves to azure-sim and 4 agents restore it byte for byte", async () => {
+    // It goes on from the first test's committed step 10 and its four agents.
+    assert.ok(firstDone, "the first test of this suite did not pass; this one needs its step 10 and agents");
     const store = storeOf("aws-sim", `${tjs.namespace}/${NAME}`);
     await patchCluster("aws-sim", { drain: true });
     await eventually(
