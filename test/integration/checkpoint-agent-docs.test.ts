@@ -18,10 +18,11 @@ import { GROUP, VERSION } from "../../src/api/common.ts";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { replicateCheckpoints } from "../../src/checkpoint/replicate.ts";
 import { readManifest } from "../../src/checkpoint/steps.ts";
+import type { AgentProcess } from "../support/checkpoint-agents.ts";
 import { clients, eventually, installCrds } from "../support/sandbox.ts";
 import { toolPath } from "../support/tools.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
-import { type AgentProcess, jobLine, killAll, localHashes, podDirs, startAgent } from "./checkpoint-agent-support.ts";
+import { jobLine, killAll, localHashes, podDirs, startAgent } from "./checkpoint-agent-support.ts";
 
 const DOC = "docs/checkpoints.md";
 const running: AgentProcess[] = [];

@@ -21,19 +21,12 @@ import { partKey } from "../../src/checkpoint/agent/upload-step.ts";
 import { manifestKey } from "../../src/checkpoint/manifest.ts";
 import { readManifest } from "../../src/checkpoint/steps.ts";
 import type { ObjectStore } from "../../src/checkpoint/store.ts";
+import { type AgentProcess, freePort, spawnAgent } from "../support/checkpoint-agents.ts";
 import { movedAndRunning, patchCluster, podsOf, storeOf } from "../support/failover.ts";
 import { scrapeMetrics, withOperator } from "../support/operator.ts";
 import { eventually } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
-import {
-  type AgentProcess,
-  freePort,
-  killAll,
-  kubeletEnv,
-  localHashes,
-  podDirs,
-  spawnAgent,
-} from "./checkpoint-agent-support.ts";
+import { killAll, kubeletEnv, localHashes, podDirs } from "./checkpoint-agent-support.ts";
 import { MiB } from "./checkpoint-support.ts";
 
 const NAME = "pods";

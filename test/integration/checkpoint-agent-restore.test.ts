@@ -11,8 +11,9 @@ import { after, describe, it } from "node:test";
 import { partKey } from "../../src/checkpoint/agent/upload-step.ts";
 import { type Manifest, manifestKey, serializeManifest } from "../../src/checkpoint/manifest.ts";
 import { readManifest } from "../../src/checkpoint/steps.ts";
+import type { AgentProcess } from "../support/checkpoint-agents.ts";
 import { eventually } from "../support/sandbox.ts";
-import { type AgentProcess, jobLine, killAll, podDirs, startAgent, writeDcpStep } from "./checkpoint-agent-support.ts";
+import { jobLine, killAll, podDirs, startAgent, writeDcpStep } from "./checkpoint-agent-support.ts";
 import { MiB, writeStep } from "./checkpoint-support.ts";
 
 const running: AgentProcess[] = [];

@@ -14,8 +14,6 @@ import { type AgentProcess, freePort, sandboxStoreEnv, spawnAgent } from "../sup
 import { clients, type SandboxCluster, uniqueName } from "../support/sandbox.ts";
 import { type StoreKind, sandboxStore } from "./checkpoint-support.ts";
 
-export { type AgentProcess, freePort, spawnAgent };
-
 /** A job's line in a sandbox store: its URI for the agents and a store for the test to look with. */
 export function jobLine(kind: StoreKind) {
   const prefix = uniqueName("agent");

@@ -12,16 +12,9 @@ import { partKey } from "../../src/checkpoint/agent/upload-step.ts";
 import { manifestKey } from "../../src/checkpoint/manifest.ts";
 import { readManifest } from "../../src/checkpoint/steps.ts";
 import type { ObjectStore } from "../../src/checkpoint/store.ts";
+import type { AgentProcess } from "../support/checkpoint-agents.ts";
 import { eventually } from "../support/sandbox.ts";
-import {
-  type AgentProcess,
-  jobLine,
-  killAll,
-  localHashes,
-  podDirs,
-  startAgent,
-  writeDcpStep,
-} from "./checkpoint-agent-support.ts";
+import { jobLine, killAll, localHashes, podDirs, startAgent, writeDcpStep } from "./checkpoint-agent-support.ts";
 import { MiB } from "./checkpoint-support.ts";
 
 const running: AgentProcess[] = [];

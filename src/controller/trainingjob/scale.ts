@@ -100,8 +100,8 @@ export class ScaleUps {
   readonly #o: ScaleUpsOptions;
   /** The tail of each group's chain of cloud changes (see exclusive). */
   readonly #chains = new Map<string, Promise<unknown>>();
-  /** Per cluster, the start times of the gated cloud calls in flight. */
-  readonly #inCloud = new Map<string, number[]>();
+  /** Per cluster, the gated cloud calls in flight, each with its start time. */
+  readonly #inCloud = new Map<string, Set<{ readonly at: number }>>();
 
   constructor(options: ScaleUpsOptions) {
     this.#o = options;
@@ -134,17 +134,19 @@ export class ScaleUps {
     fn: () => Promise<T>,
     now: () => number = Date.now,
   ): Promise<T | { readonly busy: typeof CLOUD_BUSY; readonly reason: string }> {
-    const started = this.#inCloud.get(cluster) ?? [];
-    const reason = cloudBusy(started, now());
+    const calls = this.#inCloud.get(cluster) ?? new Set();
+    const reason = cloudBusy(
+      [...calls].map((c) => c.at),
+      now(),
+    );
     if (reason) return { busy: CLOUD_BUSY, reason };
-    const at = now();
-    this.#inCloud.set(cluster, [...started, at]);
+    const call = { at: now() };
+    this.#inCloud.set(cluster, calls.add(call));
     try {
       return await fn();
     } finally {
-      const left = (this.#inCloud.get(cluster) ?? []).filter((t, i, all) => t !== at || all.indexOf(at) !== i);
-      if (left.length > 0) this.#inCloud.set(cluster, left);
-      else this.#inCloud.delete(cluster);
+      calls.delete(call);
+      if (calls.size === 0) this.#inCloud.delete(cluster);
     }
   }
 
