@@ -113,6 +113,11 @@ export interface ObjectStore {
   delete(key: string, signal?: AbortSignal): Promise<void>;
   /** A URL that reads the object without credentials for `expiresInSeconds`; absent where unsupported. */
   readonly presign?: (key: string, expiresInSeconds: number) => Promise<string>;
+  /**
+   * Reads `range` into `into` (exactly its length) by a presigned URL, without the SDK's buffers per
+   * chunk (url-read.ts); absent where the store cannot presign. readRange uses it when present.
+   */
+  readonly readInto?: (key: string, range: ByteRange, into: Buffer, signal?: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -129,6 +134,11 @@ export async function readRange(
   const buffer = into ?? Buffer.allocUnsafe(range.length);
   if (buffer.length !== range.length)
     throw new RangeError(`the buffer holds ${buffer.length} bytes, not ${range.length}`);
+  if (range.length === 0) return buffer;
+  if (store.readInto) {
+    await store.readInto(key, range, buffer, signal);
+    return buffer;
+  }
   let filled = 0;
   for await (const chunk of await store.read(key, range, signal)) {
     if (filled + chunk.byteLength > range.length) break;

@@ -19,7 +19,7 @@ import {
 import { defaultTopology } from "../../scripts/sandbox/topology.ts";
 import { isCheckpointError } from "../../src/checkpoint/errors.ts";
 import { openStore } from "../../src/checkpoint/open-store.ts";
-import { listAll, type ObjectStore } from "../../src/checkpoint/store.ts";
+import { listAll, type ObjectStore, readRange } from "../../src/checkpoint/store.ts";
 import { TcpProxy } from "../support/runtime-proxy.ts";
 import { uniqueName } from "../support/sandbox.ts";
 import { timed } from "../support/timing.ts";
@@ -88,13 +88,16 @@ for (const k of kinds) {
 
     it("fails each call within its deadline, naming the store and its host", async () => {
       proxy.hang();
-      const [head, list, put] = await Promise.all([
+      const [head, list, put, range] = await Promise.all([
         timed(() => store.head("small.bin")),
         timed(() => listAll(store, "")),
         timed(() => store.put("new.bin", Buffer.alloc(2 * 2 ** 20))),
+        // By a presigned URL on a connection of its own (url-read.ts), not the SDK's.
+        timed(() => readRange(store, "small.bin", { offset: 1, length: 3 })),
       ]);
       assertTimedOut(head, "head");
       assertTimedOut(list, "list");
+      assertTimedOut(range, "ranged read");
       // A request that sends 2 MiB gets 2 s more.
       assertTimedOut(put, "put", DEADLINE_MS + 2_000);
       assert.ok(proxy.heldConnections > 0, "the proxy held the connections");
@@ -104,6 +107,7 @@ for (const k of kinds) {
       proxy.heal();
       const info = await store.head("small.bin");
       assert.equal(info?.size, 5);
+      assert.equal((await readRange(store, "small.bin", { offset: 1, length: 3 })).toString(), "ell");
     });
   });
 }

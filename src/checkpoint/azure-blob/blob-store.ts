@@ -31,6 +31,7 @@ import {
   timedRequests,
 } from "../store-deadline.ts";
 import type { StoreUri } from "../uri.ts";
+import { readPresigned } from "../url-read.ts";
 import { decodeBlockId, encodeBlockId } from "./block-id.ts";
 
 export interface AzureBlobStoreOptions {
@@ -79,6 +80,7 @@ export class AzureBlobStore implements ObjectStore {
   readonly uri: StoreUri;
   readonly limits = BLOB_LIMITS;
   readonly presign?: (key: string, expiresInSeconds: number) => Promise<string>;
+  readonly readInto?: (key: string, range: ByteRange, into: Buffer, signal?: AbortSignal) => Promise<void>;
   readonly #container: ContainerClient;
   readonly #root: string;
   readonly #stageFromUrl: boolean;
@@ -105,7 +107,22 @@ export class AzureBlobStore implements ObjectStore {
       container: options.container.containerName,
       prefix: this.#root,
     };
-    if (options.container.credential instanceof StorageSharedKeyCredential) this.presign = this.#presign;
+    if (options.container.credential instanceof StorageSharedKeyCredential) {
+      const presign = this.#presign;
+      this.presign = presign;
+      this.readInto = (key, range, into, signal) => {
+        const full = this.#full(key);
+        const notFound = () =>
+          new CheckpointError({ code: "NotFound", key }, `${full} does not exist in ${this.#container.url}`);
+        return readPresigned(
+          { presign, deadline: this.#deadline, timed: this.#timed, full, notFound },
+          key,
+          range,
+          into,
+          signal,
+        );
+      };
+    }
   }
 
   #full(key: string): string {

@@ -43,6 +43,7 @@ import {
   timedRequests,
 } from "../store-deadline.ts";
 import type { StoreUri } from "../uri.ts";
+import { readPresigned } from "../url-read.ts";
 
 export interface S3StoreOptions {
   /** The client; against emulators create it with requestChecksumCalculation/responseChecksumValidation WHEN_REQUIRED. */
@@ -241,6 +242,14 @@ export class S3Store implements ObjectStore {
     getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.#bucket, Key: this.#full(key) }), {
       expiresIn: expiresInSeconds,
     });
+
+  readonly readInto = (key: string, range: ByteRange, into: Buffer, signal?: AbortSignal): Promise<void> => {
+    const full = this.#full(key);
+    const notFound = () =>
+      new CheckpointError({ code: "NotFound", key }, `${full} does not exist in s3://${this.#bucket}`);
+    const reader = { presign: this.presign, deadline: this.#deadline, timed: this.#timed, full, notFound };
+    return readPresigned(reader, key, range, into, signal);
+  };
 
   async openUpload(key: string, signal?: AbortSignal): Promise<StagedUpload> {
     const full = this.#full(key);
