@@ -28,6 +28,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   "cloud-hang-scale.test.ts": 59,
   "cloud-timeouts.test.ts": 33,
   "deploy.test.ts": 3,
+  "gb200-topology.test.ts": 15,
   "failover-crash.test.ts": 86,
   "failover.test.ts": 172,
   "hardening-deletion.test.ts": 15,

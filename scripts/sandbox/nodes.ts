@@ -2,13 +2,16 @@
 // resources a real EKS managed node group or AKS agent pool node carries
 // (CLOUD-FACTS.md), annotated so kwok plays their lifecycle.
 
+import { createHash } from "node:crypto";
 import type { V1Node, V1Taint } from "@kubernetes/client-node";
 import {
+  GPU_CLIQUE_LABEL,
   GPU_RESOURCE,
   type InstanceType,
   instanceType,
   NEURON_RESOURCE,
   NEURONCORE_RESOURCE,
+  ULTRASERVER_ID_LABEL,
 } from "../../src/catalog/instance-types.ts";
 import type { ClusterSpec, NodeGroupSpec } from "./topology.ts";
 
@@ -43,10 +46,45 @@ function cloudLabels(cluster: ClusterSpec, group: NodeGroupSpec, type: InstanceT
       ...(type.deviceResource === GPU_RESOURCE ? { "kubernetes.azure.com/accelerator": "nvidia" } : {}),
     };
   }
-  return {
-    "eks.amazonaws.com/nodegroup": group.name,
-    "eks.amazonaws.com/capacityType": spot ? "SPOT" : "ON_DEMAND",
-  };
+  const capacityType = spot ? "SPOT" : group.capacityType === "Reserved" ? "CAPACITY_BLOCK" : "ON_DEMAND";
+  return { "eks.amazonaws.com/nodegroup": group.name, "eks.amazonaws.com/capacityType": capacityType };
+}
+
+/** A stable hex digest of `parts`, `length` characters long. */
+function hex(length: number, ...parts: string[]): string {
+  return createHash("sha256").update(parts.join("/")).digest("hex").slice(0, length);
+}
+
+/**
+ * The labels naming node `index`'s accelerator-fabric domain (domain floor(index / domainSize)), as the
+ * real node agents set them (CLOUD-FACTS.md, "The newest training hardware"):
+ * - GB200/GB300: GPU Feature Discovery's `nvidia.com/gpu.clique=<ClusterUUID>.<CliqueID>`, one clique
+ *   per domain;
+ * - trn2u: the Neuron device plugin's `ultraserver-mode` (4), `ultraserver-server-id-4` (the same on
+ *   the UltraServer's 4 nodes) and `ultraserver-node-id-4` (0..3).
+ */
+export function domainLabels(
+  cluster: ClusterSpec,
+  group: NodeGroupSpec,
+  type: InstanceType,
+  index: number,
+): Record<string, string> {
+  const size = group.domainSize;
+  if (!size || !type.domainLabel) return {};
+  const domain = Math.floor(index / size);
+  if (type.domainLabel === GPU_CLIQUE_LABEL) {
+    const h = hex(32, cluster.name, group.name);
+    const uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+    return { [GPU_CLIQUE_LABEL]: `${uuid}.${domain + 1}` };
+  }
+  if (type.domainLabel === ULTRASERVER_ID_LABEL) {
+    return {
+      "neuron.amazonaws.com/ultraserver-mode": "4",
+      [ULTRASERVER_ID_LABEL]: hex(16, cluster.name, group.name, String(domain)),
+      "neuron.amazonaws.com/ultraserver-node-id-4": String(index % size),
+    };
+  }
+  return {};
 }
 
 function cloudTaints(cluster: ClusterSpec, group: NodeGroupSpec, type: InstanceType): V1Taint[] {
@@ -93,7 +131,7 @@ export function renderNode(cluster: ClusterSpec, group: NodeGroupSpec, index: nu
       name,
       annotations: { [KWOK_NODE_ANNOTATION]: "fake" },
       labels: {
-        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/arch": type.architecture,
         "kubernetes.io/os": "linux",
         "kubernetes.io/hostname": name,
         "node.kubernetes.io/instance-type": type.name,
@@ -101,6 +139,7 @@ export function renderNode(cluster: ClusterSpec, group: NodeGroupSpec, index: nu
         "topology.kubernetes.io/zone": zone(cluster, index),
         [SANDBOX_GROUP_LABEL]: group.name,
         ...cloudLabels(cluster, group, type),
+        ...domainLabels(cluster, group, type, index),
       },
     },
     spec: { taints: cloudTaints(cluster, group, type) },

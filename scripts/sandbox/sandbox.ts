@@ -2,7 +2,8 @@
 // three real control planes (hub, aws-sim, azure-sim: kube-apiserver,
 // kube-controller-manager, kube-scheduler on the workers), kwok playing the
 // workers' fake nodes and pods, a real S3-protocol server (versitygw),
-// Azurite, and the cloud simulator (EKS and ARM over HTTPS, scripts/sandbox/cloudsim).
+// Azurite, the cloud simulator (EKS and ARM over HTTPS, scripts/sandbox/cloudsim),
+// and dra-sim, the NVIDIA DRA driver's ComputeDomain side (scripts/sandbox/dra.ts).
 // Writes .sandbox/<cluster>.kubeconfig and .sandbox/env.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-bl
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { cloudSimPort } from "./cloudsim/main.ts";
+import { installDra } from "./dra.ts";
 import { renderClusterNodes } from "./nodes.ts";
 import { REPO_ROOT, resolveBinaries, STATE_DIR } from "./paths.ts";
 import { base64File, ensurePki, type Pki } from "./pki.ts";
@@ -107,10 +109,12 @@ export async function up(topology: Topology = defaultTopology()): Promise<void> 
   for (const cluster of topology.clusters) startControllers(processes, bin, pki, cluster);
   await Promise.all([
     ...workerClusters(topology).map((c) => registerNodes(processes, c)),
+    ...workerClusters(topology).map((c) => installDra(kubeConfigFor(c.name), c)),
     ...topology.clusters.map((c) => waitDefaultServiceAccount(processes, c)),
     createBuckets(processes, topology),
   ]);
-  log(`starting the cloud simulator at ${cloudSimUrl()}`);
+  log(`starting the cloud simulator at ${cloudSimUrl()}, and dra-sim (ComputeDomain channels)`);
+  processes.start("dra-sim", process.execPath, [join(REPO_ROOT, "scripts/sandbox/dra.ts")]);
   await startCloudSimProcess(processes, pki);
   writeEnv(topology);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s; kubeconfigs and env in ${STATE_DIR}`);

@@ -5,7 +5,8 @@
 import type { Cloud } from "../../src/catalog/instance-types.ts";
 
 export type ClusterName = "hub" | "aws-sim" | "azure-sim";
-export type CapacityType = "OnDemand" | "Spot";
+/** Reserved: EKS Capacity Blocks (nodes labelled `eks.amazonaws.com/capacityType: CAPACITY_BLOCK`). */
+export type CapacityType = "OnDemand" | "Spot" | "Reserved";
 
 export interface NodeGroupSpec {
   /** EKS node group or AKS agent pool name. */
@@ -16,6 +17,12 @@ export interface NodeGroupSpec {
   readonly count: number;
   readonly minSize: number;
   readonly maxSize: number;
+  /**
+   * Nodes per accelerator-fabric domain, for instance types sold in domains (the catalog's
+   * domainLabel): node i is in domain floor(i / domainSize): an NVLink clique (GB200) or a Trn2
+   * UltraServer, labelled as GPU Feature Discovery or the Neuron device plugin labels them (nodes.ts).
+   */
+  readonly domainSize?: number;
 }
 
 export interface ClusterSpec {
@@ -52,6 +59,34 @@ export function defaultTopology(env: NodeJS.ProcessEnv = process.env): Topology 
         { name: "trn1", instanceType: "trn1.32xlarge", capacityType: "OnDemand", count: 4, minSize: 0, maxSize: 16 },
         { name: "trn2", instanceType: "trn2.48xlarge", capacityType: "OnDemand", count: 2, minSize: 0, maxSize: 8 },
         { name: "p5", instanceType: "p5.48xlarge", capacityType: "OnDemand", count: 2, minSize: 0, maxSize: 8 },
+        {
+          name: "p6b200",
+          instanceType: "p6-b200.48xlarge",
+          capacityType: "OnDemand",
+          count: 2,
+          minSize: 0,
+          maxSize: 8,
+        },
+        // Two u-p6e-gb200x72 UltraServers on Capacity Blocks: 18 nodes (72 GPUs) per NVLink clique.
+        {
+          name: "gb200",
+          instanceType: "p6e-gb200.36xlarge",
+          capacityType: "Reserved",
+          count: 36,
+          minSize: 0,
+          maxSize: 36,
+          domainSize: 18,
+        },
+        // One Trn2 UltraServer (u-trn2x64) on a Capacity Block: 4 nodes, NeuronLink between them.
+        {
+          name: "trn2u",
+          instanceType: "trn2u.48xlarge",
+          capacityType: "Reserved",
+          count: 4,
+          minSize: 0,
+          maxSize: 4,
+          domainSize: 4,
+        },
       ],
     },
     {
@@ -75,6 +110,16 @@ export function defaultTopology(env: NodeJS.ProcessEnv = process.env): Topology 
           count: 4,
           minSize: 0,
           maxSize: 16,
+        },
+        // One NVL72 domain: 18 VMs in one NVLink clique.
+        {
+          name: "ndgb200",
+          instanceType: "Standard_ND128isr_NDR_GB200_v6",
+          capacityType: "OnDemand",
+          count: 18,
+          minSize: 0,
+          maxSize: 18,
+          domainSize: 18,
         },
       ],
     },

@@ -8,6 +8,7 @@ export const GROUP = "training.crosscloud.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+export { CAPACITY_TYPES } from "../catalog/catalog.ts";
 export { ACCELERATOR_TYPES, CLOUDS } from "../catalog/instance-types.ts";
 
 export const conditionSchema = object(

@@ -5,6 +5,7 @@
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 import {
   acceleratorTypeSchema,
+  CAPACITY_TYPES,
   cloudSchema,
   conditionsOf,
   type GROUP,
@@ -171,15 +172,37 @@ export const computeClusterSpec = object(
   },
 );
 
+const domainStatus = object(
+  "One accelerator-fabric domain (NVLink domain or Trn2 UltraServer) of a node group: the nodes whose domain label has one value.",
+  {
+    key: string(
+      "The node label that names the domain: nvidia.com/gpu.clique or neuron.amazonaws.com/ultraserver-server-id-4.",
+      { maxLength: 317 },
+    ),
+    name: string("The domain: the value of that label on its nodes.", { maxLength: 63 }),
+    nodes: integer("The group's nodes in this domain.", { minimum: 0 }),
+    readyNodes: integer("Of those, the nodes Ready.", { minimum: 0 }),
+    freeNodes: integer("Of those, the Ready nodes whose accelerator devices are all unallocated.", { minimum: 0 }),
+  },
+);
+
 const nodeGroupStatus = object("One EKS node group or AKS agent pool and its capacity.", {
   name: string("The node group or agent pool name."),
   instanceType: string("Its instance type (VM size)."),
   accelerator: acceleratorTypeSchema("The accelerator its nodes carry."),
   devicesPerNode: integer("Accelerator devices per node.", { minimum: 0 }),
-  capacityType: enumOf("OnDemand or Spot.", ["OnDemand", "Spot"]),
+  capacityType: enumOf(
+    "OnDemand, Spot, or Reserved (EKS Capacity Blocks, Karpenter reserved capacity: paid for whether used or not).",
+    CAPACITY_TYPES,
+  ),
   nodes: integer("Nodes registered in the cluster.", { minimum: 0 }),
   readyNodes: integer("Nodes Ready.", { minimum: 0 }),
   freeNodes: integer("Ready nodes whose accelerator devices are all unallocated.", { minimum: 0 }),
+  domains: array(
+    "For instance types sold in NVLink domains or UltraServers (GB200, GB300, trn2u): the group's nodes per domain, by the instance type's domain label. Absent for other types.",
+    domainStatus,
+    { maxItems: 64 },
+  ),
   minSize: integer("The group's minimum size in the cloud.", { minimum: 0 }),
   maxSize: integer("The group's maximum size in the cloud.", { minimum: 0 }),
   desiredSize: integer("The group's desired size in the cloud.", { minimum: 0 }),

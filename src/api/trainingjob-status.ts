@@ -2,7 +2,7 @@
 // conditions, placement, replicas, checkpoints, failovers, scale-ups), kept
 // apart from the spec the user writes (trainingjob.ts re-exports it).
 
-import { acceleratorTypeSchema, cloudSchema, conditionsOf, price, timestamp } from "./common.ts";
+import { acceleratorTypeSchema, CAPACITY_TYPES, cloudSchema, conditionsOf, price, timestamp } from "./common.ts";
 import { array, enumOf, integer, object, string } from "./schema.ts";
 
 export const TRAINING_JOB_PHASES = [
@@ -24,7 +24,16 @@ const placementStatus = object("Where the current placement runs and why it was 
   accelerator: acceleratorTypeSchema("The accelerator option chosen."),
   instanceType: string("The instance type of the node group."),
   nodeGroup: string("The EKS node group or AKS agent pool."),
-  capacityType: enumOf("OnDemand or Spot.", ["OnDemand", "Spot"]),
+  capacityType: enumOf("The capacity its nodes are: OnDemand, Spot or Reserved.", CAPACITY_TYPES),
+  domainKey: string(
+    "With spec.placement.topology Preferred or Required: the node label naming the domains the job was placed in (nvidia.com/gpu.clique or neuron.amazonaws.com/ultraserver-server-id-4). Absent when domains played no part.",
+    { maxLength: 317 },
+  ),
+  domains: array(
+    "The domains (values of domainKey) the placement chose, as few as hold the replicas: exactly one with topology Required.",
+    string("A domain: the value of the domainKey label on its nodes.", { maxLength: 63 }),
+    { maxItems: 1024 },
+  ),
   pricePerHour: price("The whole job's price per hour in USD (catalog or ComputeCluster override, times nodes)."),
   reason: string("Why this option won, and why the others lost, in words."),
   placedAt: timestamp("When the placement was made."),

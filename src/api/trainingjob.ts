@@ -2,7 +2,7 @@
 // one distributed training job across clouds. Field names are fixed by API.md.
 
 import type { V1EnvVar, V1ObjectMeta, V1PodTemplateSpec, V1Volume } from "@kubernetes/client-node";
-import { acceleratorTypeSchema, cloudSchema, type GROUP, type VERSION } from "./common.ts";
+import { ACCELERATOR_TYPES, acceleratorTypeSchema, cloudSchema, type GROUP, type VERSION } from "./common.ts";
 import { array, boolean, duration, enumOf, type Infer, integer, object, raw, string } from "./schema.ts";
 import type { trainingJobStatus } from "./trainingjob-status.ts";
 
@@ -28,7 +28,7 @@ const acceleratorOption = object(
   "One acceptable accelerator for the job: the type, the devices each replica uses, and optionally the image and env to use with it.",
   {
     type: acceleratorTypeSchema(
-      "The accelerator type: trainium1, trainium2, nvidia-h100, nvidia-h200, nvidia-a100, nvidia-a10g or nvidia-l40s.",
+      `The accelerator type: ${ACCELERATOR_TYPES.slice(0, -1).join(", ")} or ${ACCELERATOR_TYPES.at(-1)}.`,
     ),
     perReplica: integer(
       "Devices per replica (pod): Neuron devices on Trainium, GPUs on NVIDIA. Each replica gets a whole node, so this must not exceed the devices of the node type the job lands on.",
@@ -107,14 +107,19 @@ const placementSpec = object(
       { listType: "set", maxItems: 64 },
     ),
     capacityType: enumOf(
-      "Which capacity the job may use: OnDemand, Spot (cheaper, can be reclaimed; failover moves the job), or Any.",
-      ["OnDemand", "Spot", "Any"],
+      "Which capacity the job may use: OnDemand; Spot (cheaper, can be reclaimed; failover moves the job); Reserved (only reserved nodes: EKS Capacity Blocks, Karpenter's reserved capacity, which is paid for whether used or not, so using it costs nothing more); or Any.",
+      ["OnDemand", "Spot", "Reserved", "Any"],
       { default: "OnDemand" },
     ),
     strategy: enumOf(
       "How to choose among options that fit: LowestCost (cheapest whole-job price per hour, then preference order) or Preference (the accelerators' order first, then cost).",
       ["LowestCost", "Preference"],
       { default: "LowestCost" },
+    ),
+    topology: enumOf(
+      "How the replicas relate to accelerator-fabric domains: an NVLink domain (GB200/GB300, node label nvidia.com/gpu.clique) or a Trn2 UltraServer (trn2u.48xlarge, node label neuron.amazonaws.com/ultraserver-server-id-4). Required keeps all replicas inside one domain and refuses a job larger than one domain; Preferred spreads them over the fewest domains; None ignores domains.",
+      ["None", "Preferred", "Required"],
+      { default: "None" },
     ),
   },
   { default: {} },

@@ -5,7 +5,12 @@
 import { INSTANCE_TYPES, type InstanceType } from "./instance-types.ts";
 import { type Micros, parsePrice } from "./money.ts";
 
-export type CapacityType = "OnDemand" | "Spot";
+/**
+ * How a node is paid for: OnDemand, Spot (can be reclaimed), or Reserved (EKS Capacity Blocks,
+ * Karpenter `reserved`: paid for whether used or not).
+ */
+export type CapacityType = "OnDemand" | "Spot" | "Reserved";
+export const CAPACITY_TYPES: readonly CapacityType[] = ["OnDemand", "Spot", "Reserved"];
 
 /** An instance type with the prices the catalog knows for it. */
 export interface CatalogEntry extends InstanceType {
@@ -50,7 +55,9 @@ export class Catalog {
   /**
    * The price of one node-hour of `instanceType`: the cluster's override for
    * `<type>:Spot` (spot nodes only), then for `<type>`, then the catalog's
-   * spot price (spot only), then its on-demand price; undefined when none is known.
+   * spot price (spot only), then its on-demand price; undefined when none is known. A Reserved
+   * node's price is its on-demand price too: what the reservation is worth, not what using it
+   * adds (placement treats that as zero).
    * Overrides were validated when the ComputeCluster was read (see `parsePriceOverrides`).
    */
   price(

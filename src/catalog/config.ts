@@ -5,16 +5,26 @@
 //   instanceTypes:
 //     - name: trn1.32xlarge          # known: only the fields given change
 //       onDemandPricePerHour: "20.00"
-//     - name: p6-b200.48xlarge       # new: cloud, accelerator, devices required
+//     - name: p6-b200.48xlarge       # a price the built-in catalog has, replaced
+//       spotPricePerHour: "60.00"
+//     - name: p6e-gb300.36xlarge     # new: cloud, accelerator, devices required
 //       cloud: aws
-//       accelerator: nvidia-h200
-//       devices: 8
-//       spotPricePerHour: "30.10"
+//       accelerator: nvidia-gb300
+//       devices: 4
+//       architecture: arm64          # default amd64
+//       domainLabel: nvidia.com/gpu.clique   # absent: no NVLink domain or UltraServer (topology does not apply)
 
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { Catalog, type CatalogEntry } from "./catalog.ts";
-import { ACCELERATOR_TYPES, CLOUDS, GPU_RESOURCE, NEURON_RESOURCE } from "./instance-types.ts";
+import {
+  ACCELERATOR_TYPES,
+  ARCHITECTURES,
+  CLOUDS,
+  DOMAIN_LABELS,
+  GPU_RESOURCE,
+  NEURON_RESOURCE,
+} from "./instance-types.ts";
 import { parsePrice } from "./money.ts";
 
 const KNOWN_FIELDS = new Set([
@@ -27,6 +37,8 @@ const KNOWN_FIELDS = new Set([
   "fabric",
   "vcpu",
   "memoryGiB",
+  "architecture",
+  "domainLabel",
   "onDemandPricePerHour",
   "spotPricePerHour",
 ]);
@@ -105,6 +117,8 @@ function fieldsOf(c: Checker): Partial<CatalogEntry> {
     fabric: fabricOf(c),
     vcpu: c.count("vcpu", 1),
     memoryGiB: c.count("memoryGiB", 1),
+    architecture: c.oneOf("architecture", ARCHITECTURES),
+    domainLabel: c.oneOf("domainLabel", DOMAIN_LABELS),
     onDemandPricePerHour: c.price("onDemandPricePerHour"),
     spotPricePerHour: c.price("spotPricePerHour"),
   };
@@ -130,7 +144,7 @@ function entryOf(raw: unknown, at: string, base: Catalog, errors: string[]): Cat
   }
   errors.push(...c.errors);
   if (c.errors.length > 0) return undefined;
-  const defaults = { acceleratorMemoryGiB: 0, vcpu: 0, memoryGiB: 0 };
+  const defaults = { acceleratorMemoryGiB: 0, vcpu: 0, memoryGiB: 0, architecture: "amd64" };
   return { ...defaults, ...known, ...fields, name } as CatalogEntry;
 }
 

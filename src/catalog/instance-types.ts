@@ -8,6 +8,10 @@ export type AcceleratorType =
   | "trainium2"
   | "nvidia-h100"
   | "nvidia-h200"
+  | "nvidia-b200"
+  | "nvidia-b300"
+  | "nvidia-gb200"
+  | "nvidia-gb300"
   | "nvidia-a100"
   | "nvidia-a10g"
   | "nvidia-l40s";
@@ -20,11 +24,36 @@ export const ACCELERATOR_TYPES: readonly AcceleratorType[] = [
   "trainium2",
   "nvidia-h100",
   "nvidia-h200",
+  "nvidia-b200",
+  "nvidia-b300",
+  "nvidia-gb200",
+  "nvidia-gb300",
   "nvidia-a100",
   "nvidia-a10g",
   "nvidia-l40s",
 ];
 export const CLOUDS: readonly Cloud[] = ["aws", "azure"];
+
+/** The CPU architecture of a node (the `kubernetes.io/arch` label): arm64 for the Grace-based types. */
+export type Architecture = "amd64" | "arm64";
+export const ARCHITECTURES: readonly Architecture[] = ["amd64", "arm64"];
+
+/** GPU Feature Discovery's label naming a node's NVLink domain (GB200/GB300): `<ClusterUUID>.<CliqueID>`. */
+export const GPU_CLIQUE_LABEL = "nvidia.com/gpu.clique";
+/** The Neuron device plugin's label naming the 4-node Trn2 UltraServer (u-trn2x64) a trn2u node belongs to. */
+export const ULTRASERVER_ID_LABEL = "neuron.amazonaws.com/ultraserver-server-id-4";
+/** Node label keys whose value names the accelerator-fabric domain (NVLink domain, UltraServer) of a node. */
+export type DomainLabel = typeof GPU_CLIQUE_LABEL | typeof ULTRASERVER_ID_LABEL;
+export const DOMAIN_LABELS: readonly DomainLabel[] = [GPU_CLIQUE_LABEL, ULTRASERVER_ID_LABEL];
+
+/**
+ * Physical NeuronCores per logical core when the trainer does not set `NEURON_LOGICAL_NC_CONFIG`,
+ * for the accelerators that honour it (CLOUD-FACTS.md, "Trainium2 processes per node"): Trainium2
+ * runs 2 physical cores as one logical core by default. Trainium1 has no such setting (1).
+ */
+export const DEFAULT_LOGICAL_NC_CONFIG: Readonly<Partial<Record<AcceleratorType, number>>> = { trainium2: 2 };
+/** The values `NEURON_LOGICAL_NC_CONFIG` takes on the accelerators that honour it. */
+export const LOGICAL_NC_CONFIGS: readonly number[] = [1, 2];
 
 /** The Kubernetes extended resource that carries an accelerator's devices. */
 export const NEURON_RESOURCE = "aws.amazon.com/neuron";
@@ -40,21 +69,45 @@ export interface InstanceType {
   /** Devices per node, counted in `deviceResource` units. */
   readonly devices: number;
   readonly deviceResource: typeof NEURON_RESOURCE | typeof GPU_RESOURCE;
-  /** NeuronCores per node (Trainium only): the processes torchrun starts per node. */
+  /**
+   * Physical NeuronCores per node (Trainium only). torchrun starts one process per logical core:
+   * these divided by the logical-core config (`NEURON_LOGICAL_NC_CONFIG`; see `DEFAULT_LOGICAL_NC_CONFIG`).
+   */
   readonly neuronCores?: number;
   readonly acceleratorMemoryGiB: number;
   /** Fabric interfaces per node as an extended resource, when the node has them. */
   readonly fabric?: { readonly resource: string; readonly count: number };
   readonly vcpu: number;
   readonly memoryGiB: number;
+  /** The nodes' CPU architecture: arm64 for the Grace-based GB200/GB300 types, amd64 otherwise. */
+  readonly architecture: Architecture;
+  /**
+   * The node label whose value names the NVLink domain or UltraServer a node belongs to, on types
+   * sold in such domains: `nvidia.com/gpu.clique` (GB200/GB300), `neuron.amazonaws.com/ultraserver-server-id-4`
+   * (trn2u.48xlarge). Absent: a node is its own domain.
+   */
+  readonly domainLabel?: DomainLabel;
   /** Public on-demand price in USD per node-hour, where CLOUD-FACTS.md gives one. */
   readonly onDemandPricePerHour?: string;
 }
 
-const aws = (t: Omit<InstanceType, "cloud">): InstanceType => ({ ...t, cloud: "aws" });
-const azure = (t: Omit<InstanceType, "cloud">): InstanceType => ({ ...t, cloud: "azure" });
+type Facts = Omit<InstanceType, "cloud" | "architecture"> & { readonly architecture?: Architecture };
+const aws = (t: Facts): InstanceType => ({ architecture: "amd64", ...t, cloud: "aws" });
+const azure = (t: Facts): InstanceType => ({ architecture: "amd64", ...t, cloud: "azure" });
 const efa = (count: number) => ({ resource: EFA_RESOURCE, count });
 const infiniband = (count: number) => ({ resource: INFINIBAND_RESOURCE, count });
+
+/** What a trn2.48xlarge and a trn2u.48xlarge node have alike (CLOUD-FACTS.md). */
+const TRN2_NODE = {
+  accelerator: "trainium2",
+  devices: 16,
+  deviceResource: NEURON_RESOURCE,
+  neuronCores: 128,
+  acceleratorMemoryGiB: 1536,
+  fabric: efa(16),
+  vcpu: 192,
+  memoryGiB: 2048,
+} as const;
 
 /** Every instance type of the built-in catalog, by name. */
 export const INSTANCE_TYPES: ReadonlyMap<string, InstanceType> = new Map(
@@ -92,18 +145,9 @@ export const INSTANCE_TYPES: ReadonlyMap<string, InstanceType> = new Map(
       vcpu: 128,
       memoryGiB: 512,
     }),
-    aws({
-      name: "trn2.48xlarge",
-      accelerator: "trainium2",
-      devices: 16,
-      deviceResource: NEURON_RESOURCE,
-      neuronCores: 128,
-      acceleratorMemoryGiB: 1536,
-      fabric: efa(16),
-      vcpu: 192,
-      memoryGiB: 2048,
-      onDemandPricePerHour: "35.76",
-    }),
+    aws({ ...TRN2_NODE, name: "trn2.48xlarge", onDemandPricePerHour: "35.76" }),
+    // 4 make a Trn2 UltraServer (u-trn2x64, NeuronLink between instances); Capacity Blocks; no public price.
+    aws({ ...TRN2_NODE, name: "trn2u.48xlarge", domainLabel: ULTRASERVER_ID_LABEL }),
     aws({
       name: "p4d.24xlarge",
       accelerator: "nvidia-a100",
@@ -147,6 +191,42 @@ export const INSTANCE_TYPES: ReadonlyMap<string, InstanceType> = new Map(
       memoryGiB: 2048,
     }),
     aws({
+      name: "p6-b200.48xlarge",
+      accelerator: "nvidia-b200",
+      devices: 8,
+      deviceResource: GPU_RESOURCE,
+      acceleratorMemoryGiB: 8 * 179,
+      fabric: efa(8),
+      vcpu: 192,
+      memoryGiB: 2048,
+      onDemandPricePerHour: "113.9328",
+    }),
+    aws({
+      name: "p6-b300.48xlarge",
+      accelerator: "nvidia-b300",
+      devices: 8,
+      deviceResource: GPU_RESOURCE,
+      acceleratorMemoryGiB: 8 * 269,
+      fabric: efa(16),
+      vcpu: 192,
+      memoryGiB: 4096,
+      onDemandPricePerHour: "142.416",
+    }),
+    aws({
+      // Sold only as UltraServers (u-p6e-gb200x36: 9 instances, x72: 18), one NVLink domain each, on
+      // Capacity Blocks: no on-demand price. Memory, vCPU and RAM from a secondary source; 4 EFA as in EKS's example.
+      name: "p6e-gb200.36xlarge",
+      accelerator: "nvidia-gb200",
+      devices: 4,
+      deviceResource: GPU_RESOURCE,
+      acceleratorMemoryGiB: 4 * 185,
+      fabric: efa(4),
+      vcpu: 144,
+      memoryGiB: 960,
+      architecture: "arm64",
+      domainLabel: GPU_CLIQUE_LABEL,
+    }),
+    aws({
       name: "g5.48xlarge",
       accelerator: "nvidia-a10g",
       devices: 8,
@@ -176,6 +256,43 @@ export const INSTANCE_TYPES: ReadonlyMap<string, InstanceType> = new Map(
       vcpu: 96,
       memoryGiB: 1900,
       onDemandPricePerHour: "98.32",
+    }),
+    azure({
+      // On-demand price unconfirmed: none given.
+      name: "Standard_ND96isr_H200_v5",
+      accelerator: "nvidia-h200",
+      devices: 8,
+      deviceResource: GPU_RESOURCE,
+      acceleratorMemoryGiB: 8 * 141,
+      fabric: infiniband(8),
+      vcpu: 96,
+      memoryGiB: 1850,
+    }),
+    azure({
+      // 18 VMs make an NVL72 domain. 4x400 Gb/s NDR InfiniBand; on-demand price unconfirmed.
+      name: "Standard_ND128isr_NDR_GB200_v6",
+      accelerator: "nvidia-gb200",
+      devices: 4,
+      deviceResource: GPU_RESOURCE,
+      acceleratorMemoryGiB: 4 * 192,
+      fabric: infiniband(4),
+      vcpu: 128,
+      memoryGiB: 900,
+      architecture: "arm64",
+      domainLabel: GPU_CLIQUE_LABEL,
+    }),
+    azure({
+      // 18 VMs per NVL72 domain. 4x800 Gb/s InfiniBand; on-demand price unconfirmed.
+      name: "Standard_ND128isr_GB300_v6",
+      accelerator: "nvidia-gb300",
+      devices: 4,
+      deviceResource: GPU_RESOURCE,
+      acceleratorMemoryGiB: 4 * 288,
+      fabric: infiniband(4),
+      vcpu: 128,
+      memoryGiB: 864,
+      architecture: "arm64",
+      domainLabel: GPU_CLIQUE_LABEL,
     }),
     azure({
       name: "Standard_ND96asr_v4",

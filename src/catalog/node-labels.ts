@@ -31,13 +31,16 @@ export interface NodeFacts {
   readonly autoscalerOwned: boolean;
 }
 
-/** OnDemand unless a label says spot; EKS CAPACITY_BLOCK and Karpenter `reserved` count as OnDemand. */
+/**
+ * OnDemand unless a label says otherwise: Spot for EKS `SPOT`, Karpenter `spot`, AKS `spot`;
+ * Reserved for EKS `CAPACITY_BLOCK` and Karpenter `reserved` (capacity paid for whether used or not).
+ */
 function capacityTypeOf(labels: Readonly<Record<string, string>>): CapacityType {
-  const spot =
-    labels[LABELS.eksCapacityType] === "SPOT" ||
-    labels[LABELS.karpenterCapacityType] === "spot" ||
-    labels[LABELS.aksPriority] === "spot";
-  return spot ? "Spot" : "OnDemand";
+  const eks = labels[LABELS.eksCapacityType];
+  const karpenter = labels[LABELS.karpenterCapacityType];
+  if (eks === "CAPACITY_BLOCK" || karpenter === "reserved") return "Reserved";
+  if (eks === "SPOT" || karpenter === "spot" || labels[LABELS.aksPriority] === "spot") return "Spot";
+  return "OnDemand";
 }
 
 const KARPENTER_GPUS: Readonly<Record<string, AcceleratorType>> = {

@@ -14,6 +14,7 @@ import type {
   V1Pod,
   V1PodCondition,
 } from "@kubernetes/client-node";
+import { DOMAIN_LABELS } from "../catalog/instance-types.ts";
 import { LABELS as NODE_LABELS } from "../catalog/node-labels.ts";
 import { LABEL_EPOCH, LABEL_JOB_NAME, LABEL_JOB_NAMESPACE, LABEL_JOB_UID } from "../workload/names.ts";
 
@@ -115,13 +116,16 @@ function containerStatus(c: V1ContainerStatus): V1ContainerStatus {
 
 /**
  * A node as capacity and give-back read it (src/controller/computecluster/capacity.ts,
- * src/catalog/node-labels.ts): the labels that say its instance type, node group and capacity type,
- * whether it is cordoned, and its Ready condition's status.
+ * src/catalog/node-labels.ts): the labels that say its instance type, node group, capacity type and
+ * domain (NVLink clique, Trn2 UltraServer), whether it is cordoned, and its Ready condition's status.
  */
 export function cachedNode(node: V1Node): V1Node {
   const ready = node.status?.conditions?.find((c) => c.type === "Ready");
   return {
-    metadata: defined({ ...identity(node.metadata), labels: pick(node.metadata?.labels, Object.values(NODE_LABELS)) }),
+    metadata: defined({
+      ...identity(node.metadata),
+      labels: pick(node.metadata?.labels, [...Object.values(NODE_LABELS), ...DOMAIN_LABELS]),
+    }),
     spec: defined({ unschedulable: node.spec?.unschedulable }),
     status: { conditions: ready ? [{ type: ready.type, status: ready.status }] : [] },
   };

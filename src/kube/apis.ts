@@ -189,6 +189,10 @@ export class CustomObjectsApi {
     return this.#c.request({ method: "GET", path: custom(p) });
   }
 
+  deleteNamespacedCustomObject(p: CustomRef & Named): Promise<object> {
+    return this.#c.request({ method: "DELETE", path: custom(p) });
+  }
+
   patchNamespacedCustomObject(p: CustomRef & Named & { body: object }, o: PatchOptions): Promise<object> {
     return this.#c.request({ method: "PATCH", path: custom(p), body: p.body, contentType: o.contentType });
   }
@@ -244,6 +248,8 @@ const RESOURCES: Readonly<Record<string, { readonly plural: string; readonly nam
   "v1/Service": { plural: "services", namespaced: true },
   "v1/Pod": { plural: "pods", namespaced: true },
   "batch/v1/Job": { plural: "jobs", namespaced: true },
+  // GB200/GB300 placements' NVLink domains (the NVIDIA DRA driver's CRD, src/workload/topology.ts).
+  "resource.nvidia.com/v1beta1/ComputeDomain": { plural: "computedomains", namespaced: true },
 };
 
 /** Objects of the kinds in RESOURCES, by their apiVersion and kind: create, read and server-side apply. */

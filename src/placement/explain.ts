@@ -6,9 +6,18 @@ import { decidingKey } from "./score.ts";
 import type { Candidate, PlacementOutcome, PlacementRequest, Rejection } from "./types.ts";
 
 const name = (c: Candidate) => `${c.cluster}/${c.nodeGroup}`;
-const price = (c: Candidate) => (c.pricePerHour === undefined ? "price unknown" : `$${c.pricePerHour}/h`);
+const listPrice = (c: Candidate) => (c.pricePerHour === undefined ? "price unknown" : `$${c.pricePerHour}/h`);
+/** Reserved capacity is paid for whether used or not: placement ranks it at $0/h. */
+const RESERVED = "reserved capacity (already paid for): marginal price $0/h";
+const price = (c: Candidate) =>
+  c.capacityType === "Reserved"
+    ? `$0/h marginal (reserved capacity, already paid for${c.pricePerHour === undefined ? "" : `; list ${listPrice(c)}`})`
+    : listPrice(c);
 
 function fitText(c: Candidate): string {
+  if (c.fit === "Now" && c.domains) {
+    return `fits now in ${c.domains.names.join(" + ")} (${c.nodesNeeded} nodes needed, ${c.freeNodes} free in the group)`;
+  }
   if (c.fit === "Now") return `fits now (${c.nodesNeeded} nodes needed, ${c.freeNodes} free)`;
   return `needs ${c.nodesNeeded} nodes, ${c.freeNodes} free, can grow to ${c.maxSize} (scale-up to ${c.scaleUpTo})`;
 }
@@ -27,15 +36,17 @@ export function describeCandidate(c: Candidate): string {
 export function winnerReason(request: PlacementRequest, winner: Candidate, runnerUp: Candidate | undefined): string {
   const head = `chose ${describeCandidate(winner)}`;
   const ckpt = winner.hasCheckpoint ? "; the newest checkpoint is already in its store" : "";
-  if (!runnerUp) return `${head}; the only option that can take the job${ckpt}`;
+  const topo = winner.topologyReason ? `; ${winner.topologyReason}` : "";
+  if (!runnerUp) return `${head}; the only option that can take the job${ckpt}${topo}`;
+  const cost = `lowest cost (${request.strategy})`;
   const why: Record<ReturnType<typeof decidingKey>, string> = {
     fit: "it fits now, the others need a scale-up",
-    cost: `lowest cost (${request.strategy})`,
+    cost: winner.capacityType === "Reserved" ? `${RESERVED}, ${cost}` : cost,
     checkpoint: "same cost, and the newest checkpoint is already here",
     preference: `accelerator option #${winner.preference + 1} of the job's list (${request.strategy})`,
     name: "tied with others on every rule; first by name",
   };
-  return `${head}; ${why[decidingKey(request.strategy, winner, runnerUp)]}${ckpt}`;
+  return `${head}; ${why[decidingKey(request.strategy, winner, runnerUp)]}${ckpt}${topo}`;
 }
 
 /** Why `loser` lost to `winner`, naming the rule that decided. */

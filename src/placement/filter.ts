@@ -3,6 +3,7 @@
 // rejection saying which rule ruled it out.
 
 import { formatPrice, parsePrice, times } from "../catalog/money.ts";
+import { domainFit } from "./topology.ts";
 import type {
   AcceleratorOption,
   Candidate,
@@ -72,8 +73,10 @@ function fitOf(group: NodeGroupSnapshot, replicas: number): { fit: Candidate["fi
   return { fit: "AfterScaleUp", scaleUpTo };
 }
 
+/** OnDemand takes Reserved groups too (reserved capacity is on-demand capacity already paid for). */
 function capacityAllowed(request: PlacementRequest, group: NodeGroupSnapshot): boolean {
-  return request.capacityType === "Any" || request.capacityType === group.capacityType;
+  if (request.capacityType === "Any" || request.capacityType === group.capacityType) return true;
+  return request.capacityType === "OnDemand" && group.capacityType === "Reserved";
 }
 
 /** Evaluates one node group of an allowed, available cluster against the request. */
@@ -102,6 +105,13 @@ export function evaluateGroup(
   }
   if (request.exclude?.some((e) => e.cluster === cluster.name && e.nodeGroup === group.name)) {
     return groupReject(cluster, group, "PreviouslyFailed", "chosen before and its nodes did not arrive in time");
+  }
+  const topology = domainFit(request, group);
+  if (topology.kind === "Rejected") return groupReject(cluster, group, topology.reason, topology.message);
+  if (topology.kind === "Fits") {
+    const fit = { fit: "Now" as const };
+    const extra = { domains: topology.domains, topologyReason: topology.reason };
+    return { ok: true, candidate: { ...candidateOf(request, cluster, group, option, preference, fit), ...extra } };
   }
   const fit = fitOf(group, request.replicas);
   if (typeof fit === "string") {

@@ -31,7 +31,8 @@ function failureOutcome(snapshot: readonly ClusterSnapshot[], rejected: readonly
   if (limited === snapshot.length) return "NoClusterAllowed";
   if (limited + byReason("ClusterPaused", "ClusterNotReady").length === snapshot.length)
     return "AllClustersUnavailable";
-  if (byReason("InsufficientCapacity", "AutoscalerOwned", "PreviouslyFailed").length > 0) return "InsufficientCapacity";
+  if (byReason("InsufficientCapacity", "AutoscalerOwned", "PreviouslyFailed", "LargerThanDomain").length > 0)
+    return "InsufficientCapacity";
   if (byReason("CapacityTypeNotAllowed").length > 0) return "NoCapacityTypeMatch";
   return "NoClusterOffersAccelerator";
 }

@@ -32,10 +32,14 @@ export function checkpointMoveMicros(
   return Math.round((perGiB.value * (ckpt.sizeBytes / GIB)) / Math.max(hours, 1));
 }
 
-/** The candidate with its ranking cost filled in. */
+/**
+ * The candidate with its ranking cost filled in. Reserved capacity is paid for whether used or not:
+ * its marginal price is 0, whatever its list price (known or not); moving the checkpoint still counts.
+ */
 export function withEffectiveCost(request: PlacementRequest, c: Candidate, options: PlacementOptions): Candidate {
-  if (c.priceMicros === undefined) return c;
-  return { ...c, effectiveMicros: micros(c.priceMicros + checkpointMoveMicros(request, c, options)) };
+  const marginal = c.capacityType === "Reserved" ? 0 : c.priceMicros;
+  if (marginal === undefined) return c;
+  return { ...c, effectiveMicros: micros(marginal + checkpointMoveMicros(request, c, options)) };
 }
 
 /** The rules candidates are compared by, in the order a strategy applies them. */

@@ -4,9 +4,19 @@
 
 import type { Cloud } from "../catalog/instance-types.ts";
 
-export type CapacityType = "OnDemand" | "Spot";
+/** Reserved: capacity paid for whether used or not (EKS Capacity Blocks, Karpenter `reserved`). */
+export type CapacityType = "OnDemand" | "Spot" | "Reserved";
+/** OnDemand accepts OnDemand and Reserved groups; Spot only Spot; Reserved only Reserved; Any all. */
 export type CapacityTypeRequest = CapacityType | "Any";
 export type Strategy = "LowestCost" | "Preference";
+/** None: domains are ignored; Preferred: as few domains as possible; Required: one domain. */
+export type Topology = "None" | "Preferred" | "Required";
+
+/**
+ * The node label that names a fast-interconnect domain: `nvidia.com/gpu.clique` (a GB200/GB300 NVLink
+ * domain) or `neuron.amazonaws.com/ultraserver-server-id-4` (a Trn2 UltraServer).
+ */
+export type DomainKey = string;
 
 /** One acceptable accelerator, as in TrainingJob `spec.accelerators[]`. */
 export interface AcceleratorOption {
@@ -43,6 +53,18 @@ export interface PlacementRequest {
   readonly checkpoint?: CheckpointLocation;
   /** Groups not to choose again (their scale-up timed out). */
   readonly exclude?: readonly ExcludedGroup[];
+  /** How replicas spread over a group's domains; absent: None. */
+  readonly topology?: Topology;
+}
+
+/** One domain of a node group: the nodes that carry `key` with the value `name`. */
+export interface DomainSnapshot {
+  readonly key: DomainKey;
+  readonly name: string;
+  readonly nodes: number;
+  readonly readyNodes: number;
+  /** Free as the group's freeNodes: ready, every device unallocated (less nodes promised to other jobs). */
+  readonly freeNodes: number;
 }
 
 /** One node group of a ComputeCluster's `status.nodeGroups`. */
@@ -63,6 +85,8 @@ export interface NodeGroupSnapshot {
   readonly pricePerHour?: string;
   /** A cluster autoscaler or Karpenter owns the group's size: the operator never scales it. */
   readonly autoscalerOwned: boolean;
+  /** The group's domains (NVLink cliques, UltraServers) by name; absent or empty: none known. */
+  readonly domains?: readonly DomainSnapshot[];
 }
 
 /** One ComputeCluster as placement sees it. */
@@ -103,7 +127,9 @@ export type RejectionReason =
   | "CapacityTypeNotAllowed"
   | "PreviouslyFailed"
   | "AutoscalerOwned"
-  | "InsufficientCapacity";
+  | "InsufficientCapacity"
+  /** topology Required: more replicas than the group's largest domain has nodes. */
+  | "LargerThanDomain";
 
 export interface Rejection {
   readonly cluster: string;
@@ -136,8 +162,12 @@ export interface Candidate {
   readonly priceMicros?: number;
   /** The cluster's store already holds the newest checkpoint. */
   readonly hasCheckpoint: boolean;
-  /** Ranking cost: price plus the amortized cost of moving the checkpoint here. */
+  /** Ranking cost: price (0 on Reserved capacity) plus the amortized cost of moving the checkpoint here. */
   readonly effectiveMicros?: number;
+  /** topology Preferred or Required on a group with domains: the domains chosen, for the render. */
+  readonly domains?: { readonly key: DomainKey; readonly names: readonly string[] };
+  /** How the domains were chosen, in words (e.g. which clique and why the others lost). */
+  readonly topologyReason?: string;
 }
 
 /** The result of `placeJob`: an outcome, the winner if any, and why. */

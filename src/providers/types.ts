@@ -4,7 +4,8 @@
 
 import type { Cloud } from "../catalog/instance-types.ts";
 
-export type CapacityType = "OnDemand" | "Spot";
+/** Reserved: capacity already paid for (EKS Capacity Blocks). */
+export type CapacityType = "OnDemand" | "Spot" | "Reserved";
 
 /** A node group as the cloud describes it. */
 export interface NodeGroup {

@@ -4,7 +4,12 @@
 // InfiniBand on Azure ND sizes), and the CROSSCLOUD_* variables of the placement.
 
 import type { V1EnvVar } from "@kubernetes/client-node";
-import { INFINIBAND_RESOURCE, type InstanceType } from "../catalog/instance-types.ts";
+import {
+  DEFAULT_LOGICAL_NC_CONFIG,
+  INFINIBAND_RESOURCE,
+  type InstanceType,
+  LOGICAL_NC_CONFIGS,
+} from "../catalog/instance-types.ts";
 import { checkpointEnv } from "../checkpoint/placement.ts";
 import { COMPLETION_INDEX_ANNOTATION } from "./names.ts";
 
@@ -30,18 +35,50 @@ export interface EnvInput {
    * when each container starts, so a retried pod resumes from the newest step, not the first one.
    */
   readonly resumeConfigMap: string;
+  /**
+   * The env the trainer container sets itself: the template container's env, then the chosen
+   * accelerator option's env (spec.accelerators[].env), later entries winning as in a pod. Read for
+   * `NEURON_LOGICAL_NC_CONFIG`, which sets the processes per Trainium2 node. Default: none.
+   */
+  readonly ownEnv?: readonly V1EnvVar[];
 }
 
-/** Processes per node: one per GPU, or one per NeuronCore of the devices used. */
-export function processesPerNode(instanceType: InstanceType, perReplica: number): number {
+/** The variable that makes the Neuron runtime group physical NeuronCores into logical ones. */
+export const LOGICAL_NC_CONFIG_ENV = "NEURON_LOGICAL_NC_CONFIG";
+
+/**
+ * Physical NeuronCores per logical core on `instanceType`: the value of `NEURON_LOGICAL_NC_CONFIG`
+ * in `ownEnv` (the last one, as in a pod) when it is one the accelerator takes, else the
+ * accelerator's default (2 on Trainium2); 1 where the accelerator has no such setting (Trainium1)
+ * or the type is not Trainium. A value from valueFrom is not known here: the default is used.
+ */
+export function logicalCoreConfig(instanceType: InstanceType, ownEnv: readonly V1EnvVar[] = []): number {
+  const fallback = DEFAULT_LOGICAL_NC_CONFIG[instanceType.accelerator];
+  if (instanceType.neuronCores === undefined || fallback === undefined) return 1;
+  const set = ownEnv.findLast((e) => e.name === LOGICAL_NC_CONFIG_ENV)?.value;
+  const n = Number(set?.trim());
+  return set !== undefined && LOGICAL_NC_CONFIGS.includes(n) ? n : fallback;
+}
+
+/**
+ * Processes per node: one per GPU, or on Trainium one per logical NeuronCore of the devices used
+ * (physical cores per device times devices, divided by `logicalCoreConfig`): trn1.32xlarge 32,
+ * trn2.48xlarge 64 (128 with `NEURON_LOGICAL_NC_CONFIG=1` in `ownEnv`).
+ */
+export function processesPerNode(
+  instanceType: InstanceType,
+  perReplica: number,
+  ownEnv: readonly V1EnvVar[] = [],
+): number {
   if (instanceType.neuronCores === undefined) return perReplica;
-  return (instanceType.neuronCores / instanceType.devices) * perReplica;
+  const physical = (instanceType.neuronCores / instanceType.devices) * perReplica;
+  return Math.max(1, Math.floor(physical / logicalCoreConfig(instanceType, ownEnv)));
 }
 
 const value = (name: string, v: string | number): V1EnvVar => ({ name, value: String(v) });
 
 export function trainerEnv(e: EnvInput): V1EnvVar[] {
-  const nproc = processesPerNode(e.instanceType, e.perReplica);
+  const nproc = processesPerNode(e.instanceType, e.perReplica, e.ownEnv);
   const env: V1EnvVar[] = [
     value("MASTER_ADDR", e.masterAddr),
     value("MASTER_PORT", MASTER_PORT),

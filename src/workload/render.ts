@@ -1,6 +1,7 @@
 // Renders the worker-side workload of one placement: an Indexed Job (one pod
-// per node, rank = completion index) and the headless Service that gives its
-// pods stable DNS names. Pure: the same inputs give the same objects.
+// per node, rank = completion index), the headless Service that gives its
+// pods stable DNS names, and on GB200/GB300 the ComputeDomain their NVLink
+// needs (topology.ts). Pure: the same inputs give the same objects.
 
 import type {
   V1ConfigMap,
@@ -8,6 +9,7 @@ import type {
   V1EnvVar,
   V1Job,
   V1NodeAffinity,
+  V1NodeSelectorRequirement,
   V1PodSpec,
   V1SecurityContext,
   V1Service,
@@ -36,6 +38,20 @@ import {
 } from "./env.ts";
 import { type JobRef, LABEL_EPOCH, LABEL_JOB_UID, workloadLabels, workloadName } from "./names.ts";
 import { groupLabels, type NodeGroupTarget, nodeAffinityFor, nodeSelectorFor, tolerationsFor } from "./scheduling.ts";
+import {
+  type ComputeDomain,
+  computeDomainClaim,
+  type DomainTarget,
+  domainPodAffinity,
+  domainRequirement,
+  isUltraServer,
+  needsComputeDomain,
+  renderComputeDomain,
+  ultraServerEnv,
+  ultraServerRequirements,
+  withChannelClaim,
+  withPodAffinity,
+} from "./topology.ts";
 
 export const TRAINER_CONTAINER = "trainer";
 const SHM_VOLUME = "crosscloud-dshm";
@@ -62,6 +78,11 @@ export interface RenderInput {
   readonly operatorImage?: string;
   /** The cloud identity the pods run as (the ComputeCluster's spec.workloadIdentity). */
   readonly identity?: PodIdentity;
+  /**
+   * The domains (NVLink domains, Trn2 UltraServers) placement chose: status.placement.domainKey and
+   * domains, with spec.placement.topology. Absent: domains play no part.
+   */
+  readonly domains?: DomainTarget;
 }
 
 /** Which ServiceAccount, and so which cloud identity, the pods run as. */
@@ -98,6 +119,8 @@ export interface Workload {
   readonly service: V1Service;
   /** The step to resume from, read by the trainer's env when each container starts. */
   readonly resume: V1ConfigMap;
+  /** GB200/GB300: the placement's ComputeDomain (resource.nvidia.com/v1beta1), named and labelled like the Job. */
+  readonly computeDomain?: ComputeDomain;
 }
 
 /** The resume ConfigMap's name: <job>-e<epoch>-resume. */
@@ -171,7 +194,13 @@ function defaultsNotSet(type: InstanceType, own: readonly V1EnvVar[]): V1EnvVar[
   return fabricEnv(type).filter((e) => !set.has(e.name));
 }
 
-function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[], resumeMap: string): V1Container {
+function trainerContainer(
+  c: V1Container,
+  input: RenderInput,
+  env: V1EnvVar[],
+  resumeMap: string,
+  computeDomain: boolean,
+): V1Container {
   const type = input.target.instanceType;
   const devices = deviceResources(type, input.option.perReplica);
   const localDir = input.job.spec.checkpoint.localDir;
@@ -179,9 +208,9 @@ function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[], r
   const store = localDir ? undefined : input.store;
   const secret = store?.secretName;
   const local = localDir ? trainerLocalEnv(localDir, resumeMap) : [];
-  const own = [...(c.env ?? []), ...(input.option.env ?? [])];
+  const own = ownEnv(c, input);
   const mounts = localDir ? [checkpointMount(localDir)] : [];
-  return {
+  const trainer: V1Container = {
     ...c,
     image: input.option.image ?? c.image,
     env: [...defaultsNotSet(type, own), ...own, ...(store?.env ?? []), ...env, ...local],
@@ -194,6 +223,12 @@ function trainerContainer(c: V1Container, input: RenderInput, env: V1EnvVar[], r
     },
     volumeMounts: [...(c.volumeMounts ?? []), { name: SHM_VOLUME, mountPath: "/dev/shm" }, ...mounts],
   };
+  return computeDomain ? withChannelClaim(trainer) : trainer;
+}
+
+/** The env the trainer container sets itself: the template's, then the accelerator option's. */
+function ownEnv(c: V1Container, input: RenderInput): V1EnvVar[] {
+  return [...(c.env ?? []), ...(input.option.env ?? [])];
 }
 
 /**
@@ -223,8 +258,16 @@ function withoutGroupLabels(selector: Record<string, string> | undefined, t: Nod
   return Object.fromEntries(Object.entries(selector ?? {}).filter(([k]) => !drop.has(k)));
 }
 
-function nodeAffinityOf(t: NodeGroupTarget, spec: V1PodSpec): { nodeAffinity?: V1NodeAffinity } {
-  const nodeAffinity = nodeAffinityFor(t, spec.affinity?.nodeAffinity);
+/** What a node must be besides the group's: in the chosen domains (and on an UltraServer, in 4-node mode). */
+function domainRequirements(input: RenderInput): V1NodeSelectorRequirement[] {
+  const d = input.domains;
+  if (!d || d.domains.length === 0) return [];
+  const ultra = isUltraServer(input.target.instanceType, d) ? ultraServerRequirements() : [];
+  return [domainRequirement(d), ...ultra];
+}
+
+function nodeAffinityOf(input: RenderInput, spec: V1PodSpec): { nodeAffinity?: V1NodeAffinity } {
+  const nodeAffinity = nodeAffinityFor(input.target, spec.affinity?.nodeAffinity, domainRequirements(input));
   return nodeAffinity ? { nodeAffinity } : {};
 }
 
@@ -232,6 +275,12 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
   const spec = input.job.spec.template.spec ?? { containers: [] };
   const index = trainerIndex(spec.containers);
   const resumeMap = resumeConfigMapName(name);
+  const trainer = spec.containers[index] as V1Container;
+  const domains = input.domains && input.domains.domains.length > 0 ? input.domains : undefined;
+  const ultra = isUltraServer(input.target.instanceType, domains) ? ultraServerEnv(domains) : [];
+  const computeDomain = needsComputeDomain(input.target.instanceType);
+  // The placement's own pods: what the hostname anti-affinity and the domain pod affinity select.
+  const own = { [LABEL_JOB_UID]: labels[LABEL_JOB_UID] ?? "", [LABEL_EPOCH]: String(input.epoch) };
   const env = trainerEnv({
     replicas: input.job.spec.replicas,
     perReplica: input.option.perReplica,
@@ -243,7 +292,9 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     accelerator: input.option.type,
     checkpointUri: input.checkpointUri,
     resumeConfigMap: resumeMap,
+    ownEnv: ownEnv(trainer, input),
   });
+  env.push(...ultra);
   const shm: V1Volume = { name: SHM_VOLUME, emptyDir: { medium: "Memory" } };
   const agent = checkpointAgent(input, resumeMap);
   const { serviceAccountName: _own, serviceAccount: _alias, ...rest } = spec;
@@ -255,21 +306,20 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     subdomain: name,
     terminationGracePeriodSeconds: gracePeriodSeconds(input.job),
     ...(initContainers.length > 0 ? { initContainers } : {}),
-    containers: spec.containers.map((c, i) => (i === index ? trainerContainer(c, input, env, resumeMap) : c)),
+    containers: spec.containers.map((c, i) =>
+      i === index ? trainerContainer(c, input, env, resumeMap, computeDomain) : c,
+    ),
+    ...(computeDomain ? { resourceClaims: [...(spec.resourceClaims ?? []), computeDomainClaim(name)] } : {}),
     volumes: [...(spec.volumes ?? []), shm, ...agent.volumes],
     nodeSelector: { ...withoutGroupLabels(spec.nodeSelector, input.target), ...nodeSelectorFor(input.target) },
     tolerations: [...(spec.tolerations ?? []), ...tolerationsFor(input.target)],
     affinity: {
       ...spec.affinity,
-      ...nodeAffinityOf(input.target, spec),
+      ...nodeAffinityOf(input, spec),
+      ...(domains ? { podAffinity: withPodAffinity(spec.affinity?.podAffinity, domainPodAffinity(domains, own)) } : {}),
       podAntiAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: [
-          {
-            labelSelector: {
-              matchLabels: { [LABEL_JOB_UID]: labels[LABEL_JOB_UID] ?? "", [LABEL_EPOCH]: String(input.epoch) },
-            },
-            topologyKey: "kubernetes.io/hostname",
-          },
+          { labelSelector: { matchLabels: own }, topologyKey: "kubernetes.io/hostname" },
         ],
       },
     },
@@ -331,5 +381,8 @@ export function renderWorkload(input: RenderInput): Workload {
     metadata: { ...meta, name: resumeConfigMapName(name) },
     data: resumeData(input.resumeUri ?? input.checkpointUri, input.resumeStep, input.job.spec.checkpoint.localDir),
   };
-  return { job, service, resume: resumeMap };
+  const computeDomain = needsComputeDomain(input.target.instanceType)
+    ? { computeDomain: renderComputeDomain(name, input.target.namespace, labels, replicas) }
+    : {};
+  return { job, service, resume: resumeMap, ...computeDomain };
 }

@@ -145,6 +145,7 @@ describe("the CRDs on the hub", () => {
       clouds: ["aws", "azure"],
       capacityType: "OnDemand",
       strategy: "LowestCost",
+      topology: "None",
     });
     assert.deepEqual(created.spec.checkpoint, { keep: 3, keepLocal: 2 });
     assert.equal(created.spec.terminationGracePeriod, "300s");

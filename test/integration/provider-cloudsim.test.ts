@@ -63,7 +63,7 @@ describe("cloudsim", () => {
       .pollUntilDone();
     assert.equal(back.count, count);
     const mc = await client.managedClusters.get("sandbox", "azure-sim");
-    assert.equal(mc.agentPoolProfiles?.length, 2);
+    assert.equal(mc.agentPoolProfiles?.length, 3); // ndh100, ndh100spot, ndgb200
   });
 
   it("EKS: UpdateNodegroupConfig returns an update that DescribeUpdate follows", async () => {
@@ -143,6 +143,6 @@ describe("cloudsim", () => {
     const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script, sim.url], {
       env: { ...process.env, NODE_EXTRA_CA_CERTS: sim.caFile },
     });
-    assert.equal(stdout.trim(), "trn1,trn2,p5");
+    assert.equal(stdout.trim(), "trn1,trn2,p5,p6b200,gb200,trn2u");
   });
 });

@@ -148,6 +148,9 @@ describe("the shipped RBAC", { timeout: 180_000 }, () => {
           { resource: "nodes", verb: "list" },
           { resource: "events", verb: "list", namespace: ns },
           { resource: "events", verb: "watch" },
+          { group: "resource.nvidia.com", resource: "computedomains", verb: "create", namespace: ns },
+          { group: "resource.nvidia.com", resource: "computedomains", verb: "list" },
+          { group: "resource.nvidia.com", resource: "computedomains", verb: "delete", namespace: ns },
         ],
         [
           { resource: "secrets", verb: "get", namespace: "kube-system" },
@@ -163,6 +166,7 @@ describe("the shipped RBAC", { timeout: 180_000 }, () => {
           { resource: "serviceaccounts", subresource: "token", verb: "create", namespace: ns },
           { group: "apps", resource: "deployments", verb: "create", namespace: ns },
           { group: "rbac.authorization.k8s.io", resource: "rolebindings", verb: "create", namespace: ns },
+          { group: "resource.k8s.io", resource: "resourceclaimtemplates", verb: "create", namespace: ns },
         ],
       );
     }

@@ -129,7 +129,7 @@ describe("sandbox scheduling on azure-sim", () => {
     assert.equal(pending.status?.phase, "Pending");
     assert.equal(pending.spec?.nodeName, undefined);
     const condition = pending.status?.conditions?.find((c) => c.type === "PodScheduled");
-    // Every azure-sim node is tainted sku=gpu:NoSchedule (the spot ones twice).
-    assert.match(condition?.message ?? "", /0\/8 nodes are available: 8 node\(s\) had untolerated taint/);
+    // Every azure-sim node (ndh100 4, ndh100spot 4, ndgb200 18) is tainted sku=gpu:NoSchedule (the spot ones twice).
+    assert.match(condition?.message ?? "", /0\/26 nodes are available: 26 node\(s\) had untolerated taint/);
   });
 });

@@ -17,7 +17,7 @@ export class TrainingJobBuilder {
         suspend: false,
         accelerators: [],
         template: { spec: { containers: [{ name: "trainer", image: "example.com/train:cuda" }] } },
-        placement: { clouds: ["aws", "azure"], capacityType: "OnDemand", strategy: "LowestCost" },
+        placement: { clouds: ["aws", "azure"], capacityType: "OnDemand", strategy: "LowestCost", topology: "None" },
         checkpoint: { keep: 3, keepLocal: 2 },
         failover: {
           enabled: true,

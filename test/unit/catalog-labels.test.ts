@@ -41,11 +41,73 @@ const rows: [string, Record<string, string>, NodeFacts][] = [
     },
   ],
   [
-    "EKS capacity block counts as on-demand",
+    "EKS capacity block is Reserved",
     { "node.kubernetes.io/instance-type": "p5.48xlarge", "eks.amazonaws.com/capacityType": "CAPACITY_BLOCK" },
     {
       instanceType: "p5.48xlarge",
       accelerator: "nvidia-h100",
+      devices: 8,
+      capacityType: "Reserved",
+      autoscalerOwned: false,
+    },
+  ],
+  [
+    "EKS managed node group of GB200 UltraServer nodes on a capacity block",
+    {
+      "node.kubernetes.io/instance-type": "p6e-gb200.36xlarge",
+      "eks.amazonaws.com/nodegroup": "gb200",
+      "eks.amazonaws.com/capacityType": "CAPACITY_BLOCK",
+      "nvidia.com/gpu.clique": "0f4c2a1e-7d4b-4b8e-9a51-3c2d1e0f9a8b.1",
+    },
+    {
+      instanceType: "p6e-gb200.36xlarge",
+      nodeGroup: "gb200",
+      accelerator: "nvidia-gb200",
+      devices: 4,
+      capacityType: "Reserved",
+      autoscalerOwned: false,
+    },
+  ],
+  [
+    "Karpenter reserved capacity block of B200",
+    {
+      "node.kubernetes.io/instance-type": "p6-b200.48xlarge",
+      "karpenter.sh/nodepool": "b200",
+      "karpenter.sh/capacity-type": "reserved",
+      "karpenter.k8s.aws/capacity-reservation-type": "capacity-block",
+      "karpenter.k8s.aws/capacity-reservation-id": "cr-0123456789abcdef0",
+    },
+    {
+      instanceType: "p6-b200.48xlarge",
+      nodeGroup: "b200",
+      accelerator: "nvidia-b200",
+      devices: 8,
+      capacityType: "Reserved",
+      autoscalerOwned: true,
+    },
+  ],
+  [
+    "Karpenter on-demand stays OnDemand",
+    {
+      "node.kubernetes.io/instance-type": "p6-b300.48xlarge",
+      "karpenter.sh/nodepool": "b300",
+      "karpenter.sh/capacity-type": "on-demand",
+    },
+    {
+      instanceType: "p6-b300.48xlarge",
+      nodeGroup: "b300",
+      accelerator: "nvidia-b300",
+      devices: 8,
+      capacityType: "OnDemand",
+      autoscalerOwned: true,
+    },
+  ],
+  [
+    "EKS on-demand stays OnDemand",
+    { "node.kubernetes.io/instance-type": "Standard_ND96isr_H200_v5", "eks.amazonaws.com/capacityType": "ON_DEMAND" },
+    {
+      instanceType: "Standard_ND96isr_H200_v5",
+      accelerator: "nvidia-h200",
       devices: 8,
       capacityType: "OnDemand",
       autoscalerOwned: false,
@@ -86,7 +148,7 @@ const rows: [string, Record<string, string>, NodeFacts][] = [
     },
   ],
   [
-    "Karpenter Trainium2 by accelerator name",
+    "Karpenter trn2u (in the catalog) on reserved capacity",
     {
       "node.kubernetes.io/instance-type": "trn2u.48xlarge",
       "karpenter.sh/nodepool": "neuron",
@@ -96,6 +158,24 @@ const rows: [string, Record<string, string>, NodeFacts][] = [
     },
     {
       instanceType: "trn2u.48xlarge",
+      nodeGroup: "neuron",
+      accelerator: "trainium2",
+      devices: 16,
+      capacityType: "Reserved",
+      autoscalerOwned: true,
+    },
+  ],
+  [
+    "Karpenter Trainium2 by accelerator name, a type the catalog lacks",
+    {
+      "node.kubernetes.io/instance-type": "trn2.unlisted",
+      "karpenter.sh/nodepool": "neuron",
+      "karpenter.sh/capacity-type": "on-demand",
+      "karpenter.k8s.aws/instance-accelerator-name": "trainium",
+      "karpenter.k8s.aws/instance-accelerator-count": "16",
+    },
+    {
+      instanceType: "trn2.unlisted",
       nodeGroup: "neuron",
       accelerator: "trainium2",
       devices: 16,

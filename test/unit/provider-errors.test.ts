@@ -65,6 +65,19 @@ describe("guardScale", () => {
     const g = nodeGroupFromEks({ nodegroupName: "x", tags: { "k8s.io/cluster-autoscaler/enabled": "true" } });
     assert.equal(g.autoscalerOwned, true);
   });
+
+  it("reads the node group's capacity type: SPOT, CAPACITY_BLOCK (reserved, already paid for), else on-demand", () => {
+    const cases: [string | undefined, string][] = [
+      ["SPOT", "Spot"],
+      ["CAPACITY_BLOCK", "Reserved"],
+      ["ON_DEMAND", "OnDemand"],
+      [undefined, "OnDemand"],
+    ];
+    for (const [eks, want] of cases) {
+      const g = nodeGroupFromEks({ nodegroupName: "x", ...(eks ? { capacityType: eks as "SPOT" } : {}) });
+      assert.equal(g.capacityType, want, String(eks));
+    }
+  });
 });
 
 describe("withRetries", () => {

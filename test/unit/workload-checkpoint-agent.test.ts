@@ -161,6 +161,7 @@ const BEFORE = {
   ],
   nodeSelector: {
     "node.kubernetes.io/instance-type": "p5.48xlarge",
+    "kubernetes.io/arch": "amd64",
   },
   tolerations: [
     {

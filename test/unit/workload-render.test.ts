@@ -57,7 +57,7 @@ describe("renderWorkload", () => {
       want: {
         image: "example.com/train:neuron",
         resources: { "aws.amazon.com/neuron": "16", "vpc.amazonaws.com/efa": "8" },
-        nodeSelector: { "node.kubernetes.io/instance-type": "trn1.32xlarge" },
+        nodeSelector: { "node.kubernetes.io/instance-type": "trn1.32xlarge", "kubernetes.io/arch": "amd64" },
         groupTerms: [
           [{ key: "eks.amazonaws.com/nodegroup", operator: "In", values: ["trn1"] }],
           [{ key: "karpenter.sh/nodepool", operator: "In", values: ["trn1"] }],
@@ -86,7 +86,7 @@ describe("renderWorkload", () => {
       want: {
         image: "example.com/train:cuda",
         resources: { "nvidia.com/gpu": "8", "vpc.amazonaws.com/efa": "32" },
-        nodeSelector: { "node.kubernetes.io/instance-type": "p5.48xlarge" },
+        nodeSelector: { "node.kubernetes.io/instance-type": "p5.48xlarge", "kubernetes.io/arch": "amd64" },
         groupTerms: [
           [{ key: "eks.amazonaws.com/nodegroup", operator: "In", values: ["p5"] }],
           [{ key: "karpenter.sh/nodepool", operator: "In", values: ["p5"] }],
@@ -105,6 +105,7 @@ describe("renderWorkload", () => {
         nodeSelector: {
           "node.kubernetes.io/instance-type": "Standard_ND96isr_H100_v5",
           "kubernetes.azure.com/agentpool": "ndh100spot",
+          "kubernetes.io/arch": "amd64",
         },
         groupTerms: undefined,
         tolerations: [
@@ -279,7 +280,7 @@ describe("renderWorkload", () => {
   const procs = [
     { type: "trn1.32xlarge", perReplica: 16, want: 32 },
     { type: "trn1.32xlarge", perReplica: 8, want: 16 },
-    { type: "trn2.48xlarge", perReplica: 16, want: 128 },
+    { type: "trn2.48xlarge", perReplica: 16, want: 64 },
     { type: "p5.48xlarge", perReplica: 8, want: 8 },
   ];
   for (const tc of procs) {

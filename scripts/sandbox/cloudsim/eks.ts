@@ -34,7 +34,8 @@ function nodegroup(g: SimGroup, state: CloudState): object {
     createdAt: epoch(g.createdAt),
     modifiedAt: epoch(new Date()),
     status: state.busy(g) ? "UPDATING" : "ACTIVE",
-    capacityType: spec.capacityType === "Spot" ? "SPOT" : "ON_DEMAND",
+    capacityType:
+      spec.capacityType === "Spot" ? "SPOT" : spec.capacityType === "Reserved" ? "CAPACITY_BLOCK" : "ON_DEMAND",
     scalingConfig: { minSize: g.minSize, maxSize: g.maxSize, desiredSize: g.desiredSize },
     instanceTypes: [spec.instanceType],
     subnets: [],

@@ -5,7 +5,7 @@
 // merge is pure; `CloudNodeGroups` fetches through the provider, cached briefly.
 
 import type { NodeGroupStatus } from "../../api/computecluster.ts";
-import { type Catalog, formatPrice, type Micros } from "../../catalog/index.ts";
+import { type CapacityType, type Catalog, formatPrice, type Micros } from "../../catalog/index.ts";
 import type { AcceleratorType } from "../../catalog/instance-types.ts";
 import { isTimeout } from "../../providers/errors.ts";
 import type { NodeGroup, NodeGroupProvider } from "../../providers/types.ts";
@@ -27,7 +27,7 @@ function withoutCloud(g: NodeGroupStatus): NodeGroupStatus {
   return { minSize: 0, maxSize: g.nodes ?? 0, desiredSize: g.nodes ?? 0, ...g };
 }
 
-function priceOf(catalog: Catalog, prices: ReadonlyMap<string, Micros>, type: string, capacity: "OnDemand" | "Spot") {
+function priceOf(catalog: Catalog, prices: ReadonlyMap<string, Micros>, type: string, capacity: CapacityType) {
   const price = catalog.price(type, capacity, prices);
   return price ? { pricePerHour: formatPrice(price.perNodeHour) } : {};
 }
@@ -73,6 +73,8 @@ function fromCloudOnly(
     maxSize: cloud.maxSize,
     desiredSize: cloud.desiredSize,
     autoscaled: cloud.autoscalerOwned,
+    // No node yet, so no domain known: an empty list says the group's nodes come in domains.
+    ...(entry.domainLabel ? { domains: [] } : {}),
     ...priceOf(catalog, prices, cloud.instanceType, cloud.capacityType),
   };
 }

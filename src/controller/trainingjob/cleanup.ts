@@ -1,11 +1,14 @@
 // Removes a TrainingJob's workloads from worker clusters and confirms they are
-// gone (the Job with its pods, then its Secret, resume ConfigMap and Service), so the finalizer is dropped
-// only once every worker has answered that nothing is left.
+// gone (the Job with its pods, then its Secret, resume ConfigMap, Service and,
+// on GB200/GB300, ComputeDomain), so the finalizer is dropped only once every
+// worker has answered that nothing is left.
 
 import type { V1Job } from "@kubernetes/client-node";
 import type { WorkerCluster } from "../../clusters/registry.ts";
+import { CustomObjectsApi } from "../../kube/apis.ts";
 import { isForbidden, isNotFound } from "../../runtime/api-errors.ts";
 import { LABEL_EPOCH, LABEL_JOB_UID } from "../../workload/names.ts";
+import { COMPUTE_DOMAIN_API_VERSION } from "../../workload/topology.ts";
 
 export type CleanupResult = { readonly done: true } | { readonly done: false; readonly waitingFor: string };
 
@@ -49,6 +52,7 @@ export async function cleanupWorker(worker: WorkerCluster, jobUid: string, epoch
     const { name = "", namespace = "" } = svc.metadata ?? {};
     await removeIgnoringMissing(() => worker.core.deleteNamespacedService({ name, namespace }));
   }
+  await deleteComputeDomains(worker, selector);
   for (const job of jobs.items) {
     const { name = "", namespace = "" } = job.metadata ?? {};
     if (!(await gone(() => worker.batch.readNamespacedJob({ name, namespace })))) {
@@ -56,6 +60,30 @@ export async function cleanupWorker(worker: WorkerCluster, jobUid: string, epoch
     }
   }
   return { done: true };
+}
+
+const COMPUTE_DOMAINS = {
+  group: COMPUTE_DOMAIN_API_VERSION.split("/")[0] ?? "",
+  version: COMPUTE_DOMAIN_API_VERSION.split("/")[1] ?? "",
+  plural: "computedomains",
+};
+
+/**
+ * Deletes the ComputeDomains (GB200/GB300 placements) that `selector` matches. A worker that does not
+ * serve the kind (no NVIDIA DRA driver: 404) has none; one whose role predates them (403) cannot have
+ * had any created by the operator either.
+ */
+async function deleteComputeDomains(worker: WorkerCluster, selector: string): Promise<void> {
+  const api = new CustomObjectsApi(worker.client);
+  const list = (await api
+    .listClusterCustomObject({ ...COMPUTE_DOMAINS, labelSelector: selector })
+    .catch((err: unknown) => (isNotFound(err) || isForbidden(err) ? { items: [] } : Promise.reject(err)))) as {
+    items?: { metadata?: { name?: string; namespace?: string } }[];
+  };
+  for (const cd of list.items ?? []) {
+    const { name = "", namespace = "" } = cd.metadata ?? {};
+    await removeIgnoringMissing(() => api.deleteNamespacedCustomObject({ ...COMPUTE_DOMAINS, name, namespace }));
+  }
 }
 
 /** Foreground deletion: the Job disappears only after its pods have. */

@@ -4,7 +4,9 @@
 import type { ComputeCluster, NodeGroupStatus } from "../../api/computecluster.ts";
 import type { TrainingJob } from "../../api/trainingjob.ts";
 import {
+  type Candidate,
   type ClusterSnapshot,
+  type DomainSnapshot,
   type ExcludedGroup,
   type PlacementDecision,
   type PlacementRequest,
@@ -21,7 +23,20 @@ export function placementRequest(job: TrainingJob): PlacementRequest {
     clusters: placement.clusters,
     capacityType: placement.capacityType,
     strategy: placement.strategy,
+    topology: placement.topology ?? "None",
   };
+}
+
+/** status.placement's domainKey and domains from the winner: only when domains decided the placement. */
+export function placementDomains(winner: Candidate): { domainKey?: string; domains?: string[] } {
+  return winner.domains ? { domainKey: winner.domains.key, domains: [...winner.domains.names] } : {};
+}
+
+/** Nodes promised to one job not yet holding them: in the domains it was placed in, when known. */
+interface DomainPromise {
+  readonly key: string;
+  readonly nodes: number;
+  readonly domains?: readonly string[];
 }
 
 /**
@@ -55,20 +70,74 @@ export type LiveCapacity = ReadonlyMap<
   { readonly groups: readonly NodeGroupStatus[]; readonly bound: ReadonlyMap<string, number> }
 >;
 
-function promisedToStarting(jobs: readonly TrainingJob[], except: string | undefined, live: LiveCapacity) {
-  const promised = new Map<string, number>();
+function startingPromises(
+  jobs: readonly TrainingJob[],
+  except: string | undefined,
+  live: LiveCapacity,
+): DomainPromise[] {
+  const promises: DomainPromise[] = [];
   for (const j of jobs) {
     const p = j.status?.placement;
     const phase = j.status?.phase;
     if (!p || j.metadata.uid === except || j.metadata.deletionTimestamp) continue;
     if (phase !== "Starting" && phase !== "FailingOver") continue;
-    const key = `${p.cluster}/${p.nodeGroup}`;
     const bound = live.get(p.cluster ?? "")?.bound.get(`${j.metadata.uid}/${j.status?.epoch ?? 1}`);
     const holding = live.has(p.cluster ?? "") ? (bound ?? 0) : (j.status?.replicas?.running ?? 0);
-    const waiting = Math.max(0, j.spec.replicas - holding);
-    promised.set(key, (promised.get(key) ?? 0) + waiting);
+    const nodes = Math.max(0, j.spec.replicas - holding);
+    promises.push({ key: `${p.cluster}/${p.nodeGroup}`, nodes, ...(p.domains?.length ? { domains: p.domains } : {}) });
   }
+  return promises;
+}
+
+function promisedToStarting(jobs: readonly TrainingJob[], except: string | undefined, live: LiveCapacity) {
+  const promised = new Map<string, number>();
+  for (const { key, nodes } of startingPromises(jobs, except, live))
+    promised.set(key, (promised.get(key) ?? 0) + nodes);
   return promised;
+}
+
+/**
+ * Nodes promised to Starting or FailingOver jobs placed in known domains, by "<cluster>/<nodeGroup>":
+ * the rest of a group's promised nodes (jobs placed without domains, decisions not yet in the
+ * informer, scale-ups) may land in any of its domains (see domainSnapshots).
+ */
+export function promisedToDomains(
+  jobs: readonly TrainingJob[],
+  except?: string,
+  live: LiveCapacity = new Map(),
+): Map<string, DomainPromise[]> {
+  const byGroup = new Map<string, DomainPromise[]>();
+  for (const p of startingPromises(jobs, except, live)) {
+    if (!p.domains || p.nodes === 0) continue;
+    byGroup.set(p.key, [...(byGroup.get(p.key) ?? []), p]);
+  }
+  return byGroup;
+}
+
+/**
+ * A group's domains less the nodes promised there: a promise placed in known domains comes off each
+ * of them (its pods may land in any), every other promised node off every domain, each domain's free
+ * nodes never below 0 nor above the group's. Conservative: a job waits rather than being given nodes
+ * that another job's pending pods may take.
+ */
+function domainSnapshots(
+  domains: NodeGroupStatus["domains"],
+  promised: number,
+  attributed: readonly DomainPromise[],
+  groupFree: number,
+): { domains?: DomainSnapshot[] } {
+  if (domains === undefined) return {};
+  const list = domains.filter((d) => d.key && d.name);
+  if (list.length === 0) return { domains: [] }; // a domain group none of whose nodes shows its domain yet
+  const unattributed = Math.max(0, promised - attributed.reduce((n, p) => n + p.nodes, 0));
+  return {
+    domains: list.map((d) => {
+      const name = d.name ?? "";
+      const here = attributed.filter((p) => p.domains?.includes(name)).reduce((n, p) => n + p.nodes, 0);
+      const free = Math.min(groupFree, Math.max(0, (d.freeNodes ?? 0) - unattributed - here));
+      return { key: d.key ?? "", name, nodes: d.nodes ?? 0, readyNodes: d.readyNodes ?? 0, freeNodes: free };
+    }),
+  };
 }
 
 /** Nodes that jobs in phase Scaling wait for, by the group they asked to grow. */
@@ -104,12 +173,18 @@ export function clusterSnapshot(
   awaitingScaleUp: ReadonlyMap<string, number> = new Map(),
   now: Date = new Date(),
   live?: readonly NodeGroupStatus[],
+  inDomains: ReadonlyMap<string, readonly DomainPromise[]> = new Map(),
 ): ClusterSnapshot {
   // The informers' counts, when given, for the groups the status has (its bounds and prices stay).
   const counts = (g: NodeGroupStatus) => {
     // A group the informers show no node of has none now.
     const from = live ? (live.find((x) => x.name === g.name && x.instanceType === g.instanceType) ?? {}) : g;
-    return { nodes: from.nodes ?? 0, readyNodes: from.readyNodes ?? 0, freeNodes: from.freeNodes ?? 0 };
+    return {
+      nodes: from.nodes ?? 0,
+      readyNodes: from.readyNodes ?? 0,
+      freeNodes: from.freeNodes ?? 0,
+      domains: from.domains,
+    };
   };
   return {
     name: cc.metadata.name ?? "",
@@ -140,6 +215,7 @@ export function clusterSnapshot(
               desiredSize: g.desiredSize ?? c.nodes,
               autoscalerOwned: g.autoscaled ?? false,
               ...(g.pricePerHour ? { pricePerHour: g.pricePerHour } : {}),
+              ...domainSnapshots(c.domains, promised, inDomains.get(key) ?? [], Math.max(0, free - promised)),
             },
           ]
         : [];
@@ -172,8 +248,11 @@ export function decidePlacement(
   add(inFlight, assumed.scaling);
   const awaiting = nodesAwaitingScaleUp(jobs, job.metadata.uid);
   add(awaiting, assumed.scaling);
+  const inDomains = promisedToDomains(jobs, job.metadata.uid, live);
   return placeJob(
     { ...placementRequest(job), ...(exclude.length > 0 ? { exclude } : {}) },
-    clusters.map((cc) => clusterSnapshot(cc, inFlight, awaiting, now, live.get(cc.metadata.name ?? "")?.groups)),
+    clusters.map((cc) =>
+      clusterSnapshot(cc, inFlight, awaiting, now, live.get(cc.metadata.name ?? "")?.groups, inDomains),
+    ),
   );
 }

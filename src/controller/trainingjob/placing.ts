@@ -10,6 +10,7 @@ import type { AcceleratorType } from "../../catalog/instance-types.ts";
 import type { ExcludedGroup, PlacementDecision } from "../../placement/index.ts";
 import { type ReconcileResult, Result } from "../../runtime/result.ts";
 import type { PassContext } from "./context.ts";
+import { placementDomains } from "./place.ts";
 import { reportStarting } from "./report.ts";
 import { excludedGroups, nextScaleStep, SCALING_POLL_MS } from "./scale.ts";
 import { CONDITION, type StatusBuilder } from "./status.ts";
@@ -66,6 +67,7 @@ export async function place(
     instanceType: winner.instanceType,
     nodeGroup: winner.nodeGroup,
     capacityType: winner.capacityType,
+    ...placementDomains(winner),
     ...(winner.pricePerHour ? { pricePerHour: winner.pricePerHour } : {}),
     reason: explain(decision),
     placedAt: b.now.toISOString(),

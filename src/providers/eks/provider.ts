@@ -87,7 +87,7 @@ export function nodeGroupFromEks(ng: Nodegroup): NodeGroup {
   return {
     name: ng.nodegroupName ?? "",
     instanceType: ng.instanceTypes?.[0] ?? "",
-    capacityType: ng.capacityType === "SPOT" ? "Spot" : "OnDemand",
+    capacityType: ng.capacityType === "SPOT" ? "Spot" : ng.capacityType === "CAPACITY_BLOCK" ? "Reserved" : "OnDemand",
     minSize: ng.scalingConfig?.minSize ?? 0,
     maxSize: ng.scalingConfig?.maxSize ?? 0,
     desiredSize: ng.scalingConfig?.desiredSize ?? 0,
