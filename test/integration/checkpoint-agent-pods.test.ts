@@ -152,7 +152,11 @@ describe("checkpoint agents with the env the operator rendered", { timeout: 900_
     const uploading = await eventually(
       "3 agents' rows, step 10 pending",
       () => tjs.get(NAME),
-      (j) => j.status?.checkpoint?.agents?.length === 3 && condition(j)?.reason === "Uploading",
+      // Each agent reports on its own poll: wait for all three to have reported step 10.
+      (j) =>
+        j.status?.checkpoint?.agents?.length === 3 &&
+        j.status.checkpoint.agents.every((a) => a.newestLocalStep === 10) &&
+        condition(j)?.reason === "Uploading",
       60_000,
     );
     assert.deepEqual(

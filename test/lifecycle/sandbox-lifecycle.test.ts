@@ -58,7 +58,11 @@ describe("sandbox lifecycle", { timeout: 600_000 }, () => {
       assert.ok(!processes.alive().some((r) => r.pid === orphan.pid), `${orphan.name} (pid ${orphan.pid}) was stopped`);
     }
     const nodes = await kubeConfigFor("aws-sim").makeApiClient(CoreV1Api).listNode();
-    assert.equal(nodes.items.length, 8, "aws-sim has its 8 nodes once, not twice");
+    const awsNodes = (defaultTopology().clusters.find((c) => c.name === "aws-sim")?.nodeGroups ?? []).reduce(
+      (n, g) => n + g.count,
+      0,
+    );
+    assert.equal(nodes.items.length, awsNodes, `aws-sim has its ${awsNodes} nodes once, not twice`);
 
     // Parts of the sandbox crash; down still cleans everything.
     const etcd = processes.alive().find((r) => r.name === "etcd");
