@@ -55,7 +55,9 @@ describe("the copy budget on real stores", () => {
       },
     });
     await assert.rejects(run, (err) => isCheckpointError(err, "Aborted"));
-    assert.equal(budget.usage().peakBytes, 3 * MiB, "parts were in flight when it was aborted");
+    // At least the part whose write aborted it was held; never more than the budget.
+    const peak = budget.usage().peakBytes;
+    assert.ok(peak >= MiB && peak <= 3 * MiB, `parts were in flight when it was aborted (peak ${peak} bytes)`);
     assert.deepEqual(untouched(budget), EMPTY);
   });
 

@@ -187,7 +187,8 @@ for (const c of cases) {
     });
 
     it("with 30% of calls throttled, the scale happens exactly once and completes", async () => {
-      sim.faults.faults = { throttleRate: 0.3 };
+      // The first call is throttled for sure (the seeded 30% alone may spare a short scale), then 30%.
+      sim.faults.faults = { throttleRate: 0.3, throttleFirst: 1 };
       const throttledBefore = sim.faults.injected.throttle;
       const before = simGroup().changes;
       try {

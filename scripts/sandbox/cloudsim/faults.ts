@@ -7,6 +7,8 @@
 export interface Faults {
   /** Fraction (0..1) of calls answered 429. Default 0. */
   readonly throttleRate?: number;
+  /** The next this many calls are answered 429 whatever the rate (a test that needs a throttle). Default 0. */
+  readonly throttleFirst?: number;
   /** Fraction (0..1) of calls answered 500/503. Default 0. */
   readonly errorRate?: number;
   /** Fraction (0..1) of scale calls answered 500 after the change was applied. Default 0. */
@@ -44,6 +46,9 @@ export function validateFaults(f: Faults): string[] {
     if (v !== undefined && !(typeof v === "number" && v >= 0 && v <= 1))
       errors.push(`${key} must be a number from 0 to 1, got ${JSON.stringify(v)}`);
   }
+  if (f.throttleFirst !== undefined && !(Number.isInteger(f.throttleFirst) && f.throttleFirst >= 0)) {
+    errors.push(`throttleFirst must be a whole number >= 0, got ${JSON.stringify(f.throttleFirst)}`);
+  }
   if (f.latencyMs !== undefined && !(typeof f.latencyMs === "number" && f.latencyMs >= 0)) {
     errors.push(`latencyMs must be a number >= 0, got ${JSON.stringify(f.latencyMs)}`);
   }
@@ -59,12 +64,14 @@ export function validateFaults(f: Faults): string[] {
 
 export class FaultInjector {
   #faults: Faults;
+  #throttleLeft = 0;
   readonly #random: () => number;
   /** Faults injected so far, by kind: what tests look at. */
   readonly injected = { throttle: 0, error: 0, errorAfterApply: 0, hang: 0 };
 
   constructor(faults: Faults, random: () => number) {
     this.#faults = faults;
+    this.#throttleLeft = faults.throttleFirst ?? 0;
     this.#random = random;
   }
 
@@ -76,10 +83,16 @@ export class FaultInjector {
     const errors = validateFaults(f);
     if (errors.length > 0) throw new Error(`cloudsim faults: ${errors.join("; ")}`);
     this.#faults = f;
+    this.#throttleLeft = f.throttleFirst ?? 0;
   }
 
   /** The fault for the next call, if any. */
   next(): Fault {
+    if (this.#throttleLeft > 0) {
+      this.#throttleLeft--;
+      this.injected.throttle++;
+      return "throttle";
+    }
     const r = this.#random();
     const throttle = this.#faults.throttleRate ?? 0;
     if (r < throttle) {
