@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { REPO_ROOT, STATE_DIR } from "../../scripts/sandbox/paths.ts";
 import { listeningPorts, Processes } from "../../scripts/sandbox/processes.ts";
@@ -37,6 +37,11 @@ function sandboxProcessesOnMachine(): string[] {
 }
 
 describe("sandbox lifecycle", { timeout: 600_000 }, () => {
+  // A test that fails midway must not leave its sandbox running: the next run's would find its ports taken.
+  after(() => {
+    sandbox("down");
+  });
+
   it("an up killed midway is cleaned up by the next up, and down leaves nothing behind", async () => {
     assert.equal(sandbox("status", "--expect-down").status, 0, "the sandbox is down before the test");
 
