@@ -22,6 +22,7 @@ import { instanceType } from "../../src/catalog/instance-types.ts";
 import { fabricEnv } from "../../src/workload/env.ts";
 import { IPC_LOCK, renderWorkload } from "../../src/workload/render.ts";
 import { type NodeGroupTarget, nodeAffinityFor } from "../../src/workload/scheduling.ts";
+import { renderTarget } from "../support/render-target.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
 // --- Kubernetes' matching rules, as the scheduler applies them (only what these pods use) ---
@@ -91,19 +92,7 @@ const nodes: Record<string, V1Node> = {
   "aks ndh100spot": nodeOf("azure-sim", "ndh100spot"),
 };
 
-const target = (
-  cloud: "aws" | "azure",
-  nodeGroup: string,
-  type: string,
-  capacityType: "OnDemand" | "Spot" = "OnDemand",
-) => ({
-  cluster: cloud === "aws" ? "aws-sim" : "azure-sim",
-  namespace: "ml",
-  cloud,
-  nodeGroup,
-  instanceType: instanceType(type),
-  capacityType,
-});
+const target = renderTarget;
 
 const podFor = (job: TrainingJob, t: ReturnType<typeof target>): V1PodSpec => {
   const option = job.spec.accelerators[0];

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1EnvVar, V1PodSpec } from "@kubernetes/client-node";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
-import { instanceType } from "../../src/catalog/instance-types.ts";
 import { type RenderInput, renderWorkload, type Workload } from "../../src/workload/render.ts";
 import {
   COMPUTE_DOMAIN_CLAIM,
@@ -16,20 +15,14 @@ import {
   ultraServerEnv,
   withPodAffinity,
 } from "../../src/workload/topology.ts";
+import { renderTarget } from "../support/render-target.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 
 const CLIQUE = "nvidia.com/gpu.clique";
 const SERVER = "neuron.amazonaws.com/ultraserver-server-id-4";
 const OWN = { "training.crosscloud.dev/job-uid": "uid-big", "training.crosscloud.dev/epoch": "1" };
 
-const target = (cloud: "aws" | "azure", nodeGroup: string, type: string, capacityType = "OnDemand" as const) => ({
-  cluster: cloud === "aws" ? "aws-sim" : "azure-sim",
-  namespace: "ml",
-  cloud,
-  nodeGroup,
-  instanceType: instanceType(type),
-  capacityType,
-});
+const target = renderTarget;
 
 function render(job: TrainingJob, t: RenderInput["target"], domains?: DomainTarget): { w: Workload; pod: V1PodSpec } {
   const option = job.spec.accelerators[0];

@@ -18,7 +18,7 @@ import {
   storeEnv,
   storeOptions,
 } from "../../clusters/stores.ts";
-import { ignoreNotFound, isNotFound } from "../../runtime/api-errors.ts";
+import { ignoreNotFound } from "../../runtime/api-errors.ts";
 import { failpoint } from "../../runtime/failpoints.ts";
 import { fixedHash, inputHash, legacyTemplateHash, specHash } from "../../workload/job-hashes.ts";
 import { LABEL_JOB_UID, workloadName } from "../../workload/names.ts";
@@ -29,10 +29,10 @@ import {
   resumeData,
   type Workload,
 } from "../../workload/render.ts";
-import type { ComputeDomain, DomainTarget } from "../../workload/topology.ts";
 import type { ResumePoint } from "./checkpoints.ts";
 import { type PassContext, placementKeyOf } from "./context.ts";
 import { lineageOf } from "./failover-trigger.ts";
+import { domainsOf, writeComputeDomain } from "./launch-domains.ts";
 import type { StatusBuilder } from "./status.ts";
 import { apply, createOrClaim, ensureNamespace, knownJob, refuseOthers } from "./worker-writes.ts";
 
@@ -277,34 +277,6 @@ function render(
     ...domainsOf(job, p),
     // renderWorkload refuses a job with spec.checkpoint.localDir when this is unset, naming OPERATOR_IMAGE.
     ...(ctx.o.operatorImage ? { operatorImage: ctx.o.operatorImage } : {}),
-  });
-}
-
-/** The domains placement chose (status.placement.domainKey and domains), with the job's spec.placement.topology. */
-function domainsOf(
-  job: TrainingJob,
-  p: { readonly domainKey?: string; readonly domains?: string[] },
-): { domains?: DomainTarget } {
-  const topology = job.spec.placement.topology;
-  if (!p.domainKey || !p.domains?.length || (topology !== "Required" && topology !== "Preferred")) return {};
-  return { domains: { key: p.domainKey, domains: p.domains, topology } };
-}
-
-/**
- * Creates (or applies) the placement's ComputeDomain, before the Job whose pods claim its channel. A
- * worker that does not serve the kind (no NVIDIA DRA driver) gets an error that says so.
- */
-async function writeComputeDomain(
-  write: (o: KubernetesObject) => Promise<KubernetesObject>,
-  worker: WorkerCluster,
-  cd: ComputeDomain,
-): Promise<void> {
-  await write(cd).catch((err: unknown) => {
-    if (!isNotFound(err)) throw err;
-    throw new Error(
-      `${cd.kind} ${cd.metadata?.namespace}/${cd.metadata?.name} cannot be created on ${worker.name}: it does not serve ${cd.apiVersion} ${cd.kind}; GB200/GB300 jobs need the NVIDIA DRA driver (>= 25.8.0) installed there`,
-      { cause: err },
-    );
   });
 }
 
