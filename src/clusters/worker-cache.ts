@@ -16,7 +16,13 @@ import type {
 } from "@kubernetes/client-node";
 import { DOMAIN_LABELS } from "../catalog/instance-types.ts";
 import { LABELS as NODE_LABELS } from "../catalog/node-labels.ts";
-import { LABEL_EPOCH, LABEL_JOB_NAME, LABEL_JOB_NAMESPACE, LABEL_JOB_UID } from "../workload/names.ts";
+import {
+  COMPLETION_INDEX_ANNOTATION,
+  LABEL_EPOCH,
+  LABEL_JOB_NAME,
+  LABEL_JOB_NAMESPACE,
+  LABEL_JOB_UID,
+} from "../workload/names.ts";
 
 /** The Job controller's events saying it could not create a Job's pods (admission, quota, a webhook). */
 export const FAILED_CREATE_FIELDS = "involvedObject.kind=Job,reason=FailedCreate";
@@ -68,18 +74,22 @@ function ownerRef(o: V1OwnerReference): V1OwnerReference {
  * A pod of a managed Job as job status reads it (src/controller/trainingjob/: observe.ts, report.ts,
  * workload-problems.ts, blocked.ts, failover-trigger.ts, and the operator's enqueue by label): its
  * TrainingJob labels, times, phase, reason, conditions, and each container's name, image and
- * waiting or terminated state. Its spec is not read.
+ * waiting or terminated state; and as UltraServer pinning reads it (ultraserver-pins.ts): its
+ * completion index and its scheduling gates, the only part of its spec kept.
  */
 export function managedPod(pod: V1Pod): V1Pod {
   const m = pod.metadata;
   const s = pod.status;
+  const gates = pod.spec?.schedulingGates;
   return {
     metadata: defined({
       ...identity(m),
       labels: pick(m?.labels, [LABEL_JOB_UID, LABEL_EPOCH, LABEL_JOB_NAME, LABEL_JOB_NAMESPACE]),
+      annotations: pick(m?.annotations, [COMPLETION_INDEX_ANNOTATION]),
       creationTimestamp: m?.creationTimestamp,
       deletionTimestamp: m?.deletionTimestamp,
     }),
+    ...(gates?.length ? { spec: { containers: [], schedulingGates: gates.map((g) => ({ name: g.name })) } } : {}),
     status: defined({
       phase: s?.phase,
       reason: s?.reason,

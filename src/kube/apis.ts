@@ -115,6 +115,12 @@ export class CoreV1Api {
     return this.#c.request({ method: "GET", path: "/api/v1/pods", query: listQuery(p), verb: "list" });
   }
 
+  /** A strategic merge patch of a pod (the operator patches only its own gated pods: ultraserver-pins.ts). */
+  patchNamespacedPod(p: Named & { body: object }): Promise<V1Pod> {
+    const contentType = "application/strategic-merge-patch+json";
+    return this.#c.request({ method: "PATCH", path: `/api/v1${named(p, "pods")}`, body: p.body, contentType });
+  }
+
   listNode(p: ListParams = {}): Promise<List<V1Node>> {
     return this.#c.request({ method: "GET", path: "/api/v1/nodes", query: listQuery(p), verb: "list" });
   }
@@ -187,6 +193,18 @@ export class CustomObjectsApi {
 
   getClusterCustomObject(p: CustomRef & { name: string }): Promise<object> {
     return this.#c.request({ method: "GET", path: custom(p) });
+  }
+
+  getNamespacedCustomObject(p: CustomRef & Named): Promise<object> {
+    return this.#c.request({ method: "GET", path: custom(p) });
+  }
+
+  createNamespacedCustomObject(p: CustomRef & { namespace: string; body: object }): Promise<object> {
+    return this.#c.request({ method: "POST", path: custom(p), body: p.body });
+  }
+
+  patchNamespacedCustomObjectStatus(p: CustomRef & Named & { body: object }, o: PatchOptions): Promise<object> {
+    return this.#c.request({ method: "PATCH", path: `${custom(p)}/status`, body: p.body, contentType: o.contentType });
   }
 
   deleteNamespacedCustomObject(p: CustomRef & Named): Promise<object> {

@@ -47,6 +47,7 @@ import {
   isUltraServer,
   needsComputeDomain,
   renderComputeDomain,
+  ULTRASERVER_GATE,
   ultraServerEnv,
   ultraServerRequirements,
   withChannelClaim,
@@ -309,6 +310,7 @@ function podSpec(input: RenderInput, name: string, labels: Record<string, string
     containers: spec.containers.map((c, i) =>
       i === index ? trainerContainer(c, input, env, resumeMap, computeDomain) : c,
     ),
+    ...(ultra.length > 0 ? { schedulingGates: [...(spec.schedulingGates ?? []), { name: ULTRASERVER_GATE }] } : {}),
     ...(computeDomain ? { resourceClaims: [...(spec.resourceClaims ?? []), computeDomainClaim(name)] } : {}),
     volumes: [...(spec.volumes ?? []), shm, ...agent.volumes],
     nodeSelector: { ...withoutGroupLabels(spec.nodeSelector, input.target), ...nodeSelectorFor(input.target) },

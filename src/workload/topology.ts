@@ -8,7 +8,8 @@
 //   the NVIDIA DRA driver's) per placement, whose channel claim gives every pod
 //   the IMEX channel;
 // - Trn2 UltraServers (trn2u.48xlarge): the Neuron runtime's
-//   NEURON_RT_ULTRASERVER_* env.
+//   NEURON_RT_ULTRASERVER_* env, and the gate under which the operator pins
+//   each pod to the node its NODE_ID names.
 // Pure: the same inputs give the same objects.
 
 import type {
@@ -16,6 +17,7 @@ import type {
   V1Container,
   V1EnvVar,
   V1NodeSelectorRequirement,
+  V1Pod,
   V1PodAffinity,
   V1PodResourceClaim,
 } from "@kubernetes/client-node";
@@ -145,19 +147,22 @@ export function ultraServerRequirements(): V1NodeSelectorRequirement[] {
 }
 
 /**
+ * The scheduling gate on the pods of a placement in one UltraServer: the operator lifts it after pinning
+ * the pod to its node (ultraServerPin), so no such pod is scheduled before it is pinned.
+ */
+export const ULTRASERVER_GATE = "training.crosscloud.dev/ultraserver-node";
+
+/**
  * The Neuron runtime's UltraServer env, for a placement in one UltraServer (topology Required, or
  * Preferred that needed only one). Env cannot read node labels (the downward API gives a pod's own
- * fields only), so the values come from the placement, not from the node:
+ * fields only), so the values come from the placement and the pod:
  * - NEURON_RT_ULTRASERVER_MODE: 4 (the server-id-4/node-id-4 labels placement chose by);
  * - NEURON_RT_ULTRASERVER_SERVER_ID: the chosen domain; the node affinity pins the pods to its nodes;
  * - NEURON_RT_ULTRASERVER_NODE_ID: the replica's completion index (0..3, read through the downward
- *   API as PET_NODE_RANK is).
- * Choice: one Indexed Job's pods share one template, so the template cannot pin replica i to the node
- * labelled node-id-4=i; the pods are kept on the UltraServer's 4-mode nodes, one per node (the
- * hostname anti-affinity), and NODE_ID is the replica's index. Exact pinning needs a per-pod step
- * (a scheduling gate the operator lifts after adding node-id-4=<index> to the gated pod's
- * nodeSelector, which Kubernetes allows on gated pods): not done yet.
- * Several UltraServers (Preferred): a pod's server is its node's, which env cannot read: no env.
+ *   API as PET_NODE_RANK is), which is also its node's node-id-4 label: the pods start gated
+ *   (ULTRASERVER_GATE), and the operator adds `node-id-4: <index>` to each gated pod's nodeSelector
+ *   (Kubernetes lets a gated pod's scheduling constraints be narrowed) as it lifts the gate.
+ * Several UltraServers (Preferred): a pod's server is its node's, which env cannot read: no env, no gate.
  */
 export function ultraServerEnv(d: DomainTarget): V1EnvVar[] {
   const [server] = d.domains;
@@ -170,4 +175,22 @@ export function ultraServerEnv(d: DomainTarget): V1EnvVar[] {
       valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } },
     },
   ];
+}
+
+/**
+ * The strategic merge patch that pins a gated UltraServer pod to the node whose node-id-4 is its
+ * completion index and removes ULTRASERVER_GATE (by its name: other gates stay), in one write;
+ * undefined for a pod that does not carry the gate (pinned already, or not an UltraServer pod), is
+ * being deleted, or has no completion index. Sent twice, it asks nothing new of the pod.
+ */
+export function ultraServerPin(pod: V1Pod): object | undefined {
+  const gated = pod.spec?.schedulingGates?.some((g) => g.name === ULTRASERVER_GATE) ?? false;
+  const index = pod.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION];
+  if (!gated || pod.metadata?.deletionTimestamp || index === undefined || !/^\d+$/.test(index)) return undefined;
+  return {
+    spec: {
+      nodeSelector: { [ULTRASERVER_NODE_ID_LABEL]: index },
+      schedulingGates: [{ $patch: "delete", name: ULTRASERVER_GATE }],
+    },
+  };
 }

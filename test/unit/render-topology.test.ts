@@ -11,6 +11,7 @@ import { type RenderInput, renderWorkload, type Workload } from "../../src/workl
 import {
   COMPUTE_DOMAIN_CLAIM,
   type DomainTarget,
+  ULTRASERVER_GATE,
   ULTRASERVER_MODE_LABEL,
   ultraServerEnv,
   withPodAffinity,
@@ -251,6 +252,16 @@ describe("renderWorkload: Trn2 UltraServers", () => {
     assert.equal(pod.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey, SERVER);
     // Trainium: the Neuron env stays.
     assert.equal(env.NEURON_RT_ROOT_COMM_ID, "big-e1-0.big-e1:62182");
+    // Gated, so the operator pins each pod to node-id-4 = its index before it is scheduled.
+    assert.deepEqual(pod.schedulingGates, [{ name: ULTRASERVER_GATE }]);
+  });
+
+  it("the template's own scheduling gates stay beside the UltraServer gate", () => {
+    const own = aTrainingJob("big").replicas(4).accelerator("trainium2", 16).obj();
+    own.spec.template.spec = { ...own.spec.template.spec, containers: own.spec.template.spec?.containers ?? [] };
+    own.spec.template.spec.schedulingGates = [{ name: "example.com/quota" }];
+    const { pod } = render(own, trn2u, { key: SERVER, domains: ["a1b2"], topology: "Required" });
+    assert.deepEqual(pod.schedulingGates, [{ name: "example.com/quota" }, { name: ULTRASERVER_GATE }]);
   });
 
   it("several UltraServers (Preferred): no server or node id (a pod's server is its node's, which env cannot read)", () => {
@@ -263,6 +274,7 @@ describe("renderWorkload: Trn2 UltraServers", () => {
     const env = envOf(pod.containers[0]?.env);
     assert.equal(env.NEURON_RT_ULTRASERVER_SERVER_ID, undefined);
     assert.equal(env.NEURON_RT_ULTRASERVER_NODE_ID, undefined);
+    assert.equal(pod.schedulingGates, undefined, "no node id to pin to: no gate");
   });
 
   it("trn2u without domains (topology None), and trn2 in any case: no UltraServer env", () => {
@@ -273,6 +285,7 @@ describe("renderWorkload: Trn2 UltraServers", () => {
       const { pod } = render(job, t, domains);
       const names = (pod.containers[0]?.env ?? []).map((e) => e.name);
       assert.ok(!names.some((n) => n.startsWith("NEURON_RT_ULTRASERVER_")), names.join(","));
+      assert.equal(pod.schedulingGates, undefined);
     }
   });
 });

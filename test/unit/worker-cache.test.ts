@@ -253,6 +253,7 @@ describe("what the worker informers keep", () => {
           "training.crosscloud.dev/job-name": "tj",
           "training.crosscloud.dev/job-namespace": "team",
         },
+        "metadata.annotations": { "batch.kubernetes.io/job-completion-index": "0" },
         "status.phase": "Failed",
         "status.reason": "Evicted",
         "status.conditions.1": {
@@ -271,13 +272,25 @@ describe("what the worker informers keep", () => {
       removed: [
         "spec",
         "metadata.managedFields",
-        "metadata.annotations",
         "metadata.ownerReferences",
         "status.podIP",
         "status.conditions.0.lastProbeTime",
         "status.containerStatuses.0.lastState",
         "status.containerStatuses.0.imageID",
       ],
+    },
+    {
+      name: "managedPod of a gated pod (UltraServer pinning reads its gates)",
+      cut: managedPod({
+        ...wholePod(),
+        spec: {
+          ...wholePod().spec,
+          containers: wholePod().spec?.containers ?? [],
+          schedulingGates: [{ name: "training.crosscloud.dev/ultraserver-node" }],
+        },
+      }),
+      kept: { "spec.schedulingGates": [{ name: "training.crosscloud.dev/ultraserver-node" }] },
+      removed: ["spec.nodeName", "spec.volumes"],
     },
     {
       name: "cachedNode",

@@ -38,6 +38,7 @@ import { reportWorkload } from "./report.ts";
 import { afterFinish, enforceDeadline } from "./run-policy.ts";
 import { ScaleUps } from "./scale.ts";
 import { StatusBuilder } from "./status.ts";
+import { pinUltraServerPods } from "./ultraserver-pins.ts";
 
 export type { TrainingJobReconcilerOptions } from "./context.ts";
 export { FINALIZER } from "./finalizer.ts";
@@ -253,6 +254,7 @@ export class TrainingJobReconciler {
     reportOutdated(b, launched, worker.name);
     b.status.startTime ??= b.now.toISOString();
     const pods = worker.podsOf(job.metadata.uid ?? "", epoch);
+    await pinUltraServerPods(worker, pods, b);
     reportWorkload(job, b, observeWorkload(launched.job, pods, job.spec.replicas), pods);
     reportBlocked(job, b, worker, cc, launched.job, pods);
     const move = currentMove(b.status);
