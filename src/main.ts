@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     scaleUpTimeoutMs: Number(env.SCALE_UP_TIMEOUT_MS ?? 600_000),
     ...(env.HEARTBEAT_MS ? { heartbeatMs: Number(env.HEARTBEAT_MS) } : {}),
     ...(env.CHECKPOINT_INTERVAL_MS ? { checkpointIntervalMs: Number(env.CHECKPOINT_INTERVAL_MS) } : {}),
+    ...(env.KUEUE_UNPLACED_MS ? { kueueUnplacedMs: positiveMs("KUEUE_UNPLACED_MS", 120_000) } : {}),
     ...(env.WORKER_REQUEST_TIMEOUT_MS ? { workerRequestTimeoutMs: Number(env.WORKER_REQUEST_TIMEOUT_MS) } : {}),
     ...(env.HUB_REQUEST_TIMEOUT_MS ? { hubRequestTimeoutMs: Number(env.HUB_REQUEST_TIMEOUT_MS) } : {}),
     ...(env.OPERATOR_IMAGE ? { operatorImage: env.OPERATOR_IMAGE } : {}),

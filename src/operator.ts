@@ -29,6 +29,8 @@ import { TrainingJobReconciler } from "./controller/trainingjob/reconciler.ts";
 import { CoreV1Api, CustomObjectsApi } from "./kube/apis.ts";
 import { KubeClient } from "./kube/client.ts";
 import type { KubeConfigView } from "./kube/config.ts";
+import { kueueMetrics } from "./kueue/metrics.ts";
+import { KueueWorkloads } from "./kueue/workloads.ts";
 import { Controller } from "./runtime/controller.ts";
 import { Informer } from "./runtime/informer.ts";
 import type { Logger } from "./runtime/logger.ts";
@@ -55,6 +57,8 @@ export interface OperatorOptions {
   readonly scaleUpTimeoutMs?: number;
   /** How often an active job's stores are scanned and replicated. Default 10 s. */
   readonly checkpointIntervalMs?: number;
+  /** How long a job Kueue admitted may stay without a placement before its quota is given back. Default 2 min. */
+  readonly kueueUnplacedMs?: number;
   /** The deadline of every call to a worker cluster's API server. Default 10 s. */
   readonly workerRequestTimeoutMs?: number;
   /** The operator's namespace: the only one whose Secrets a ComputeCluster may name. Default crosscloud-system. */
@@ -174,7 +178,12 @@ export class Operator {
       ...(this.#o.checkpointIntervalMs !== undefined ? { intervalMs: this.#o.checkpointIntervalMs } : {}),
     });
     signal.addEventListener("abort", () => checkpoints.stopAll(), { once: true });
+    // Kueue's Workloads of queued jobs: watched once a queued job is seen and the hub serves them.
+    const kueue = new KueueWorkloads({ client, custom, logger, signal, onChange: (key) => tjController?.enqueue(key) });
     const tjReconciler = new TrainingJobReconciler({
+      kueue,
+      kueueMetrics: kueueMetrics(metrics.registry, () => jobs.list()),
+      ...(this.#o.kueueUnplacedMs !== undefined ? { kueueUnplacedMs: this.#o.kueueUnplacedMs } : {}),
       signal,
       custom,
       secretReader,

@@ -1,16 +1,19 @@
-// npm run sandbox:up | sandbox:down | sandbox:status, and the faults:
+// npm run sandbox:up | sandbox:down | sandbox:status | sandbox:kueue (Kueue on the
+// running sandbox's hub; `up --kueue` or SANDBOX_KUEUE=1 starts it with the sandbox), and the faults:
 // sandbox:partition -- <cluster> | sandbox:heal -- <cluster> | sandbox:evict -- <cluster>/<group> [count].
 // `status --expect-down` exits 1 when any sandbox process or port is left;
 // a command naming an unknown cluster or node group exits 2.
 
 import { describePartitions, evict, heal, partition, UsageError } from "./faults.ts";
+import { startKueue } from "./kueue.ts";
 import { STATE_DIR } from "./paths.ts";
 import { listeningPorts, Processes } from "./processes.ts";
 import { down, sandboxPorts, up } from "./sandbox.ts";
 import { defaultTopology } from "./topology.ts";
 
 const USAGE = [
-  "usage: cli.ts up | down | status [--expect-down]",
+  "usage: cli.ts up [--kueue] | down | status [--expect-down]",
+  "       cli.ts kueue                                 (start Kueue on the running sandbox's hub)",
   "       cli.ts partition <cluster> | heal <cluster>   (cluster: a worker, aws-sim or azure-sim)",
   "       cli.ts evict <cluster>/<group> [count]       (count default: all the group's nodes)",
 ].join("\n");
@@ -30,8 +33,13 @@ async function main(): Promise<number> {
   const [command, ...args] = process.argv.slice(2);
   switch (command) {
     case "up":
-      await up();
+      await up(undefined, args.includes("--kueue") ? { kueue: true } : {});
       return 0;
+    case "kueue": {
+      const kueue = await startKueue();
+      console.log(kueue.started ? `kueue started (pid ${kueue.pid})` : `kueue already runs (pid ${kueue.pid})`);
+      return 0;
+    }
     case "down":
       await down();
       return status(true);

@@ -1,10 +1,11 @@
 // The sandbox's own certificate authority, made once with openssl and kept in
 // .sandbox/pki: the API servers' serving certificate, the admin client
-// certificate (group system:masters), the service-account signing key, and a
-// serving certificate for other local HTTPS servers (the cloud simulator).
+// certificate (group system:masters), the service-account signing key, a
+// serving certificate for other local HTTPS servers (the cloud simulator), and
+// named serving certificates made on demand (ensureServingCert: Kueue's webhooks).
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface Pki {
@@ -118,6 +119,25 @@ export function ensurePki(dir: string): Pki {
   openssl(dir, ["genrsa", "-out", "sa.key", "2048"]);
   openssl(dir, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   return pki;
+}
+
+/**
+ * A serving certificate `<name>.crt` / `<name>.key` in the PKI's dir, signed by its CA, for
+ * `subjectAltName` (OpenSSL form, e.g. "IP:127.0.0.1"); made on first use.
+ */
+export function ensureServingCert(pki: Pki, name: string, subjectAltName: string): { cert: string; key: string } {
+  const files = { cert: join(pki.dir, `${name}.crt`), key: join(pki.dir, `${name}.key`) };
+  // One made under an earlier CA (the PKI was made again) is made again too.
+  const current = existsSync(files.cert) && statSync(files.cert).mtimeMs >= statSync(pki.caCert).mtimeMs;
+  if (current && existsSync(files.key)) return files;
+  signed(
+    pki.dir,
+    name,
+    `/CN=crosscloud-sandbox-${name}`,
+    `subjectAltName=${subjectAltName}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`,
+    pki,
+  );
+  return files;
 }
 
 /** A file's contents as base64, the form kubeconfig's *-data fields take. */

@@ -3,7 +3,8 @@
 // kube-controller-manager, kube-scheduler on the workers), kwok playing the
 // workers' fake nodes and pods, a real S3-protocol server (versitygw),
 // Azurite, the cloud simulator (EKS and ARM over HTTPS, scripts/sandbox/cloudsim),
-// and dra-sim, the NVIDIA DRA driver's ComputeDomain side (scripts/sandbox/dra.ts).
+// and dra-sim, the NVIDIA DRA driver's ComputeDomain side (scripts/sandbox/dra.ts);
+// Kueue on the hub too with SANDBOX_KUEUE=1 (scripts/sandbox/kueue.ts).
 // Writes .sandbox/<cluster>.kubeconfig and .sandbox/env.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { cloudSimPort } from "./cloudsim/main.ts";
 import { installDra } from "./dra.ts";
+import { kueuePorts, startKueue } from "./kueue.ts";
 import { renderClusterNodes } from "./nodes.ts";
 import { REPO_ROOT, resolveBinaries, STATE_DIR } from "./paths.ts";
 import { base64File, ensurePki, type Pki } from "./pki.ts";
@@ -43,6 +45,7 @@ export function sandboxPorts(topology: Topology): number[] {
     topology.blobPort,
     cloudSimPort(),
     ...topology.clusters.map((c) => c.apiPort),
+    ...Object.values(kueuePorts()), // closed unless Kueue runs (SANDBOX_KUEUE=1, sandbox:kueue)
   ];
 }
 
@@ -70,7 +73,13 @@ export async function down(): Promise<void> {
   });
 }
 
-export async function up(topology: Topology = defaultTopology()): Promise<void> {
+export interface UpOptions {
+  /** Start Kueue on the hub too (scripts/sandbox/kueue.ts); default: SANDBOX_KUEUE=1. */
+  readonly kueue?: boolean;
+}
+
+export async function up(topology: Topology = defaultTopology(), options: UpOptions = {}): Promise<void> {
+  const withKueue = options.kueue ?? process.env.SANDBOX_KUEUE === "1";
   const started = Date.now();
   await down(); // whatever an earlier run (or a crash) left behind
   const busy = sandboxPorts(topology).filter((p) => listeningPorts().has(p));
@@ -113,6 +122,7 @@ export async function up(topology: Topology = defaultTopology()): Promise<void> 
     ...workerClusters(topology).map((c) => installDra(kubeConfigFor(c.name), c)),
     ...topology.clusters.map((c) => waitDefaultServiceAccount(processes, c)),
     createBuckets(processes, topology),
+    ...(withKueue ? [startKueue()] : []),
   ]);
   log(`starting the cloud simulator at ${cloudSimUrl()}, and dra-sim (ComputeDomain channels)`);
   processes.start("dra-sim", process.execPath, [join(REPO_ROOT, "scripts/sandbox/dra.ts")]);

@@ -5,6 +5,8 @@
 #   helm      helm.sh/helm/v4/cmd/helm                   (chart lint, template, install, upgrade)
 #   promtool  github.com/prometheus/prometheus/cmd/promtool  (alert rule tests)
 #   umoci     github.com/opencontainers/umoci/cmd/umoci  (the OCI image, without a daemon)
+#   kueue     sigs.k8s.io/kueue/cmd/kueue                (the Kueue controller the sandbox
+#             runs on its hub: scripts/sandbox/kueue.ts; about 7 minutes on 2 cores)
 #   harness   test/harness/cmd/* (ours): `kstatus` (sigs.k8s.io/cli-utils'
 #             kstatus over objects) and `lua-health` (Argo CD health scripts
 #             in github.com/yuin/gopher-lua, the Lua VM Argo CD embeds);
@@ -16,7 +18,7 @@
 #
 # Usage: build-tools.sh [tool ...]   (default: all missing ones)
 # Prints nothing on stdout; `scripts/tools/tool-path.sh NAME` prints where a
-# tool is (helm, promtool, umoci, kstatus, lua-health, python).
+# tool is (helm, promtool, umoci, kueue, kstatus, lua-health, python).
 # Env:   CROSSCLOUD_CACHE (default ~/.cache/crosscloud-operator)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,7 +84,7 @@ build_python_venv() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -eq 0 ] && tools=(helm promtool umoci harness python)
+[ ${#tools[@]} -eq 0 ] && tools=(helm promtool umoci kueue harness python)
 mkdir -p "$TOOLS_CACHE"
 for t in "${tools[@]}"; do
   # One build of a tool at a time (test shards may ask for it at once); the
@@ -93,6 +95,7 @@ for t in "${tools[@]}"; do
     helm) install_go helm "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" \
       "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" ;;
     promtool) install_go promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" "-s -w" ;;
+    kueue) install_go kueue "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION" "-s -w" ;;
     umoci) build_in_module umoci "github.com/opencontainers/umoci@$UMOCI_VERSION" ./cmd/umoci "-s -w" ;;
     harness) build_harness ;;
     python) build_python_venv ;;

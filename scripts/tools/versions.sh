@@ -3,6 +3,7 @@
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"   # Prometheus 3.16's Go module
 UMOCI_VERSION="${UMOCI_VERSION:-v0.6.0}"
+KUEUE_VERSION="${KUEUE_VERSION:-v0.17.0}"   # the Kueue controller the sandbox runs on its hub
 TOOLS_CACHE="${CROSSCLOUD_CACHE:-$HOME/.cache/crosscloud-operator}/bin"
 # The interpreter the Python venv is made from (python3 on PATH unless set).
 PYTHON_BASE="${PYTHON_BASE:-python3}"
@@ -24,6 +25,7 @@ tool_path() { # name -> the path of its binary
     helm) echo "$TOOLS_CACHE/helm-$HELM_VERSION/helm" ;;
     promtool) echo "$TOOLS_CACHE/prometheus-$PROMETHEUS_VERSION/promtool" ;;
     umoci) echo "$TOOLS_CACHE/umoci-$UMOCI_VERSION/umoci" ;;
+    kueue) echo "$TOOLS_CACHE/kueue-$KUEUE_VERSION/kueue" ;;
     # test/harness/cmd/*: Argo CD's Lua VM over health checks, and kstatus.
     lua-health|kstatus) echo "$TOOLS_CACHE/harness-$(harness_hash)/$1" ;;
     # A venv with test/python/requirements.txt installed: its interpreter.

@@ -19,6 +19,8 @@ export const CONDITION = {
   Succeeded: "Succeeded",
   Failed: "Failed",
   Suspended: "Suspended",
+  /** With a Kueue queue label: True once Kueue admitted the job's Workload; False with Kueue's reason while it waits or after an eviction. */
+  Admitted: "Admitted",
   /**
    * True while the job is Running with every replica ready, and once it Succeeded; False otherwise,
    * with the phase (or, for a Running job that is not ready, the Running condition's reason) as reason.

@@ -129,6 +129,16 @@ const excludedNodeGroup = object("A node group placement no longer considers for
   at: timestamp("When it was excluded."),
 });
 
+const queueStatus = object(
+  "With the label kueue.x-k8s.io/queue-name: the job's Kueue queue and Workload, and what Kueue admitted it with (the Admitted condition says whether it is admitted, with Kueue's reason).",
+  {
+    name: string("The LocalQueue (the label's value)."),
+    workload: string("The Kueue Workload the operator made for the job, in the job's namespace."),
+    clusterQueue: string("The ClusterQueue that admitted it last."),
+    flavors: array("The ResourceFlavors it was admitted with last.", string("A ResourceFlavor."), { maxItems: 8 }),
+  },
+);
+
 export const trainingJobStatus = object("The job's observed state, written by the operator.", {
   phase: enumOf(
     "Pending, Placing, Scaling, Starting, Running, FailingOver, Suspended, Succeeded or Failed.",
@@ -136,10 +146,11 @@ export const trainingJobStatus = object("The job's observed state, written by th
   ),
   observedGeneration: integer("The metadata.generation this status describes.", { minimum: 0, format: "int64" }),
   conditions: conditionsOf(
-    "Placed, Running, CheckpointReplicated, CheckpointUploaded (with checkpoint.localDir: False with reason UploadStuck when a step finished on a pod's disk stays uncommitted longer than CHECKPOINT_UPLOAD_STUCK_SECONDS), FailedOver, WorkloadBlocked, WorkloadUpToDate, Suspended, Succeeded, Failed, ReconcileError, and three that generic tools read. Ready: True while Running with every replica ready and once Succeeded, else False with the phase as reason (in phase Running, the Running condition's reason). Stalled: True while the job cannot go on without a change: Failed; not placed for NoClusterAllowed, InvalidRequest or ClusterNotFound; WorkloadBlocked for any reason but Unschedulable; its cluster or capacity lost with failover off; a ReconcileError held for 5 minutes. Reconciling: True while the operator brings the job to run (phases Pending, Placing, Scaling, Starting, FailingOver, and Running while not ready) and it is not Stalled. Reconciling and Stalled are absent when they do not hold. kstatus (Flux, kpt): Failed when Stalled, else Current when Ready, else InProgress; InProgress too while observedGeneration is behind metadata.generation.",
+    "Placed, Running, CheckpointReplicated, CheckpointUploaded (with checkpoint.localDir: False with reason UploadStuck when a step finished on a pod's disk stays uncommitted longer than CHECKPOINT_UPLOAD_STUCK_SECONDS), FailedOver, WorkloadBlocked, WorkloadUpToDate, Suspended, Succeeded, Failed, ReconcileError, Admitted (with a Kueue queue label: True once Kueue admitted the job, else False with Kueue's reason and message), and three that generic tools read. Ready: True while Running with every replica ready and once Succeeded, else False with the phase as reason (in phase Running, the Running condition's reason). Stalled: True while the job cannot go on without a change: Failed; not placed for NoClusterAllowed, InvalidRequest or ClusterNotFound; WorkloadBlocked for any reason but Unschedulable; its cluster or capacity lost with failover off; a ReconcileError held for 5 minutes. Reconciling: True while the operator brings the job to run (phases Pending, Placing, Scaling, Starting, FailingOver, and Running while not ready) and it is not Stalled. Reconciling and Stalled are absent when they do not hold. kstatus (Flux, kpt): Failed when Stalled, else Current when Ready, else InProgress; InProgress too while observedGeneration is behind metadata.generation.",
   ),
   epoch: integer("The placement's epoch: 1 for the first placement, one more after each failover.", { minimum: 0 }),
   placement: placementStatus,
+  queue: queueStatus,
   scaleUp: scaleUpStatus,
   excludedNodeGroups: array(
     "Node groups not chosen again for this job, since growing them did not work.",

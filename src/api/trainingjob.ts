@@ -348,6 +348,13 @@ export interface TrainingJob {
 
 export const trainingJobPrinterColumns = [
   { name: "Phase", type: "string", jsonPath: ".status.phase", description: "The job's phase." },
+  { name: "Queue", type: "string", jsonPath: ".status.queue.name", description: "The Kueue LocalQueue, when queued." },
+  {
+    name: "Admission",
+    type: "string",
+    jsonPath: '.status.conditions[?(@.type=="Admitted")].reason',
+    description: "Kueue's admission: Admitted, or why not (Pending, Preempted, ...).",
+  },
   { name: "Cloud", type: "string", jsonPath: ".status.placement.cloud", description: "The cloud it runs on." },
   {
     name: "Cluster",

@@ -17,14 +17,7 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { Catalog, type CatalogEntry } from "./catalog.ts";
-import {
-  ACCELERATOR_TYPES,
-  ARCHITECTURES,
-  CLOUDS,
-  DOMAIN_LABELS,
-  GPU_RESOURCE,
-  NEURON_RESOURCE,
-} from "./instance-types.ts";
+import { ACCELERATOR_TYPES, ARCHITECTURES, CLOUDS, DOMAIN_LABELS, deviceResourceOf } from "./instance-types.ts";
 import { parsePrice } from "./money.ts";
 
 const KNOWN_FIELDS = new Set([
@@ -110,7 +103,7 @@ function fieldsOf(c: Checker): Partial<CatalogEntry> {
   const fields: Partial<Record<keyof CatalogEntry, unknown>> = {
     cloud: c.oneOf("cloud", CLOUDS),
     accelerator,
-    deviceResource: accelerator && (accelerator.startsWith("trainium") ? NEURON_RESOURCE : GPU_RESOURCE),
+    deviceResource: accelerator && deviceResourceOf(accelerator),
     devices: c.count("devices", 1),
     neuronCores: c.count("neuronCores", 1),
     acceleratorMemoryGiB: c.count("acceleratorMemoryGiB", 0),

@@ -62,6 +62,11 @@ export const GPU_RESOURCE = "nvidia.com/gpu";
 export const EFA_RESOURCE = "vpc.amazonaws.com/efa";
 export const INFINIBAND_RESOURCE = "rdma/ib";
 
+/** The extended resource of an accelerator type's devices: Neuron devices on Trainium, GPUs otherwise. */
+export function deviceResourceOf(type: AcceleratorType): typeof NEURON_RESOURCE | typeof GPU_RESOURCE {
+  return type.startsWith("trainium") ? NEURON_RESOURCE : GPU_RESOURCE;
+}
+
 export interface InstanceType {
   readonly name: string;
   readonly cloud: Cloud;

@@ -10,6 +10,8 @@ import type { ClusterRegistry } from "../../clusters/registry.ts";
 import type { SecretReader } from "../../clusters/secrets.ts";
 import type { StoreSecrets } from "../../clusters/stores.ts";
 import type { CustomObjectsApi } from "../../kube/apis.ts";
+import type { KueueMetrics } from "../../kueue/metrics.ts";
+import type { KueueWorkloads } from "../../kueue/workloads.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { EventRecorder } from "../events.ts";
@@ -50,6 +52,11 @@ export interface TrainingJobReconcilerOptions {
   readonly failoverMetrics?: FailoverMetrics;
   /** First placement latency, scale-ups by outcome and finished jobs, from each pass's events. */
   readonly jobMetrics?: JobMetrics;
+  /** The hub's Kueue Workloads (jobs labelled kueue.x-k8s.io/queue-name). Absent: such jobs are held with a condition saying so. */
+  readonly kueue?: KueueWorkloads;
+  /** How long an admitted job may stay without a placement before its quota is given back. Default 2 min. */
+  readonly kueueUnplacedMs?: number;
+  readonly kueueMetrics?: KueueMetrics;
   readonly now?: () => Date;
 }
 

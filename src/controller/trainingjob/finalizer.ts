@@ -16,6 +16,7 @@ import { cleanupWorker } from "./cleanup.ts";
 import { keyOf, type PassContext } from "./context.ts";
 import { clusterAnswers } from "./failover-trigger.ts";
 import { giveBackGroups } from "./give-back.ts";
+import { deleteWorkload } from "./kueue-gate.ts";
 import { forgetResumeSteps } from "./launch.ts";
 import { StatusBuilder } from "./status.ts";
 
@@ -66,6 +67,8 @@ export async function finalize(ctx: PassContext, job: TrainingJob): Promise<Reco
       return Result.requeueAfter(2_000);
     }
   }
+  // Its Kueue Workload goes with it, Kueue's finalizer lifted (its quota is free at once).
+  await deleteWorkload(ctx, job);
   // Groups grown for the job are given back once, best effort: its status goes with it.
   await giveBackGroups(ctx, job, new StatusBuilder(job, new Date()), true);
   // A pass on a copy from before the finalizer went finds the job gone: that is this pass's aim.

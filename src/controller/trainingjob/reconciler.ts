@@ -28,6 +28,7 @@ import { fenceOldEpochs } from "./fence.ts";
 import { addFinalizer, FINALIZER, finalize, jobRef } from "./finalizer.ts";
 import { giveBackGroups } from "./give-back.ts";
 import { reportReadiness } from "./kstatus.ts";
+import { afterStop, kueueGate } from "./kueue-gate.ts";
 import type { Launched } from "./launch.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
@@ -200,8 +201,17 @@ export class TrainingJobReconciler {
   }
 
   /** The phases, in order; each returns early when the job cannot go further this pass. */
-  async #run(job: TrainingJob, b: StatusBuilder): Promise<ReconcileResult> {
+  async #run(queued: TrainingJob, b: StatusBuilder): Promise<ReconcileResult> {
     const ctx = this.#ctx;
+    // Jobs queued through Kueue run once admitted, on the admitted accelerators (kueue-gate.ts).
+    const gate = await kueueGate(ctx, queued, b);
+    if (gate.kind === "Hold") return gate.result;
+    if (gate.kind === "Stop") {
+      // Evicted while placed: the pods stop as on a suspend; once gone, the quota goes back.
+      const result = await this.#placed(gate.job, b);
+      return (await afterStop(ctx, b, gate)) ? Result.requeueAfter(100) : result;
+    }
+    const job = gate.job;
     const finished = b.phase === "Succeeded" || b.phase === "Failed";
     // Node groups grown for this job that it no longer uses (it finished, moved, gave up) are given back.
     await giveBackGroups(ctx, job, b, finished);
