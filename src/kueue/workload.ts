@@ -202,9 +202,13 @@ export function admissionOf(wl: Workload): Admission {
     return { state: "Pending", reason: "AdmissionChecks", message: "quota reserved; waiting for admission checks" };
   }
   if (wl.spec.active === false) return { state: "Pending", reason: "Inactive", message: "the Workload is deactivated" };
+  // Given back by its owner (after an eviction, or unplaced): the Requeued reason says why, until
+  // Kueue's next attempt writes its own message.
+  const requeued = cond(wl, "Requeued");
+  const why = requeued && requeued.message === quota?.message ? requeued.reason : undefined;
   return {
     state: "Pending",
-    reason: quota?.reason ?? "Pending",
+    reason: why ?? quota?.reason ?? "Pending",
     message: quota?.message || "waiting for Kueue to reserve quota",
   };
 }

@@ -229,6 +229,26 @@ describe("admissionOf", () => {
       want: { state: "Pending", reason: "Pending", message: "Preempted" },
     },
     {
+      name: "given back by the owner: the Requeued reason, until Kueue writes its own message",
+      wl: wl({
+        conditions: [
+          c("QuotaReserved", "False", "Pending", "not placed"),
+          c("Requeued", "True", "NoPlacement", "not placed"),
+        ],
+      }),
+      want: { state: "Pending", reason: "NoPlacement", message: "not placed" },
+    },
+    {
+      name: "given back, then tried by Kueue: Kueue's reason",
+      wl: wl({
+        conditions: [
+          c("QuotaReserved", "False", "Pending", "insufficient quota"),
+          c("Requeued", "True", "NoPlacement", "not placed"),
+        ],
+      }),
+      want: { state: "Pending", reason: "Pending", message: "insufficient quota" },
+    },
+    {
       name: "deactivated",
       wl: wl(undefined, { active: false }),
       want: { state: "Pending", reason: "Inactive", message: "the Workload is deactivated" },
