@@ -13,7 +13,7 @@ import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { ensureKueue } from "../support/kueue.ts";
 import { admissionOf, applyToHub, deleteFromHub, queuedH100, workloadOf } from "../support/kueue-jobs.ts";
 import { withOperator } from "../support/operator.ts";
-import { eventually } from "../support/sandbox.ts";
+import { eventually, kubectl } from "../support/sandbox.ts";
 import { TrainingJobs } from "../support/trainingjobs.ts";
 
 const EXAMPLE = join(REPO_ROOT, "examples", "kueue.yaml");
@@ -60,6 +60,13 @@ describe("Kueue queues TrainingJobs (examples/kueue.yaml)", { timeout: 600_000 }
       assert.equal(wl?.spec.podSets[0]?.count, 4);
       assert.equal(wl?.metadata.ownerReferences?.[0]?.uid, j.metadata.uid, "the job owns its Workload");
     }
+
+    // kubectl get tj shows the queue and the admission (docs/kueue.md).
+    const table = kubectl("hub", ["get", "tj", "-n", "team-a"]).stdout.split("\n");
+    assert.match(table[0] ?? "", /^NAME\s+PHASE\s+QUEUE\s+ADMISSION\s+CLOUD/);
+    const row = (n: string) => table.find((l) => l.startsWith(`${n} `)) ?? "";
+    assert.match(row(waiting.metadata.name ?? ""), /\sPending\s+team-a\s+Pending\s/);
+    for (const j of running) assert.match(row(j.metadata.name ?? ""), /\sRunning\s+team-a\s+Admitted\s/);
 
     // One finishes (40 s): its Workload is Finished, and the waiting job is admitted and runs.
     const third = await team.waitForPhase(waiting.metadata.name ?? "", "Running", [], 240_000);
