@@ -3,15 +3,15 @@
 // 32 each), two are admitted and run, the third waits Pending with Kueue's
 // reason, and runs once one of the others finished and its Workload is marked
 // Finished. A job without the queue label is left alone: no Workload, no
-// Admitted condition.
+// Admitted condition; taking the label off forgets the job's Workload.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { REPO_ROOT } from "../../scripts/sandbox/paths.ts";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import { ensureKueue } from "../support/kueue.ts";
-import { admissionOf, applyToHub, deleteFromHub, queuedH100, workloadOf } from "../support/kueue-jobs.ts";
+import { admissionOf, applyToHub, queuedH100, workloadOf } from "../support/kueue-jobs.ts";
 import { withOperator } from "../support/operator.ts";
 import { eventually, kubectl } from "../support/sandbox.ts";
 import { TrainingJobs } from "../support/trainingjobs.ts";
@@ -25,9 +25,10 @@ describe("Kueue queues TrainingJobs (examples/kueue.yaml)", { timeout: 600_000 }
   });
   before(async () => {
     await ensureKueue();
+    // Left on the hub afterwards: other suites apply the same objects, and a ResourceFlavor that
+    // another suite's ClusterQueue uses could not be deleted anyway.
     applyToHub({ file: EXAMPLE });
   });
-  after(() => deleteFromHub({ file: EXAMPLE }));
 
   it("admits two of three 4-node H100 jobs on team-a, holds the third with Kueue's reason, and runs it when one finishes", async () => {
     const names = ["llama-1", "llama-2", "llama-3"];
@@ -98,6 +99,28 @@ describe("Kueue queues TrainingJobs (examples/kueue.yaml)", { timeout: 600_000 }
       (w) => w === undefined,
       60_000,
     );
+  });
+
+  it("forgets a job whose queue label is taken off: its Workload goes, it runs unqueued", async () => {
+    const job = await team.create(queuedH100("relabel", "team-a", "900s", { replicas: 1 }));
+    const admitted = await team.waitForPhase("relabel", "Running", [], 120_000);
+    assert.equal(admissionOf(admitted)?.status, "True");
+    assert.ok(await workloadOf(job), "a queued job has its Workload");
+    await team.patch("relabel", { metadata: { labels: { "kueue.x-k8s.io/queue-name": null } } });
+    const unqueued = await eventually(
+      "the queue status and Admitted condition gone",
+      () => team.get("relabel"),
+      (j) => j.status?.queue === undefined && admissionOf(j) === undefined,
+      60_000,
+    );
+    assert.equal(unqueued.status?.phase, "Running", "it goes on running");
+    await eventually(
+      "its Workload gone",
+      () => workloadOf(job),
+      (w) => w === undefined,
+      60_000,
+    );
+    await team.deleteAndWait("relabel", 120_000);
   });
 
   it("leaves a job without the queue label alone: no Workload, no Admitted condition, it runs", async () => {

@@ -1,7 +1,7 @@
 // Kueue (the real controller, scripts/sandbox/kueue.ts) on the sandbox's hub
 // admits Workloads against ClusterQueue quota: of two ownerless Workloads asking
 // 16 nvidia.com/gpu each from a queue with 16, the first is admitted on the
-// flavor nvidia-h100 and the second waits for quota. Reading a Workload as
+// suite's own flavor and the second waits for quota. Reading a Workload as
 // v1beta1 goes through the CRD's conversion webhook.
 
 import assert from "node:assert/strict";
@@ -27,7 +27,8 @@ interface Workload {
   };
 }
 
-const FLAVOR = "nvidia-h100";
+/** A flavor of this suite's own: other suites' ClusterQueues on the same hub may hold nvidia-h100. */
+const FLAVOR = uniqueName("h100");
 const GPU = "nvidia.com/gpu";
 
 const condition = (w: Workload, type: string) => w.status?.conditions?.find((c) => c.type === type);

@@ -13,12 +13,6 @@ export function applyToHub(args: { file?: string; yaml?: string }): void {
   if (r.status !== 0) throw new Error(`kubectl apply: ${r.stderr || r.stdout}`);
 }
 
-export function deleteFromHub(args: { file?: string; yaml?: string }): void {
-  const common = ["--ignore-not-found", "--wait=false"];
-  if (args.file) kubectl("hub", ["delete", "-f", args.file, ...common]);
-  else kubectl("hub", ["delete", "-f", "-", ...common], args.yaml);
-}
-
 /**
  * A TrainingJob of `replicas` nodes of 8 H100 GPUs, queued on `queue` (with a priority class when
  * given), that runs for `runFor` on the sandbox's fake nodes; any capacity type, so that the

@@ -49,7 +49,15 @@ type Evicted = Extract<Admission, { state: "Evicted" }>;
 export async function kueueGate(ctx: PassContext, job: TrainingJob, b: StatusBuilder): Promise<KueueGate> {
   const queue = queueOf(job);
   const kueue = ctx.o.kueue;
-  if (queue === undefined) return { kind: "Run", job };
+  if (queue === undefined) {
+    // The label was taken off: the job is not queued any more; its Workload (and quota) goes.
+    if (b.status.queue) {
+      await removeWorkload(ctx, job);
+      delete b.status.queue;
+      b.status.conditions = b.status.conditions?.filter((c) => c.type !== CONDITION.Admitted);
+    }
+    return { kind: "Run", job };
+  }
   const placed = b.status.placement !== undefined;
   if (!kueue || !(await kueue.ready())) {
     b.condition({
@@ -151,8 +159,12 @@ export async function afterStop(ctx: PassContext, b: StatusBuilder, gate: Extrac
 
 /** On the job's deletion: its Workload goes too, Kueue's finalizer lifted (the owner's part, as for Kueue's jobs). */
 export async function deleteWorkload(ctx: PassContext, job: TrainingJob): Promise<void> {
+  if (queueOf(job) !== undefined || job.status?.queue) await removeWorkload(ctx, job);
+}
+
+async function removeWorkload(ctx: PassContext, job: TrainingJob): Promise<void> {
   const kueue = ctx.o.kueue;
-  if (queueOf(job) === undefined || !kueue || !(await kueue.ready())) return;
+  if (!kueue || !(await kueue.ready())) return;
   const wl = kueue.of(job);
   if (!wl) return;
   if (wl.metadata.finalizers?.includes(KUEUE_FINALIZER))
