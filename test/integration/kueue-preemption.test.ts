@@ -95,7 +95,9 @@ describe("Kueue evictions", { timeout: 900_000 }, () => {
       90_000,
     );
 
-    await tjs.create(queuedH100("high", queue, "45s", { priority: `${u}-high` }));
+    await tjs.create(queuedH100("high", queue, "25s", { priority: `${u}-high` }));
+    // A step saved as the eviction begins (a trainer saving on SIGTERM): it is the one resumed from.
+    await trainStep(clusterOf(running), prefix, 200, 1);
     // The low job is evicted: its pods stop, its quota goes back, its placement is dropped.
     const evicted = await eventually(
       "the low job evicted, its placement dropped",
@@ -122,7 +124,8 @@ describe("Kueue evictions", { timeout: 900_000 }, () => {
     assert.equal(lowWl?.status?.admission, undefined, "the low job's Workload holds no quota");
     assert.equal(lowWl?.status?.conditions?.find((c) => c.type === "Requeued")?.status, "True");
 
-    // The high job finishes (45 s): the low one is admitted again, placed anew and resumes from step 100.
+    // The high job finishes (25 s): the low one is admitted again, placed anew and resumes from step 200,
+    // which was in every store before its quota was given back.
     const again = await eventually(
       "the low job running again as epoch 2",
       () => tjs.get("low"),
@@ -132,7 +135,7 @@ describe("Kueue evictions", { timeout: 900_000 }, () => {
     assert.equal(admissionOf(again)?.status, "True");
     assert.equal(
       (await resumeOf(clusterOf(again), tjs.namespace, "low", 2)).step,
-      "100",
+      "200",
       "resumed from the newest step",
     );
     assert.deepEqual(await podsAnywhere(low, 1), [], "never in two places: epoch 1 has no pods");
@@ -168,7 +171,7 @@ describe("Kueue evictions", { timeout: 900_000 }, () => {
     assert.equal(await eventually("team a borrowing 32 GPUs", borrowed, (b) => b === "32", 30_000), "32");
 
     // Team b asks for its own quota: Kueue reclaims it; one of team a's jobs stops and gives it back.
-    await tjs.create(queuedH100("b1", qb, "30s"));
+    await tjs.create(queuedH100("b1", qb, "20s"));
     const b1 = await tjs.waitForPhase("b1", "Running", [], 180_000);
     assert.equal(admissionOf(b1)?.status, "True");
     const as = await Promise.all(["a1", "a2"].map((n) => tjs.get(n)));

@@ -32,7 +32,7 @@ describe("Kueue queues TrainingJobs (examples/kueue.yaml)", { timeout: 600_000 }
 
   it("admits two of three 4-node H100 jobs on team-a, holds the third with Kueue's reason, and runs it when one finishes", async () => {
     const names = ["llama-1", "llama-2", "llama-3"];
-    for (const name of names) await team.create(queuedH100(name, "team-a", "40s"));
+    for (const name of names) await team.create(queuedH100(name, "team-a", "30s"));
     // Two run, one waits: which two is Kueue's choice (creation order of their Workloads).
     const seen = await eventually(
       "two jobs Running and one held by Kueue",
@@ -69,7 +69,7 @@ describe("Kueue queues TrainingJobs (examples/kueue.yaml)", { timeout: 600_000 }
     assert.match(row(waiting.metadata.name ?? ""), /\sPending\s+team-a\s+Pending\s/);
     for (const j of running) assert.match(row(j.metadata.name ?? ""), /\sRunning\s+team-a\s+Admitted\s/);
 
-    // One finishes (40 s): its Workload is Finished, and the waiting job is admitted and runs.
+    // One finishes (30 s): its Workload is Finished, and the waiting job is admitted and runs.
     const third = await team.waitForPhase(waiting.metadata.name ?? "", "Running", [], 240_000);
     assert.equal(admissionOf(third)?.status, "True");
     const done = await Promise.all(running.map((j) => team.get(j.metadata.name ?? "")));

@@ -25,7 +25,7 @@ import {
 import { isConflict } from "../../runtime/api-errors.ts";
 import { type ReconcileResult, Result } from "../../runtime/index.ts";
 import type { PassContext } from "./context.ts";
-import { currentMove } from "./failover-trigger.ts";
+import { currentMove, failoverTimeouts } from "./failover-trigger.ts";
 import { CONDITION, type StatusBuilder } from "./status.ts";
 
 /** How long an admitted job may stay without a placement before its quota is given back. */
@@ -128,7 +128,11 @@ export async function kueueGate(ctx: PassContext, job: TrainingJob, b: StatusBui
       return { kind: "Run", job: { ...job, spec: { ...job.spec, accelerators } } };
     }
     case "Evicted":
-      if (placed) return { kind: "Stop", job: suspendedView(job), workload: wl, admission: a };
+      if (placed) {
+        const message = `evicted by Kueue (${a.reason}: ${a.message}): the pods are stopping`;
+        b.condition({ type: CONDITION.Admitted, status: "False", reason: a.reason, message });
+        return { kind: "Stop", job: suspendedView(job), workload: wl, admission: a };
+      }
       return {
         kind: "Hold",
         result: (await giveBackEvicted(ctx, b, wl, a)) ? Result.done() : Result.requeueAfter(500),
@@ -142,9 +146,14 @@ export async function kueueGate(ctx: PassContext, job: TrainingJob, b: StatusBui
   }
 }
 
-/** After the placed job ran suspended: once its pods are gone, the quota is given back and the placement dropped. */
+/**
+ * After the placed job ran suspended: once its pods are gone and its newest step is in every store
+ * (a replication pass after the pods stopped, as a drain waits; at most drainCheckpointTimeout), the
+ * quota is given back and the placement dropped.
+ */
 export async function afterStop(ctx: PassContext, b: StatusBuilder, gate: Extract<KueueGate, { kind: "Stop" }>) {
   if (b.phase !== "Suspended") return false;
+  if (!newestStepEverywhere(ctx, gate.job, b)) return false;
   const { workload, admission } = gate;
   if (workload.metadata.name && admission.reserved && !(await giveBackEvicted(ctx, b, workload, admission)))
     return false;
@@ -154,6 +163,34 @@ export async function afterStop(ctx: PassContext, b: StatusBuilder, gate: Extrac
     message: `the job's pods stopped on ${b.status.placement?.cluster}; its placement is dropped, and it resumes from its newest step once Kueue admits it again`,
   });
   b.status.placement = undefined;
+  // Not suspended by anyone: queued again, waiting for Kueue.
+  b.status.conditions = b.status.conditions?.filter((c) => c.type !== CONDITION.Suspended);
+  b.setPhase("Pending");
+  return true;
+}
+
+/** True once a replication pass ran after the pods stopped and every store has the newest step, or the drain timeout is up. */
+function newestStepEverywhere(ctx: PassContext, job: TrainingJob, b: StatusBuilder): boolean {
+  const stopped = b.status.conditions?.find((c) => c.type === CONDITION.Suspended && c.status === "True");
+  const since = b.now.getTime() - Date.parse(stopped?.lastTransitionTime ?? b.now.toISOString());
+  if (since < (ctx.o.checkpointIntervalMs ?? 10_000)) return false;
+  const steps = (b.status.checkpoint?.stores ?? []).map((s) => s.latestStep ?? -1);
+  if (steps.every((s) => s === Math.max(...steps))) return true;
+  const timeout = failoverTimeouts(job).drain;
+  if (since < timeout) {
+    b.condition({
+      type: CONDITION.Admitted,
+      status: "False",
+      reason: "Stopping",
+      message: `evicted by Kueue: the pods stopped; waiting up to ${Math.ceil((timeout - since) / 1000)}s for step ${Math.max(...steps)} to reach every store before the quota is given back`,
+    });
+    return false;
+  }
+  b.event({
+    type: "Warning",
+    reason: "DrainCheckpointTimeout",
+    message: `step ${Math.max(...steps)} did not reach every store within drainCheckpointTimeout (${timeout / 1000}s); the quota is given back all the same`,
+  });
   return true;
 }
 

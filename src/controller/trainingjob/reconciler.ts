@@ -208,8 +208,9 @@ export class TrainingJobReconciler {
     if (gate.kind === "Hold") return gate.result;
     if (gate.kind === "Stop") {
       // Evicted while placed: the pods stop as on a suspend; once gone, the quota goes back.
-      const result = await this.#placed(gate.job, b);
-      return (await afterStop(ctx, b, gate)) ? Result.requeueAfter(100) : result;
+      // Looked at again soon either way: a suspended job is otherwise not requeued.
+      await this.#placed(gate.job, b);
+      return Result.requeueAfter((await afterStop(ctx, b, gate)) ? 100 : 2_000);
     }
     const job = gate.job;
     const finished = b.phase === "Succeeded" || b.phase === "Failed";
