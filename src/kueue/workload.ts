@@ -32,8 +32,6 @@ export const JOB_UID_LABEL = "kueue.x-k8s.io/job-uid";
 export const REQUEST_HASH_ANNOTATION = "training.crosscloud.dev/kueue-request-hash";
 export const POD_SET = "replicas";
 
-export type KueueCondition = Condition;
-
 export interface Workload {
   apiVersion: string;
   kind: "Workload";
@@ -68,7 +66,7 @@ export interface Workload {
     }[];
   };
   status?: {
-    conditions?: KueueCondition[];
+    conditions?: Condition[];
     admission?: {
       clusterQueue: string;
       podSetAssignments: { name: string; flavors?: Record<string, string>; count?: number }[];

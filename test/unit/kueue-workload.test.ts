@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
+import type { Condition } from "../../src/controller/conditions.ts";
 import {
   admissionOf,
   admittedTypes,
   finishedStatus,
-  type KueueCondition,
   queueOf,
   releasedStatus,
   renderWorkload,
@@ -40,7 +40,7 @@ function wl(status: Workload["status"], extra: Partial<Workload["spec"]> = {}): 
   };
 }
 
-const c = (type: string, status: "True" | "False", reason: string, message = ""): KueueCondition => ({
+const c = (type: string, status: "True" | "False", reason: string, message = ""): Condition => ({
   type,
   status,
   reason,

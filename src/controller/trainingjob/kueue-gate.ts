@@ -147,11 +147,25 @@ export async function kueueGate(ctx: PassContext, job: TrainingJob, b: StatusBui
 }
 
 /**
+ * An evicted placed job: runs the placed phases on its suspended view, then gives the quota back
+ * once it may (afterStop). Looked at again soon either way: a suspended job is otherwise not requeued.
+ */
+export async function stopEvicted(
+  ctx: PassContext,
+  b: StatusBuilder,
+  gate: Extract<KueueGate, { kind: "Stop" }>,
+  placed: (job: TrainingJob) => Promise<ReconcileResult>,
+): Promise<ReconcileResult> {
+  await placed(gate.job);
+  return Result.requeueAfter((await afterStop(ctx, b, gate)) ? 100 : 2_000);
+}
+
+/**
  * After the placed job ran suspended: once its pods are gone and its newest step is in every store
  * (a replication pass after the pods stopped, as a drain waits; at most drainCheckpointTimeout), the
  * quota is given back and the placement dropped.
  */
-export async function afterStop(ctx: PassContext, b: StatusBuilder, gate: Extract<KueueGate, { kind: "Stop" }>) {
+async function afterStop(ctx: PassContext, b: StatusBuilder, gate: Extract<KueueGate, { kind: "Stop" }>) {
   if (b.phase !== "Suspended") return false;
   if (!newestStepEverywhere(ctx, gate.job, b)) return false;
   const { workload, admission } = gate;

@@ -28,7 +28,7 @@ import { fenceOldEpochs } from "./fence.ts";
 import { addFinalizer, FINALIZER, finalize, jobRef } from "./finalizer.ts";
 import { giveBackGroups } from "./give-back.ts";
 import { reportReadiness } from "./kstatus.ts";
-import { afterStop, kueueGate } from "./kueue-gate.ts";
+import { kueueGate, stopEvicted } from "./kueue-gate.ts";
 import type { Launched } from "./launch.ts";
 import { observeWorkload } from "./observe.ts";
 import { Placer } from "./placer.ts";
@@ -206,12 +206,8 @@ export class TrainingJobReconciler {
     // Jobs queued through Kueue run once admitted, on the admitted accelerators (kueue-gate.ts).
     const gate = await kueueGate(ctx, queued, b);
     if (gate.kind === "Hold") return gate.result;
-    if (gate.kind === "Stop") {
-      // Evicted while placed: the pods stop as on a suspend; once gone, the quota goes back.
-      // Looked at again soon either way: a suspended job is otherwise not requeued.
-      await this.#placed(gate.job, b);
-      return Result.requeueAfter((await afterStop(ctx, b, gate)) ? 100 : 2_000);
-    }
+    // Evicted while placed: the pods stop as on a suspend; once gone, the quota goes back.
+    if (gate.kind === "Stop") return stopEvicted(ctx, b, gate, (j) => this.#placed(j, b));
     const job = gate.job;
     const finished = b.phase === "Succeeded" || b.phase === "Failed";
     // Node groups grown for this job that it no longer uses (it finished, moved, gave up) are given back.
