@@ -39,14 +39,23 @@ describe("a cloud API that hangs", () => {
   });
 
   it("times out one cluster's cloud listing while both clusters keep their heartbeat", async () => {
+    // A listing first: before any, a hung call shows as "still waiting" (also CloudAPITimeout) until its deadline.
+    await eventually(
+      "aws-sim's cloud to be listed once",
+      () => getCluster("aws-sim"),
+      (cc) => condition(cc, "CloudAPIReachable")?.status === "True",
+      30_000,
+    );
     const hungBefore = ((await admin("GET", "/_admin/state")) as SimFaults).injected.hang;
     const since = Date.now();
     await admin("PUT", "/_admin/faults", { hang: ["aws"] });
 
     const aws = await eventually(
-      "aws-sim's cloud listing to time out",
+      "aws-sim's cloud listing to time out at its deadline",
       () => getCluster("aws-sim"),
-      (cc) => condition(cc, "CloudAPIReachable")?.reason === "CloudAPITimeout",
+      (cc) =>
+        condition(cc, "CloudAPIReachable")?.reason === "CloudAPITimeout" &&
+        !/still waiting/.test(condition(cc, "CloudAPIReachable")?.message ?? ""),
       30_000,
     );
     const took = Date.now() - since;
