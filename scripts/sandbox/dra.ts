@@ -6,7 +6,7 @@
 //   ResourceSlice per GB200/GB300 node offering one channel device, which the
 //   real kube-scheduler allocates claims from (structured parameters: no driver
 //   process is needed to allocate);
-// - while the sandbox runs (`node scripts/sandbox/dra.ts`, the process `dra-sim`):
+// - while the sandbox runs (`node scripts/sandbox/dra.ts`, the process `dra-sim`, watching them):
 //   for every ComputeDomain, the ResourceClaimTemplate `<name>-channel` the
 //   driver would make, owned by the ComputeDomain (so the garbage collector
 //   deletes it with it).
@@ -16,7 +16,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ApiextensionsV1Api,
-  CustomObjectsApi,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -24,6 +23,8 @@ import {
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 import { instanceType } from "../../src/catalog/instance-types.ts";
+import { KubeClient } from "../../src/kube/client.ts";
+import { Informer } from "../../src/runtime/informer.ts";
 import { nodeName } from "./nodes.ts";
 import { REPO_ROOT, STATE_DIR } from "./paths.ts";
 import { type ClusterSpec, defaultTopology, workerClusters } from "./topology.ts";
@@ -121,50 +122,58 @@ export async function installDra(kc: KubeConfig, cluster: ClusterSpec, timeoutMs
   }
 }
 
-/** One pass: a channel ResourceClaimTemplate for every ComputeDomain of the worker that lacks one. */
-export async function syncChannelTemplates(kc: KubeConfig): Promise<number> {
-  const list = (await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject(COMPUTE_DOMAINS)) as {
-    items: (KubernetesObject & { spec?: { channel?: { resourceClaimTemplate?: { name?: string } } } })[];
-  };
+type ComputeDomain = KubernetesObject & { spec?: { channel?: { resourceClaimTemplate?: { name?: string } } } };
+
+/** The channel ResourceClaimTemplate of one ComputeDomain, created if it lacks one; true if created. */
+export async function ensureChannelTemplate(kc: KubeConfig, cd: ComputeDomain): Promise<boolean> {
+  if (cd.metadata?.deletionTimestamp) return false;
   const objects = KubernetesObjectApi.makeApiClient(kc);
-  let created = 0;
-  for (const cd of list.items) {
-    if (cd.metadata?.deletionTimestamp) continue;
-    const template = channelTemplate(cd);
-    const exists = await objects.read(template).then(
-      () => true,
-      (err: { code?: number }) => (err.code === 404 ? false : Promise.reject(err)),
-    );
-    if (exists) continue;
-    await objects.create(template).catch(ignoreConflict);
-    created++;
-  }
-  return created;
+  const template = channelTemplate(cd);
+  const exists = await objects.read(template).then(
+    () => true,
+    (err: { code?: number }) => (err.code === 404 ? false : Promise.reject(err)),
+  );
+  if (exists) return false;
+  await objects.create(template).catch(ignoreConflict);
+  return true;
 }
 
 if (import.meta.main) {
-  // The kubeconfigs sandbox.ts wrote (not imported from there: it imports this module).
-  const workers = workerClusters(defaultTopology()).map((c) => {
+  // The kubeconfigs sandbox.ts wrote (not imported from there: it imports this module). Each worker's
+  // ComputeDomains are watched (an informer), so an idle sandbox sends nothing: a poll of both workers
+  // every 500 ms was 4 requests a second per sandbox, and 3% of a core.
+  const stop = new AbortController();
+  process.on("SIGTERM", () => stop.abort());
+  process.on("SIGINT", () => stop.abort());
+  const say = (line: string) => process.stderr.write(`[dra-sim] ${line}\n`);
+  for (const c of workerClusters(defaultTopology())) {
     const kc = new KubeConfig();
     kc.loadFromFile(join(STATE_DIR, `${c.name}.kubeconfig`));
-    return { name: c.name, kc };
-  });
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-  while (!stopped) {
-    for (const w of workers) {
-      const n = await syncChannelTemplates(w.kc).catch((err: Error & { code?: number }) => {
-        // A worker's API server just started answers 429 for a moment: say so in one line, and retry.
-        process.stderr.write(`[dra-sim] ${w.name}: ${err.code ?? ""} ${err.message.split("\n")[0]}\n`);
-        return 0;
-      });
-      if (n > 0) process.stderr.write(`[dra-sim] ${w.name}: created ${n} channel ResourceClaimTemplate(s)\n`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
+    const informer = new Informer<ComputeDomain>({
+      client: new KubeClient(kc, { target: c.name, timeoutMs: 30_000 }),
+      path: `/apis/${COMPUTE_DOMAINS.group}/${COMPUTE_DOMAINS.version}/${COMPUTE_DOMAINS.plural}`,
+      name: `${c.name}/computedomains`,
+      backoff: { maxMs: 5_000 },
+    });
+    const sync = (cd: ComputeDomain, attempt = 0): void => {
+      ensureChannelTemplate(kc, cd).then(
+        (created) => {
+          if (created) say(`${c.name}: created the channel ResourceClaimTemplate of ${cd.metadata?.name}`);
+        },
+        (err: Error & { code?: number }) => {
+          // A worker's API server just started answers 429 for a moment: say so in one line, and retry.
+          say(`${c.name}: ${err.code ?? ""} ${err.message.split("\n")[0]}`);
+          if (attempt < 20 && !stop.signal.aborted) setTimeout(() => sync(cd, attempt + 1), 500).unref();
+        },
+      );
+    };
+    informer.on("add", (cd) => sync(cd));
+    informer.on("update", (cd) => sync(cd));
+    informer.onResync(() => {
+      for (const cd of informer.list()) sync(cd);
+    });
+    void informer.start(stop.signal).catch((err: Error) => say(`${c.name}: ${err.message}`));
   }
+  await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
   process.exit(0);
 }
