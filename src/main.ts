@@ -82,6 +82,8 @@ async function main(): Promise<void> {
   const running: Promise<void>[] = [];
   const shutdown = onShutdown(async () => {
     logger.info("shutting down");
+    // The election's end included: a leader releases its Lease after its work returned, so the next
+    // replica takes over at once instead of when the Lease expires.
     await Promise.allSettled(running);
     await health.close();
   });
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     renewDeadlineMs: Number(env.RENEW_DEADLINE_MS ?? 10_000),
     retryPeriodMs: Number(env.RETRY_PERIOD_MS ?? 2_000),
   });
-  await elector.run(
+  const electing = elector.run(
     {
       onStartedLeading: lead,
       onStoppedLeading: () => {
@@ -120,6 +122,8 @@ async function main(): Promise<void> {
     },
     shutdown.signal,
   );
+  running.push(electing);
+  await electing;
 }
 
 /** A duration from the environment, or `fallback` when unset; anything but a positive number stops the start with the variable named. */

@@ -7,10 +7,16 @@
 // passes Pod Security "restricted" on the worker.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
-import { type OperatorProcess, prepareHub, startOperator, waitClustersReady } from "../support/operator.ts";
+import {
+  type OperatorProcess,
+  prepareHub,
+  reportFailure,
+  startOperator,
+  waitClustersReady,
+} from "../support/operator.ts";
 import { clients, eventually, uniqueName } from "../support/sandbox.ts";
 import { aTrainingJob } from "../support/trainingjob.ts";
 import { TrainingJobs, workloadOf } from "../support/trainingjobs.ts";
@@ -49,6 +55,10 @@ describe("the checkpoint-agent sidecar on a worker", { timeout: 300_000 }, () =>
   before(async () => {
     await prepareHub();
     await tjs.createNamespace();
+  });
+  afterEach(async (t) => {
+    const { name: test, passed } = t as { name: string; passed?: boolean };
+    if (passed === false && operator) await reportFailure(test, tjs, operator);
   });
   after(async () => {
     await tjs.delete(NAME).catch(() => {});

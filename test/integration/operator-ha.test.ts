@@ -1,6 +1,7 @@
 // The operator as a highly available process: killed with SIGKILL in the middle
 // of a launch it creates no duplicate when it comes back; of two replicas
-// exactly one leads, the other taking over when the leader dies; a leader cut
+// exactly one leads, the other taking over when the leader dies, and at once
+// when the leader is stopped with SIGTERM (it releases the Lease); a leader cut
 // off from the hub while it works stops at its renew deadline and none of its
 // writes reaches the hub after that; /healthz turns 500 with the reason when
 // reconciles hang past STALL_TIMEOUT_MS, and 200 again once they finish.
@@ -135,6 +136,36 @@ describe("operator availability", { timeout: 300_000 }, () => {
       throw new Error(`${err.message.slice(0, 600)}\nnew leader:\n${standby.logs().slice(-2500)}`);
     });
     assert.ok(standby.logs().includes('"msg":"leading"'));
+  });
+
+  it("a leader stopped with SIGTERM releases its Lease, and the standby leads without waiting for it to expire", async () => {
+    await Promise.all(running.splice(0).map((p) => p.stop("SIGTERM")));
+    // A Lease of 30 s: a standby that waited for it to expire would take that long.
+    const slow = { LEASE_DURATION_MS: "30000", RENEW_DEADLINE_MS: "20000" };
+    const a = start("graceful-a", slow);
+    await eventually("graceful-a to lead", holder, (h) => h === "graceful-a", 30_000);
+    const b = start("graceful-b", slow);
+    await eventually(
+      "graceful-b waiting as the standby",
+      async () => b.logs(),
+      (l) => l.includes("lease held by another replica"),
+      30_000,
+    );
+
+    const stoppedAt = Date.now();
+    await a.stop("SIGTERM");
+    assert.equal((await a.exited).code, 0, `graceful-a exits 0:\n${a.logs().slice(-1500)}`);
+    assert.match(a.logs(), /"msg":"released the lease"/, "the leader released the Lease before it exited");
+    await eventually("graceful-b to take the Lease", holder, (h) => h === "graceful-b", 30_000);
+    const takeoverMs = Date.now() - stoppedAt;
+    assert.ok(takeoverMs < 15_000, `took over ${takeoverMs} ms after the SIGTERM: it waited for the Lease to expire`);
+    await eventually(
+      "graceful-b leading",
+      async () => b.logs(),
+      (l) => l.includes('"msg":"leading"'),
+      30_000,
+    );
+    await b.stop("SIGTERM");
   });
 
   it("a leader cut off from the hub while it works stops at its renew deadline, and none of its writes lands after", async () => {

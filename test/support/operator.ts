@@ -222,7 +222,7 @@ export const TEST_LOG_DIR = join(REPO_ROOT, "test-logs");
  * log shows it) each TrainingJob of the suite's namespace with its phase and conditions, and the
  * operator's last warnings and errors.
  */
-async function reportFailure(test: string, tjs: TrainingJobs, operator: OperatorProcess): Promise<void> {
+export async function reportFailure(test: string, tjs: TrainingJobs, operator: OperatorProcess): Promise<void> {
   mkdirSync(TEST_LOG_DIR, { recursive: true });
   const file = join(TEST_LOG_DIR, `${tjs.namespace}.log`);
   writeFileSync(file, operator.logs());
