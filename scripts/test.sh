@@ -73,8 +73,13 @@ else
   status=1
 fi
 
-echo; echo "==> sandbox down (x$shards)"
+echo; echo "==> sandbox down (x$shards, at once)"
+pids=()
 for ((i = 0; i < shards; i++)); do
-  env $(sandbox_env "$i") npm run --silent sandbox:down || status=1
+  env $(sandbox_env "$i") npm run --silent sandbox:down > "sandbox-down-$i.log" 2>&1 & pids+=($!)
+done
+for ((i = 0; i < shards; i++)); do
+  wait "${pids[$i]}" || { status=1; echo "sandbox $i did not come down:"; }
+  cat "sandbox-down-$i.log"
 done
 exit "$status"
