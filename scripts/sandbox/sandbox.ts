@@ -181,6 +181,8 @@ function startStores(processes: Processes, versitygw: string, t: Topology): void
     "--loose",
     "--skipApiVersionCheck",
     "--disableProductStyleUrl",
+    // Azurite collects telemetry by default: a sandbox sends nothing out.
+    "--disableTelemetry",
   ]);
 }
 
