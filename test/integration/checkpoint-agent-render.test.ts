@@ -7,13 +7,13 @@
 // passes Pod Security "restricted" on the worker.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import type { TrainingJob } from "../../src/api/trainingjob.ts";
 import {
   type OperatorProcess,
   prepareHub,
-  reportFailure,
+  reportFailures,
   startOperator,
   waitClustersReady,
 } from "../support/operator.ts";
@@ -56,10 +56,7 @@ describe("the checkpoint-agent sidecar on a worker", { timeout: 300_000 }, () =>
     await prepareHub();
     await tjs.createNamespace();
   });
-  afterEach(async (t) => {
-    const { name: test, passed } = t as { name: string; passed?: boolean };
-    if (passed === false && operator) await reportFailure(test, tjs, operator);
-  });
+  reportFailures(tjs, () => operator);
   after(async () => {
     await tjs.delete(NAME).catch(() => {});
     await operator?.stop();

@@ -195,11 +195,7 @@ export function withOperator(
     operator = startOperator(`${name}-operator`, env);
     await waitClustersReady();
   });
-  afterEach(async (t) => {
-    // TestContext.passed (Node >= 21.7) is not in @types/node yet.
-    const { name: test, passed } = t as { name: string; passed?: boolean };
-    if (passed === false && operator) await reportFailure(test, tjs, operator);
-  });
+  reportFailures(tjs, () => operator);
   after(async () => {
     await cleanup(tjs);
     await operator?.stop();
@@ -217,12 +213,22 @@ export function withOperator(
 /** Where a failed test's operator log is written (gitignored): one file per suite namespace. */
 export const TEST_LOG_DIR = join(REPO_ROOT, "test-logs");
 
+/** Registers an afterEach (call inside describe) that reports a failed test with the suite's current operator. */
+export function reportFailures(tjs: TrainingJobs, operator: () => OperatorProcess | undefined): void {
+  afterEach(async (t) => {
+    // TestContext.passed (Node >= 21.7) is not in @types/node yet.
+    const { name: test, passed } = t as { name: string; passed?: boolean };
+    const running = operator();
+    if (passed === false && running) await reportFailure(test, tjs, running);
+  });
+}
+
 /**
  * After a failed test: the operator's whole log to test-logs/<namespace>.log, and on stderr (so a CI
  * log shows it) each TrainingJob of the suite's namespace with its phase and conditions, and the
  * operator's last warnings and errors.
  */
-export async function reportFailure(test: string, tjs: TrainingJobs, operator: OperatorProcess): Promise<void> {
+async function reportFailure(test: string, tjs: TrainingJobs, operator: OperatorProcess): Promise<void> {
   mkdirSync(TEST_LOG_DIR, { recursive: true });
   const file = join(TEST_LOG_DIR, `${tjs.namespace}.log`);
   writeFileSync(file, operator.logs());
